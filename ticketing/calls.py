@@ -1,0 +1,207 @@
+"""Call records: start, answer, the path through the menu, recordings, surveys and the end.
+
+The IVR reports through this service only; each step is stored and published as an event so the
+supervisor's calls-in-IVR, abandoned-in-menu and time-to-complete come from the same facts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from ticketing.actors import Actor
+from ticketing.errors import InvalidInput, NotFound
+from ticketing.events import record_event
+from ticketing.models import Call, Recording, SurveyResult, Ticket
+from ticketing.serialize import ticket_to_dict
+from ticketing.tickets import NewTicket, TicketService
+from ticketing.timeutil import as_utc, utcnow
+from ticketing.validation import clean_phone
+
+log = logging.getLogger(__name__)
+
+IVR = Actor.system("ivr")
+RECORDING_RETENTION_DAYS = 365 * 2
+
+
+class CallService:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        tickets: TicketService,
+        after_commit: Callable[[], None] = lambda: None,
+        retention_days: int = RECORDING_RETENTION_DAYS,
+    ) -> None:
+        self._sessions = sessions
+        self._tickets = tickets
+        self._after_commit = after_commit
+        self._retention = timedelta(days=retention_days)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+        self._after_commit()
+
+    def start_call(
+        self,
+        call_id: str,
+        *,
+        sip_call_id: str = "",
+        caller_number: str | None = None,
+        node: str = "",
+    ) -> None:
+        try:
+            caller = clean_phone(caller_number)
+        except InvalidInput:
+            caller = None  # an anonymous or odd From never stops a call being answered
+        with self._transaction() as session:
+            session.add(
+                Call(
+                    id=call_id,
+                    sip_call_id=sip_call_id,
+                    caller_number=caller,
+                    node=node,
+                    started_at=utcnow(),
+                    path=[],
+                )
+            )
+            record_event(
+                session, "call.started", {"call_id": call_id, "caller": caller, "node": node}
+            )
+        log.info("call %s started from %s on %s", call_id, caller, node)
+
+    def answered(self, call_id: str) -> None:
+        with self._transaction() as session:
+            call = self._call(session, call_id)
+            call.answered_at = utcnow()
+            record_event(session, "call.answered", {"call_id": call_id, "node": call.node})
+
+    def menu_step(self, call_id: str, step: str, digits: str | None = None) -> None:
+        with self._transaction() as session:
+            call = self._call(session, call_id)
+            entry = {"step": step, "at": utcnow().isoformat()}
+            if digits is not None:
+                entry["digits"] = digits
+            call.path = [*call.path, entry]  # a new list: JSON columns track assignment only
+            call.last_step = step
+            record_event(session, "call.menu", {"call_id": call_id, "step": step, "digits": digits})
+
+    def start_recording(
+        self, call_id: str, path: str, *, sample_rate: int = 8000, asr_status: str = "pending"
+    ) -> tuple[int, dict[str, Any]]:
+        """Create the recording row and its draft ticket at once; returns (recording id, ticket)."""
+        with self._transaction() as session:
+            call = self._call(session, call_id)
+            now = utcnow()
+            recording = Recording(
+                call_id=call_id,
+                path=path,
+                sample_rate=sample_rate,
+                created_at=now,
+                purge_after=now + self._retention,
+            )
+            session.add(recording)
+            session.flush()
+            ticket = self._tickets.create_in_session(
+                session,
+                NewTicket(
+                    channel="phone",
+                    caller_phone=call.caller_number,
+                    call_id=call_id,
+                    recording_id=recording.id,
+                    asr_status=asr_status,
+                ),
+                IVR,
+            )
+            log.info("call %s recording %d draft %s", call_id, recording.id, ticket.reference)
+            return recording.id, ticket_to_dict(ticket)
+
+    def finish_recording(
+        self, recording_id: int, *, duration_seconds: float, partial: bool
+    ) -> None:
+        with self._transaction() as session:
+            recording = session.get(Recording, recording_id)
+            if recording is None:
+                raise NotFound(f"no recording {recording_id}")
+            recording.duration_seconds = duration_seconds
+            recording.partial = partial
+            recording.complete = True
+            ticket = session.query(Ticket).filter(Ticket.recording_id == recording_id).first()
+            if ticket is not None:
+                record_event(
+                    session,
+                    "ticket.updated",
+                    {
+                        "reference": ticket.reference,
+                        "ticket_id": ticket.id,
+                        "status": ticket.status.value,
+                        "recording_partial": partial,
+                        "recording_seconds": duration_seconds,
+                    },
+                )
+
+    def record_survey(self, call_id: str, rating: int) -> None:
+        if not 1 <= rating <= 5:
+            raise InvalidInput("a rating is 1 to 5", "rating")
+        with self._transaction() as session:
+            call = self._call(session, call_id)
+            call.survey_rating = rating
+            ticket = session.query(Ticket).filter(Ticket.call_id == call_id).first()
+            session.add(
+                SurveyResult(
+                    call_id=call_id, ticket_id=ticket.id if ticket else None, rating=rating
+                )
+            )
+
+    def end_call(self, call_id: str, reason: str, *, abandoned: bool) -> None:
+        with self._transaction() as session:
+            call = self._call(session, call_id)
+            if call.ended_at is not None:
+                return  # BYE and a timeout can both report the end
+            call.ended_at = utcnow()
+            call.end_reason = reason
+            call.abandoned = abandoned
+            seconds = (as_utc(call.ended_at) - as_utc(call.started_at)).total_seconds()
+            record_event(
+                session,
+                "call.ended",
+                {
+                    "call_id": call_id,
+                    "reason": reason,
+                    "abandoned": abandoned,
+                    "last_step": call.last_step,
+                    "seconds": round(seconds, 1),
+                    "node": call.node,
+                },
+            )
+        log.info("call %s ended (%s, abandoned=%s)", call_id, reason, abandoned)
+
+    def get_call(self, call_id: str) -> dict[str, Any]:
+        with self._sessions() as session:
+            call = self._call(session, call_id)
+            return {
+                "id": call.id,
+                "caller_number": call.caller_number,
+                "node": call.node,
+                "started_at": call.started_at,
+                "answered_at": call.answered_at,
+                "ended_at": call.ended_at,
+                "end_reason": call.end_reason,
+                "abandoned": call.abandoned,
+                "last_step": call.last_step,
+                "path": call.path,
+                "survey_rating": call.survey_rating,
+            }
+
+    @staticmethod
+    def _call(session: Session, call_id: str) -> Call:
+        call = session.get(Call, call_id)
+        if call is None:
+            raise NotFound(f"no call {call_id}")
+        return call

@@ -1,0 +1,109 @@
+"""One place wires every shared object from the settings (the composition of ticketing)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import redis
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from config.catalog import Catalog, load_catalog
+from config.settings import Settings
+from ticketing.audio_queue import AudioQueue
+from ticketing.calls import CallService
+from ticketing.db import make_engine, make_sessionmaker
+from ticketing.events import EventBus, OutboxRelay
+from ticketing.metrics import MetricsService
+from ticketing.models import Agency
+from ticketing.tickets import TicketService
+from ticketing.users import UserService
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    catalog: Catalog
+    engine: Engine
+    sessions: sessionmaker[Session]
+    redis: redis.Redis
+    bus: EventBus
+    relay: OutboxRelay
+    tickets: TicketService
+    calls: CallService
+    users: UserService
+    metrics: MetricsService
+    audio: AudioQueue
+
+    def close(self) -> None:
+        self.relay.stop()
+        self.relay.drain_once_quietly()
+        self.redis.close()
+        self.engine.dispose()
+
+
+def build_services(
+    settings: Settings,
+    *,
+    redis_url: str | None = None,
+    catalog: Catalog | None = None,
+    start_relay: bool = True,
+) -> Services:
+    """Build the services for one process. ``redis_url`` overrides the settings' (embedded)."""
+    catalog = catalog or load_catalog(settings.config_dir)
+    engine = make_engine(settings.effective_database_url)
+    sessions = make_sessionmaker(engine)
+    url = redis_url or settings.redis_url
+    if url is None:
+        raise ValueError("no Redis URL: start the embedded Redis first or set HOTLINE_REDIS_URL")
+    client = redis.Redis.from_url(
+        url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
+    )
+    bus = EventBus(client)
+    relay = OutboxRelay(sessions, bus)
+    tickets = TicketService(sessions, catalog, after_commit=relay.kick)
+    services = Services(
+        settings=settings,
+        catalog=catalog,
+        engine=engine,
+        sessions=sessions,
+        redis=client,
+        bus=bus,
+        relay=relay,
+        tickets=tickets,
+        calls=CallService(sessions, tickets, after_commit=relay.kick),
+        users=UserService(sessions),
+        metrics=MetricsService(sessions),
+        audio=AudioQueue(client),
+    )
+    if start_relay:
+        relay.start()
+    return services
+
+
+def sync_agencies(sessions: sessionmaker[Session], catalog: Catalog) -> int:
+    """Make the agencies table match the catalog (agencies no longer listed are deactivated)."""
+    with sessions.begin() as session:
+        existing = {a.code: a for a in session.scalars(select(Agency))}
+        for code, agency in catalog.agencies.items():
+            row = existing.get(code)
+            if row is None:
+                session.add(
+                    Agency(
+                        code=code,
+                        name_th=agency.name_th,
+                        name_en=agency.name_en,
+                        province_code=agency.province_code,
+                        active=True,
+                    )
+                )
+            else:
+                row.name_th, row.name_en = agency.name_th, agency.name_en
+                row.province_code, row.active = agency.province_code, True
+        for code, row in existing.items():
+            if code not in catalog.agencies:
+                row.active = False
+        return len(catalog.agencies)

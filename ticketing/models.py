@@ -1,0 +1,273 @@
+"""SQLAlchemy 2 typed models: the one schema every process shares."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from ticketing.status import TicketStatus
+from ticketing.timeutil import utcnow
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON}
+
+
+class Role:
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+    ALL = ("agent", "supervisor", "admin")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    provinces: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty = all provinces
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex
+    prefix: Mapped[str] = mapped_column(String(12))  # shown in listings to tell tokens apart
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
+class Agency(Base):
+    __tablename__ = "agencies"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name_th: Mapped[str] = mapped_column(String(300))
+    name_en: Mapped[str] = mapped_column(String(300))
+    province_code: Mapped[str | None] = mapped_column(String(2))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ReferenceCounter(Base):
+    """One row per Buddhist-era year; incremented in the ticket's own transaction."""
+
+    __tablename__ = "reference_counters"
+
+    year_prefix: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Call(Base):
+    __tablename__ = "calls"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # our id, not SIP's
+    sip_call_id: Mapped[str] = mapped_column(String(255), default="")
+    caller_number: Mapped[str | None] = mapped_column(String(32))
+    node: Mapped[str] = mapped_column(String(100), default="")
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(64))
+    abandoned: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_step: Mapped[str | None] = mapped_column(String(64))
+    path: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    survey_rating: Mapped[int | None]
+
+    __table_args__ = (Index("ix_calls_started_at", "started_at"),)
+
+
+class Recording(Base):
+    __tablename__ = "recordings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id"))
+    path: Mapped[str] = mapped_column(String(500))  # relative to the data dir
+    sample_rate: Mapped[int] = mapped_column(Integer, default=8000)
+    duration_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    partial: Mapped[bool] = mapped_column(Boolean, default=False)  # caller hung up mid-recording
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)  # file closed and final
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    purge_after: Mapped[datetime | None]  # PDPA retention
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    status: Mapped[TicketStatus] = mapped_column(
+        Enum(
+            TicketStatus,
+            native_enum=False,
+            length=16,
+            values_callable=lambda e: [m.value for m in e],
+        )
+    )
+    version: Mapped[int] = mapped_column(Integer, default=1)  # optimistic locking
+    channel: Mapped[str] = mapped_column(String(16), default="api")  # phone, web, api, walk_in
+    category: Mapped[str | None] = mapped_column(String(32))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    province_code: Mapped[str | None] = mapped_column(String(2))
+    district_code: Mapped[str | None] = mapped_column(String(4))
+    caller_phone: Mapped[str | None] = mapped_column(String(32))
+    citizen_id: Mapped[str | None] = mapped_column(String(13))
+    description: Mapped[str] = mapped_column(Text, default="")
+    transcript: Mapped[str | None] = mapped_column(Text)
+    transcript_words: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    field_confidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    asr_status: Mapped[str] = mapped_column(String(16), default="none")
+    asr_error: Mapped[str | None] = mapped_column(Text)
+    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id"))
+    recording_id: Mapped[int | None] = mapped_column(ForeignKey("recordings.id"))
+    agency_code: Mapped[str | None] = mapped_column(ForeignKey("agencies.code"))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    reject_reason: Mapped[str | None] = mapped_column(Text)
+    resolution: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    claim_expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+    routed_at: Mapped[datetime | None]
+    first_update_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    confirm_due_at: Mapped[datetime | None]
+    progress_due_at: Mapped[datetime | None]
+    resolve_due_at: Mapped[datetime | None]
+
+    recording: Mapped[Recording | None] = relationship()
+    duplicate_of: Mapped[Ticket | None] = relationship(remote_side=[id])
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        Index("ix_tickets_status_created", "status", "created_at"),
+        Index("ix_tickets_category", "category"),
+        Index("ix_tickets_province", "province_code"),
+        Index("ix_tickets_agency", "agency_code"),
+        Index("ix_tickets_caller_phone", "caller_phone"),
+        Index("ix_tickets_citizen_id", "citizen_id"),
+        Index("ix_tickets_resolve_due", "resolve_due_at"),
+        Index("ix_tickets_call", "call_id"),
+    )
+
+
+class RoutingAssignment(Base):
+    __tablename__ = "routing_assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    agency_code: Mapped[str] = mapped_column(ForeignKey("agencies.code"))
+    suggested_agency: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+    assigned_by: Mapped[str] = mapped_column(String(100))
+    assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class CitizenUpdate(Base):
+    """A message reported back to the complainant (progress or result)."""
+
+    __tablename__ = "citizen_updates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    message: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(16), default="phone")  # phone, sms, letter, ...
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SurveyResult(Base):
+    __tablename__ = "survey_results"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    rating: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEvent(Base):
+    """Who did what to a ticket, when, before -> after; written in the change's transaction."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64))
+    before: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    after: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RecordingAccess(Base):
+    """Every listen to a recording (PDPA: log every access to personal data)."""
+
+    __tablename__ = "recording_access"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    purpose: Mapped[str] = mapped_column(String(64), default="listen")
+
+
+class OutboxEvent(Base):
+    """Events written with the change that caused them; a relay publishes them to Redis."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_outbox_unpublished", "published_at", "id"),)
+
+
+__all__ = [
+    "Agency",
+    "ApiToken",
+    "AuditEvent",
+    "Base",
+    "Call",
+    "CitizenUpdate",
+    "OutboxEvent",
+    "Recording",
+    "RecordingAccess",
+    "ReferenceCounter",
+    "Role",
+    "RoutingAssignment",
+    "SurveyResult",
+    "Ticket",
+    "User",
+]
