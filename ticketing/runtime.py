@@ -1,0 +1,31 @@
+"""Process start-up shared by every role (web, ivr, asr-worker, CLI commands)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+
+from config.settings import Settings
+from ticketing.container import Services, build_services
+from ticketing.embedded_redis import EmbeddedRedis
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@contextmanager
+def running_services(settings: Settings, *, start_relay: bool = True) -> Iterator[Services]:
+    """Services for one process; with HOTLINE_REDIS_URL unset, the embedded Redis under the data
+    dir is used (started here if no other process of this installation runs it)."""
+    with ExitStack() as stack:
+        url = settings.redis_url
+        if url is None:
+            url = stack.enter_context(EmbeddedRedis(settings.data_dir)).url
+        services = build_services(settings, redis_url=url, start_relay=start_relay)
+        stack.callback(services.close)
+        yield services
