@@ -31,6 +31,7 @@ def ticket_to_dict(ticket: Ticket, actor: Actor | None = None) -> dict[str, Any]
         and as_utc(due) < now
     )
     return {
+        "id": ticket.id,
         "reference": ticket.reference,
         "status": ticket.status.value,
         "version": ticket.version,
