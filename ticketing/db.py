@@ -63,3 +63,14 @@ def upgrade_schema(url: str, revision: str = "heads") -> None:
     """Bring the database to the newest schema (idempotent; safe on every start)."""
     log.info("upgrading database schema to %s", revision)
     command.upgrade(alembic_config(url), revision)
+
+
+def schema_is_current(engine: Engine) -> bool:
+    """True when the database is at the newest migration (start-up check for role processes)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config(str(engine.url)))
+    with engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    return current == set(script.get_heads())

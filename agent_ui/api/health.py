@@ -1,0 +1,137 @@
+"""Health and Prometheus metrics (names follow ARCHITECTURE.md: hotline_*)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route
+
+from agent_ui.api.auth import current_actor, require_role, services_of
+from ticketing.container import Services
+
+
+def _check_database(services: Services) -> str:
+    try:
+        with services.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+    return "ok"
+
+
+def _check_redis(services: Services) -> str:
+    try:
+        services.redis.ping()
+    except redis.RedisError as exc:
+        return f"error: {type(exc).__name__}"
+    return "ok"
+
+
+async def healthz(request: Request) -> JSONResponse:
+    services = services_of(request)
+    database = await run_in_threadpool(_check_database, services)
+    bus = await run_in_threadpool(_check_redis, services)
+    healthy = database == "ok" and bus == "ok"
+    return JSONResponse(
+        {"status": "ok" if healthy else "degraded", "database": database, "redis": bus},
+        status_code=200 if healthy else 503,
+    )
+
+
+def collect_metrics(services: Services) -> dict[str, Any]:
+    figures: dict[str, Any] = dict(services.metrics.summary())
+    figures["backlog_by_age"] = services.metrics.backlog_by_age()
+    figures["backlog_by_category"] = services.metrics.backlog_by("category")
+    try:
+        figures["asr"] = services.audio.backlog()
+    except redis.RedisError:
+        figures["asr"] = {"waiting": 0, "pending": 0, "oldest_seconds": 0.0}
+    return figures
+
+
+def prometheus_text(figures: dict[str, Any]) -> str:
+    lines: list[str] = []
+
+    def gauge(name: str, help_text: str, value: float, labels: str = "") -> None:
+        if not any(line.startswith(f"# HELP {name} ") for line in lines):
+            lines.append(f"# HELP {name} {help_text}")
+            lines.append(f"# TYPE {name} gauge")
+        lines.append(f"{name}{labels} {value}")
+
+    gauge("hotline_calls_in_ivr", "Calls in the IVR now.", figures["calls_in_ivr"])
+    gauge("hotline_calls_today", "Calls started since midnight UTC.", figures["calls_today"])
+    gauge(
+        "hotline_calls_abandoned_today",
+        "Calls that left before recording a complaint.",
+        figures["abandoned_today"],
+    )
+    gauge(
+        "hotline_drafts_waiting",
+        "Draft tickets waiting for a call-taker.",
+        figures["drafts_waiting"],
+    )
+    gauge(
+        "hotline_oldest_draft_seconds",
+        "Age of the oldest waiting draft.",
+        figures["oldest_draft_seconds"],
+    )
+    gauge(
+        "hotline_confirm_seconds_avg",
+        "Average draft-to-confirmed time, last 24 h.",
+        figures["avg_confirm_seconds_24h"],
+    )
+    gauge("hotline_urgent_open", "Open urgent tickets.", figures["urgent_open"])
+    gauge(
+        "hotline_sla_breaches", "Open tickets past their resolve-by time.", figures["sla_breaches"]
+    )
+    gauge("hotline_open_tickets", "Open tickets.", figures["open_tickets"])
+    for bucket, count in figures["backlog_by_age"].items():
+        gauge(
+            "hotline_backlog_tickets",
+            "Open tickets by age in days.",
+            count,
+            f'{{age_days="{bucket}"}}',
+        )
+    for category, count in figures["backlog_by_category"].items():
+        gauge(
+            "hotline_backlog_by_category",
+            "Open tickets by category.",
+            count,
+            f'{{category="{category}"}}',
+        )
+    asr = figures["asr"]
+    gauge(
+        "hotline_asr_queue_depth",
+        "ASR jobs waiting or in progress.",
+        asr["waiting"] + asr["pending"],
+    )
+    gauge(
+        "hotline_asr_queue_seconds", "Age of the oldest unfinished ASR job.", asr["oldest_seconds"]
+    )
+    return "\n".join(lines) + "\n"
+
+
+async def metrics(request: Request) -> PlainTextResponse:
+    figures = await run_in_threadpool(collect_metrics, services_of(request))
+    return PlainTextResponse(
+        prometheus_text(figures), media_type="text/plain; version=0.0.4; charset=utf-8"
+    )
+
+
+async def metrics_summary(request: Request) -> JSONResponse:
+    actor = await current_actor(request)
+    require_role(actor, "supervisor", "admin")
+    figures = await run_in_threadpool(collect_metrics, services_of(request))
+    return JSONResponse(figures)
+
+
+routes = [Route("/metrics/summary", metrics_summary, methods=["GET"])]
+root_routes = [
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
+]

@@ -1,0 +1,41 @@
+"""``create_app(settings, services)``: the web process's Starlette application."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.routing import Mount
+
+from agent_ui.api import health, openapi, reference_data, tickets
+from agent_ui.api.errors import (
+    BadRequest,
+    bad_request_handler,
+    domain_error_handler,
+    http_error_handler,
+    unexpected_error_handler,
+)
+from agent_ui.console import console_middleware, console_routes
+from config.settings import Settings
+from ticketing.container import Services
+from ticketing.errors import DomainError
+
+
+def create_app(settings: Settings, services: Services) -> Starlette:
+    api_routes = [*tickets.routes, *reference_data.routes, *health.routes, *openapi.routes]
+    app = Starlette(
+        routes=[
+            Mount("/api/v1", routes=api_routes),
+            *health.root_routes,
+            *console_routes(settings, services),
+        ],
+        middleware=console_middleware(settings),
+        exception_handlers={
+            DomainError: domain_error_handler,
+            BadRequest: bad_request_handler,
+            HTTPException: http_error_handler,
+            Exception: unexpected_error_handler,
+        },
+    )
+    app.state.services = services
+    app.state.settings = settings
+    return app

@@ -1,0 +1,128 @@
+"""Subcommands: ``db upgrade``, ``user add|list|set``, ``token create|revoke``."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from typing import Any
+
+from config.catalog import CatalogError, load_catalog
+from config.settings import Settings
+from ticketing.container import sync_agencies
+from ticketing.db import make_engine, make_sessionmaker, upgrade_schema
+from ticketing.errors import DomainError
+from ticketing.models import Role
+from ticketing.users import UserService
+
+
+def register(sub: Any) -> None:
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    upgrade = db_sub.add_parser("upgrade", help="migrate the database to the newest schema")
+    upgrade.set_defaults(handler=db_upgrade)
+
+    user = sub.add_parser("user", help="manage users")
+    user_sub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = user_sub.add_parser("add", help="add a user; the password is read from stdin")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=Role.ALL)
+    add.add_argument("--display-name", default="")
+    add.add_argument(
+        "--province",
+        action="append",
+        default=[],
+        help="limit an agent to a province code (repeatable)",
+    )
+    add.set_defaults(handler=user_add)
+    listing = user_sub.add_parser("list", help="list users")
+    listing.set_defaults(handler=user_list)
+    disable = user_sub.add_parser("disable", help="disable a user")
+    disable.add_argument("name")
+    disable.set_defaults(handler=user_disable)
+
+    token = sub.add_parser("token", help="API tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    create = token_sub.add_parser("create", help="create a token; prints it alone on stdout")
+    create.add_argument("--user", required=True)
+    create.set_defaults(handler=token_create)
+    revoke = token_sub.add_parser("revoke", help="revoke a token (the token or its prefix)")
+    revoke.add_argument("token")
+    revoke.set_defaults(handler=token_revoke)
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"hotline1567: {message}", file=sys.stderr)
+    return code
+
+
+def _users(settings: Settings) -> UserService:
+    return UserService(make_sessionmaker(make_engine(settings.effective_database_url)))
+
+
+def db_upgrade(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        catalog = load_catalog(settings.config_dir)
+    except CatalogError as exc:
+        return _fail(f"configuration error: {exc}", 2)
+    upgrade_schema(settings.effective_database_url)
+    count = sync_agencies(make_sessionmaker(make_engine(settings.effective_database_url)), catalog)
+    print(f"database is at the newest schema; {count} agencies loaded", file=sys.stderr)
+    return 0
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != first:
+            raise DomainError("the passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def user_add(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    try:
+        password = _read_password()
+        user = _users(settings).add_user(
+            args.name, password, args.role, display_name=args.display_name, provinces=args.province
+        )
+    except DomainError as exc:
+        return _fail(str(exc))
+    print(f"user {user['username']} added with role {user['role']}", file=sys.stderr)
+    return 0
+
+
+def user_list(args: argparse.Namespace) -> int:
+    for user in _users(Settings.from_env()).list_users():
+        state = "active" if user["active"] else "disabled"
+        provinces = ",".join(user["provinces"]) or "all"
+        print(f"{user['username']}\t{user['role']}\t{state}\tprovinces={provinces}")
+    return 0
+
+
+def user_disable(args: argparse.Namespace) -> int:
+    try:
+        _users(Settings.from_env()).update_user(args.name, active=False)
+    except DomainError as exc:
+        return _fail(str(exc))
+    return 0
+
+
+def token_create(args: argparse.Namespace) -> int:
+    try:
+        token = _users(Settings.from_env()).create_token(args.user)
+    except DomainError as exc:
+        return _fail(str(exc))
+    print(token)
+    return 0
+
+
+def token_revoke(args: argparse.Namespace) -> int:
+    count = _users(Settings.from_env()).revoke_token(args.token)
+    if count == 0:
+        return _fail("no such active token")
+    print(f"{count} token(s) revoked", file=sys.stderr)
+    return 0
