@@ -48,7 +48,7 @@ async def create_ticket(request: Request) -> JSONResponse:
         },
     )
     description = optional_str(data, "description")
-    if not description or not description.strip():
+    if not description or not description.replace("\x00", "").strip():
         raise InvalidInput("description is required", "description")
     new = NewTicket(
         description=description,
