@@ -1,0 +1,159 @@
+"""What goes into the call-flow state machine (events) and what comes out (actions).
+
+Plain frozen dataclasses: the session runner turns channel activity into events and carries out
+the actions; tests feed events and compare actions, with no socket, clock or database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+# --- events ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Started:
+    """The call is answered; ``open_references`` are the caller's open tickets, newest first."""
+
+    open_references: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Digit:
+    key: str
+
+
+@dataclass(frozen=True)
+class Timeout:
+    """The timer of the last SetTimer ran out."""
+
+
+@dataclass(frozen=True)
+class PromptFinished:
+    """All queued prompt audio has been sent."""
+
+
+@dataclass(frozen=True)
+class RecordingStarted:
+    """The recording runs; ``reference`` is its draft ticket (None when the database failed)."""
+
+    reference: str | None
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    """The speech detector heard the caller for the first time in this recording."""
+
+
+@dataclass(frozen=True)
+class RecordingEnded:
+    """The recorder stopped on its own: 'silence', 'no_speech' or 'max_length'."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class StatusResult:
+    """Outcome of LookupStatus: 'found', 'unknown' or 'error' (the database failed)."""
+
+    outcome: str
+    reference: str = ""
+    status: str = ""
+    agency_prompt: str | None = None
+    since: date | None = None
+
+
+@dataclass(frozen=True)
+class CallerHungUp:
+    pass
+
+
+Event = (
+    Started
+    | Digit
+    | Timeout
+    | PromptFinished
+    | RecordingStarted
+    | SpeechStarted
+    | RecordingEnded
+    | StatusResult
+    | CallerHungUp
+)
+
+# --- actions --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Play:
+    prompts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StopPlayback:
+    pass
+
+
+@dataclass(frozen=True)
+class SetTimer:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class CancelTimer:
+    pass
+
+
+@dataclass(frozen=True)
+class StartRecording:
+    """Open the WAV file and create the recording row with its draft ticket at once (callback
+    requests are a draft too, marked as such), then report RecordingStarted."""
+
+    purpose: str  # 'complaint' or 'callback'
+    max_seconds: float
+    silence_seconds: float
+    no_speech_seconds: float
+    speech_level_dbfs: float
+
+
+@dataclass(frozen=True)
+class StopRecording:
+    reason: str  # 'key', 'silence', 'no_speech', 'max_length', 'hangup'
+    partial: bool = False
+
+
+@dataclass(frozen=True)
+class LookupStatus:
+    """Read a ticket's status, then report StatusResult."""
+
+    reference: str
+
+
+@dataclass(frozen=True)
+class StoreSurvey:
+    rating: int
+
+
+@dataclass(frozen=True)
+class LogStep:
+    step: str
+    digits: str | None = None
+
+
+@dataclass(frozen=True)
+class HangUp:
+    reason: str
+
+
+Action = (
+    Play
+    | StopPlayback
+    | SetTimer
+    | CancelTimer
+    | StartRecording
+    | StopRecording
+    | LookupStatus
+    | StoreSurvey
+    | LogStep
+    | HangUp
+)
