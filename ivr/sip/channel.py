@@ -1,0 +1,98 @@
+"""``SipChannel``: the CallChannel the adapter hands to the call flow, over a MediaStream."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+from ivr.channel import CallEnded
+from ivr.sip.media import FRAME_SECONDS, MediaStream
+
+
+class SipChannel:
+    def __init__(
+        self,
+        sip_call_id: str,
+        caller_number: str | None,
+        stream: MediaStream,
+        on_hangup: Callable[[SipChannel], None],
+    ) -> None:
+        self._call_id = uuid.uuid4().hex
+        self._sip_call_id = sip_call_id
+        self._caller_number = caller_number
+        self._stream = stream
+        self._on_hangup = on_hangup
+        self._end_reason: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def call_id(self) -> str:
+        return self._call_id
+
+    @property
+    def sip_call_id(self) -> str:
+        return self._sip_call_id
+
+    @property
+    def caller_number(self) -> str | None:
+        return self._caller_number
+
+    @property
+    def ended(self) -> bool:
+        return self._end_reason is not None
+
+    @property
+    def end_reason(self) -> str | None:
+        return self._end_reason
+
+    def mark_ended(self, reason: str) -> bool:
+        """Record why the call ended (first reason wins) and wake any waiting reader."""
+        with self._lock:
+            if self._end_reason is not None:
+                return False
+            self._end_reason = reason
+        with self._stream.changed:
+            self._stream.changed.notify_all()
+        return True
+
+    def play(self, pcm16: bytes) -> None:
+        self._stream.queue_pcm(pcm16)
+
+    def stop_playback(self) -> None:
+        self._stream.outbound.clear()
+
+    def playback_pending(self) -> float:
+        return len(self._stream.outbound) * FRAME_SECONDS
+
+    def read_audio(self, timeout: float) -> bytes:
+        stream = self._stream
+        deadline = time.monotonic() + timeout
+        with stream.changed:
+            while not stream.inbound and not self.ended:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return b""
+                stream.changed.wait(remaining)
+            if self.ended:
+                raise CallEnded(self._end_reason)
+            data = bytes(stream.inbound)
+            stream.inbound.clear()
+            return data
+
+    def next_dtmf(self, timeout: float) -> str | None:
+        stream = self._stream
+        deadline = time.monotonic() + timeout
+        with stream.changed:
+            while not stream.dtmf and not self.ended:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                stream.changed.wait(remaining)
+            if self.ended:
+                raise CallEnded(self._end_reason)
+            return stream.dtmf.popleft()
+
+    def hangup(self) -> None:
+        self._on_hangup(self)
