@@ -1,0 +1,5 @@
+import sys
+
+from hotline1567.cli import main
+
+sys.exit(main())

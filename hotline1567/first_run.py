@@ -1,0 +1,27 @@
+"""First start on an empty database: one account per role, passwords written for the operator."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from ticketing.users import UserService
+
+FIRST_USERS = (("admin", "admin"), ("supervisor", "supervisor"), ("agent", "agent"))
+
+
+def ensure_first_users(users: UserService, data_dir: Path) -> Path | None:
+    """Create the first accounts when there are none; returns the credentials file if created."""
+    if users.list_users():
+        return None
+    lines = ["# hotline1567 first accounts — change these passwords after signing in.\n"]
+    for name, role in FIRST_USERS:
+        password = secrets.token_urlsafe(12)
+        users.add_user(name, password, role, display_name=name)
+        lines.append(f"{name}\t{role}\t{password}\n")
+    path = data_dir / "initial-credentials.txt"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.writelines(lines)
+    return path
