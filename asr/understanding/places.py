@@ -1,0 +1,361 @@
+"""Province and district (DOPA codes, from geothai) named in a transcript.
+
+How callers name places, and what each becomes:
+- "อำเภอ หางดง เชียงใหม่", "เขต ลาดพร้าว": a district, with or without its province;
+- "อำเภอ เมือง อุบล" / "อำเภอเมืองอุบลราชธานี": the province's capital district (its code ends 01);
+- "กรุงเทพ", "กทม", "โคราช", "อุบล": short names, listed in the TOML;
+- "บางพลี" alone: a district name unique in the country gives its province as well;
+- "อำเภอ เมือง" or "เฉลิมพระเกียรติ" with no province: ambiguous, so no district.
+
+Names are matched on whole recogniser words (joined when the recogniser split a name, as in
+"บาง บัว ทอง"), never inside a word: "เลย" the province is not the "เลย" in "ไม่ได้เงินเลย".
+Misheard names ("พิศณุโลก", "สมุด ปราการ") are matched on a phonetic key, then fuzzily, but only
+right after a level word (อำเภอ / เขต / จังหวัด), where a place name is expected.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+import geothai
+from rapidfuzz import fuzz, process
+
+from asr.understanding.errors import UnderstandingConfigError
+from asr.understanding.normalise import CLAUSE_PARTICLES, match_form
+from asr.understanding.numbers import digits_from_words
+from asr.understanding.settings import PlaceSettings
+
+BANGKOK = "10"
+DISTRICT_MARKERS = frozenset({"อำเภอ", "กิ่งอำเภอ"})
+KHET_MARKERS = frozenset({"เขต"})
+PROVINCE_MARKERS = frozenset({"จังหวัด"})
+SUBDISTRICT_MARKERS = frozenset({"ตำบล", "แขวง"})
+ALL_MARKERS = DISTRICT_MARKERS | KHET_MARKERS | PROVINCE_MARKERS | SUBDISTRICT_MARKERS
+CAPITAL_WORD = "เมือง"
+# Words after which a bare place name is expected ("อยู่ ตาก", "ที่ ยะลา").
+LOCATIVES = frozenset({"อยู่", "ที่", "แถว", "จาก", "อยู่ที่"})
+MAX_SPAN = 4  # a name split into at most this many recogniser words
+MIN_BARE_DISTRICT = 4  # shorter district names must follow อำเภอ / เขต
+ANCHORED_FUZZY_CUTOFF = 78.0
+BARE_PROVINCE_FUZZY_CUTOFF = 90.0
+
+# Letters Thai speakers pronounce alike, which a recogniser (or a caller typing) confuses.
+_PHONETIC = str.maketrans(
+    {"ศ": "ส", "ษ": "ส", "ซ": "ส", "ธ": "ท", "ฑ": "ท", "ฒ": "ท", "ฎ": "ด", "ฏ": "ต", "ณ": "น",
+     "ภ": "พ", "ฆ": "ค", "ฐ": "ถ", "ฬ": "ล", "ญ": "ย", "ร": "ล", "ฤ": "ล"}
+)
+_TONE_MARKS = re.compile("[\u0e48-\u0e4b\u0e47]")
+_SILENT = re.compile(".\u0e4c")  # a letter under the silencer (การันต์) is not pronounced
+
+
+def phonetic_key(name: str) -> str:
+    """A spelling-insensitive key: "ศรีษะเกษ" and "ศรีสะเกษ" share one."""
+    key = _SILENT.sub("", match_form(name).replace("ฯ", ""))
+    return _TONE_MARKS.sub("", key).translate(_PHONETIC)
+
+
+def name_key(name: str) -> str:
+    return match_form(name).replace("ฯ", "")
+
+
+@dataclass(frozen=True)
+class PlaceResult:
+    province_code: str | None
+    province_confidence: float
+    district_code: str | None
+    district_confidence: float
+
+
+@dataclass(frozen=True)
+class _Mention:
+    kind: str  # "province", "district" or "capital" (อำเภอเมือง without a province)
+    codes: tuple[str, ...]
+    first: int  # token indexes, inclusive
+    last: int
+    confidence: float
+    anchored: bool
+
+
+class PlaceIndex:
+    """Name indexes over geothai, built once; ``find`` is then pure and thread-safe."""
+
+    def __init__(self, settings: PlaceSettings) -> None:
+        self._settings = settings
+        self._province_names = {p.code: p.name_th for p in geothai.provinces()}
+        for alias, code in settings.province_aliases.items():
+            if code not in self._province_names:
+                raise UnderstandingConfigError(
+                    f"[places.province_aliases]: {alias!r}: no province has code {code!r}"
+                )
+        self._provinces: dict[str, str] = {}  # name key → province code
+        for code, name in self._province_names.items():
+            self._provinces[name_key(name)] = code
+        for alias, code in settings.province_aliases.items():
+            self._provinces.setdefault(name_key(alias), code)
+        self._districts: dict[str, set[str]] = defaultdict(set)  # name key → district codes
+        self.capital_of: dict[str, str] = {}
+        for province_code in self._province_names:
+            for district in geothai.districts(province_code):
+                name = district.name_th
+                if province_code == BANGKOK and name.startswith("เขต"):
+                    name = name[3:]
+                self._districts[name_key(name)].add(district.code)
+            if province_code != BANGKOK:
+                self.capital_of[province_code] = f"{province_code}01"
+        # "เมืองอุบล", "เมืองโคราช": capital district said with the province's short name
+        for key, province_code in self._provinces.items():
+            if province_code in self.capital_of:
+                self._districts.setdefault(CAPITAL_WORD + key, {self.capital_of[province_code]})
+        self._provinces_phonetic = _phonetic_index(
+            {k: {v} for k, v in self._provinces.items()}
+        )
+        self._districts_phonetic = _phonetic_index(self._districts)
+        self._province_choices = list(self._provinces_phonetic)
+        self._district_choices = list(self._districts_phonetic)
+
+    def province_name(self, code: str) -> str:
+        return self._province_names[code]
+
+    # --- finding mentions
+
+    def find(self, tokens: list[str]) -> PlaceResult:
+        mentions = self._mentions(tokens)
+        return self._resolve(mentions)
+
+    def _mentions(self, tokens: list[str]) -> list[_Mention]:
+        mentions: list[_Mention] = []
+        index = 0
+        while index < len(tokens):
+            token = tokens[index]
+            if token in ALL_MARKERS or _is_stop(token):
+                index += 1
+                continue
+            marker = tokens[index - 1] if index and tokens[index - 1] in ALL_MARKERS else None
+            if marker in SUBDISTRICT_MARKERS:
+                index += 1  # a subdistrict's name often repeats a district's; skip it
+                continue
+            found = self._exact(tokens, index, marker)
+            if found is None and marker in DISTRICT_MARKERS and token == CAPITAL_WORD:
+                # "อำเภอ เมือง" and then no province: the capital of whichever province is named
+                found = [_Mention("capital", (), index, index, 0.9, anchored=True)]
+            if found is None and marker is not None:
+                found = self._fuzzy(tokens, index, marker)
+            if found is None and marker is None:
+                found = self._bare_fuzzy_province(tokens, index)
+            if not found:
+                index += 1
+                continue
+            mentions.extend(found)
+            index = max(m.last for m in found) + 1
+        return [m for m in mentions if self._plausible(m, tokens, mentions)]
+
+    def _exact(self, tokens: list[str], start: int, marker: str | None) -> list[_Mention] | None:
+        for length in range(MAX_SPAN, 0, -1):
+            span = _span(tokens, start, length)
+            if span is None:
+                continue
+            key = name_key(span)
+            last = start + length - 1
+            found: list[_Mention] = []
+            districts = self._district_candidates(self._districts.get(key), key, marker)
+            if districts:
+                confidence = 0.95 if marker else 0.85
+                found.append(_Mention("district", districts, start, last, confidence, bool(marker)))
+            if key in self._provinces and (marker not in DISTRICT_MARKERS or not districts):
+                confidence = 0.95 if marker in PROVINCE_MARKERS else 0.9
+                province = self._provinces[key]
+                found.append(_Mention("province", (province,), start, last, confidence, bool(marker)))
+            if not found and marker is not None and len(key) >= 4:
+                # a phonetic twin after a level word: "พิศณุโลก" for "พิษณุโลก"
+                found = self._phonetic(key, start, last, marker)
+            if found:
+                return found
+        return None
+
+    def _phonetic(self, key: str, start: int, last: int, marker: str) -> list[_Mention]:
+        phonetic = phonetic_key(key)
+        found: list[_Mention] = []
+        districts = self._district_candidates(self._districts_phonetic.get(phonetic), key, marker)
+        if districts and marker not in PROVINCE_MARKERS:
+            found.append(_Mention("district", districts, start, last, 0.8, anchored=True))
+        provinces = self._provinces_phonetic.get(phonetic)
+        if provinces and not found:
+            found.append(_Mention("province", tuple(sorted(provinces)), start, last, 0.8, True))
+        return found
+
+    def _fuzzy(self, tokens: list[str], start: int, marker: str) -> list[_Mention] | None:
+        best: tuple[float, int, str, set[str]] | None = None  # score, length, kind, codes
+        for length in range(1, MAX_SPAN):
+            span = _span(tokens, start, length)
+            if span is None:
+                break
+            query = phonetic_key(span)
+            if len(query) < 3:
+                continue
+            for kind, choices, index in self._fuzzy_targets(marker):
+                match = process.extractOne(
+                    query, choices, scorer=fuzz.ratio, score_cutoff=ANCHORED_FUZZY_CUTOFF
+                )
+                if match is None:
+                    continue
+                score = float(match[1])
+                if best is None or (score, length) > (best[0], best[1]):
+                    best = (score, length, kind, index[match[0]])
+        if best is None:
+            return None
+        score, length, kind, codes = best
+        candidates = (
+            self._district_candidates(codes, "", marker) if kind == "district" else tuple(codes)
+        )
+        if not candidates:
+            return None
+        confidence = round(0.4 + 0.45 * (score - ANCHORED_FUZZY_CUTOFF) / (100 - ANCHORED_FUZZY_CUTOFF), 3)
+        return [_Mention(kind, candidates, start, start + length - 1, confidence, anchored=True)]
+
+    def _fuzzy_targets(self, marker: str) -> list[tuple[str, list[str], dict[str, set[str]]]]:
+        districts = ("district", self._district_choices, self._districts_phonetic)
+        provinces = ("province", self._province_choices, self._provinces_phonetic)
+        if marker in PROVINCE_MARKERS:
+            return [provinces]
+        return [districts, provinces]
+
+    def _bare_fuzzy_province(self, tokens: list[str], start: int) -> list[_Mention] | None:
+        """A province said without จังหวัด and misheard: only long names, close matches."""
+        for length in range(MAX_SPAN - 1, 0, -1):
+            span = _span(tokens, start, length)
+            if span is None:
+                continue
+            query = phonetic_key(span)
+            if len(query) < 6:
+                continue
+            codes = self._provinces_phonetic.get(query)
+            score = 100.0
+            if codes is None:
+                match = process.extractOne(
+                    query,
+                    self._province_choices,
+                    scorer=fuzz.ratio,
+                    score_cutoff=BARE_PROVINCE_FUZZY_CUTOFF,
+                )
+                if match is None:
+                    continue
+                codes, score = self._provinces_phonetic[match[0]], float(match[1])
+            confidence = 0.8 if score == 100.0 else 0.65
+            return [
+                _Mention("province", tuple(sorted(codes)), start, start + length - 1, confidence, False)
+            ]
+        return None
+
+    def _district_candidates(
+        self, codes: set[str] | None, key: str, marker: str | None
+    ) -> tuple[str, ...]:
+        if not codes:
+            return ()
+        if marker is None and (
+            len(key) < MIN_BARE_DISTRICT or key in self._settings.common_word_districts
+        ):
+            return ()
+        # "เขต" names a Bangkok khet, "อำเภอ" a district elsewhere; callers sometimes mix them
+        # up, so the filter only applies when it leaves something.
+        if marker in KHET_MARKERS:
+            preferred = {c for c in codes if c.startswith(BANGKOK)}
+        elif marker in DISTRICT_MARKERS:
+            preferred = {c for c in codes if not c.startswith(BANGKOK)}
+        else:
+            preferred = set(codes)
+        return tuple(sorted(preferred or codes))
+
+    def _plausible(self, mention: _Mention, tokens: list[str], mentions: list[_Mention]) -> bool:
+        """A province name that is also an everyday word needs a place context around it."""
+        if mention.kind != "province" or mention.anchored or mention.first != mention.last:
+            return True
+        if name_key(tokens[mention.first]) not in self._settings.ambiguous_province_words:
+            return True
+        previous = tokens[mention.first - 1] if mention.first else ""
+        if previous in LOCATIVES:
+            return True
+        code = mention.codes[0]
+        return any(
+            other.last == mention.first - 1
+            and (other.kind == "capital" or any(c[:2] == code for c in other.codes))
+            for other in mentions
+        )
+
+    # --- choosing one province and one district
+
+    def _resolve(self, mentions: list[_Mention]) -> PlaceResult:
+        if not mentions:
+            return PlaceResult(None, 0.9, None, 0.9)
+        province_scores: dict[str, float] = defaultdict(float)
+        for m in mentions:
+            if m.kind == "province":
+                for code in m.codes:
+                    province_scores[code] += m.confidence / len(m.codes)
+        districts = [m for m in mentions if m.kind == "district"]
+        for m in districts:
+            for code in {c[:2] for c in m.codes}:
+                if code in province_scores:
+                    province_scores[code] += 0.5  # a district agrees with the province named
+        capital_said = any(m.kind == "capital" for m in mentions)
+
+        if province_scores:
+            province = max(province_scores, key=lambda c: province_scores[c])
+            named = [m for m in mentions if m.kind == "province" and province in m.codes]
+            province_confidence = max(m.confidence for m in named)
+            if len(province_scores) > 1:
+                province_confidence *= 0.8
+            district, district_confidence = self._district_in(province, districts, capital_said)
+            if district is not None:
+                province_confidence = min(1.0, province_confidence + 0.03)
+            return PlaceResult(province, province_confidence, district, district_confidence)
+
+        # No province named: a district name that is unique in the country gives both.
+        unique = [m for m in districts if len({c[:2] for c in m.codes}) == 1]
+        if unique:
+            best = max(unique, key=lambda m: m.confidence)
+            province = best.codes[0][:2]
+            if len(best.codes) == 1:
+                confidence = best.confidence * 0.95
+                return PlaceResult(province, confidence, best.codes[0], confidence)
+            return PlaceResult(province, best.confidence * 0.9, None, 0.4)
+        # Something place-like was said but it does not pin a place down: ask the caller.
+        return PlaceResult(None, 0.4, None, 0.3)
+
+    def _district_in(
+        self, province: str, districts: list[_Mention], capital_said: bool
+    ) -> tuple[str | None, float]:
+        consistent = [
+            (m, [c for c in m.codes if c[:2] == province]) for m in districts
+        ]
+        consistent = [(m, codes) for m, codes in consistent if len(codes) == 1]
+        if consistent:
+            mention, codes = max(consistent, key=lambda pair: pair[0].confidence)
+            return codes[0], mention.confidence
+        if capital_said and province in self.capital_of:
+            return self.capital_of[province], 0.9
+        if districts:
+            return None, 0.4  # a district was named but not one of this province's
+        return None, 0.8  # the caller named only the province
+
+
+def _phonetic_index(index: dict[str, set[str]]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = defaultdict(set)
+    for key, codes in index.items():
+        out[phonetic_key(key)].update(codes)
+    return dict(out)
+
+
+def _is_stop(token: str) -> bool:
+    return token in CLAUSE_PARTICLES or token in LOCATIVES or digits_from_words(token) is not None
+
+
+def _span(tokens: list[str], start: int, length: int) -> str | None:
+    """The words tokens[start:start+length] joined, or None if the span crosses a boundary."""
+    if start + length > len(tokens):
+        return None
+    words = tokens[start : start + length]
+    if any(w in ALL_MARKERS or _is_stop(w) for w in words[1:]):
+        return None
+    return "".join(words)
