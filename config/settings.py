@@ -61,8 +61,9 @@ class Settings:
 
     @classmethod
     def from_env(
-        cls, environ: Mapping[str, str] | None = None, env_file: Path | None = None
+        cls, environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
     ) -> Settings:
+        """Environment beats the ``.env`` file (in the working directory) beats the default."""
         env = dict(_read_env_file(env_file)) if env_file else {}
         env.update(os.environ if environ is None else environ)
         data_dir = Path(env.get("HOTLINE_DATA_DIR") or DEFAULT_DATA_DIR)
