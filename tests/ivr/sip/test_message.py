@@ -1,0 +1,157 @@
+import pytest
+
+from ivr.sip import message as m
+
+INVITE = (
+    b"INVITE sip:1567@127.0.0.1:5062 SIP/2.0\r\n"
+    b"Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKproxy;rport=5060\r\n"
+    b"v: SIP/2.0/UDP 10.0.0.9:5070;branch=z9hG4bKcaller\r\n"
+    b"Record-Route: <sip:127.0.0.1:5060;lr>, <sip:10.0.0.1;lr>\r\n"
+    b'From: "Somchai" <sip:081-234-5678@10.0.0.9>;tag=abc\r\n'
+    b"To: <sip:1567@127.0.0.1>\r\n"
+    b"i: call-1@10.0.0.9\r\n"
+    b"CSeq: 7 INVITE\r\n"
+    b"Contact: <sip:0812345678@10.0.0.9:5070;transport=udp>\r\n"
+    b"Subject: folded\r\n  continuation\r\n"
+    b"Content-Type: application/sdp\r\n"
+    b"Content-Length: 10\r\n\r\n"
+    b"v=0\r\n"
+)
+
+
+def test_header_values_split_lists_and_expand_compact_names():
+    assert m.header_values(INVITE, "via") == [
+        "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKproxy;rport=5060",
+        "SIP/2.0/UDP 10.0.0.9:5070;branch=z9hG4bKcaller",
+    ]
+    assert m.header_values(INVITE, "record-route") == [
+        "<sip:127.0.0.1:5060;lr>",
+        "<sip:10.0.0.1;lr>",
+    ]
+    assert m.header_values(INVITE, "call-id") == ["call-1@10.0.0.9"]
+    assert m.header_values(INVITE, "subject") == ["folded continuation"]
+
+
+def test_response_echoes_via_record_route_and_adds_to_tag():
+    ok = m.build_response(
+        INVITE, 200, "OK", to_tag="t1", extra=["Contact: <sip:ivr@x>"], body="v=0\r\n"
+    )
+    text = ok.decode()
+    assert text.startswith("SIP/2.0 200 OK\r\n")
+    assert "rport=5060\r\nVia: SIP/2.0/UDP 10.0.0.9" in text
+    assert "Record-Route: <sip:127.0.0.1:5060;lr>, <sip:10.0.0.1;lr>\r\n" in text
+    assert "To: <sip:1567@127.0.0.1>;tag=t1\r\n" in text
+    assert "Call-ID: call-1@10.0.0.9\r\n" in text and "CSeq: 7 INVITE\r\n" in text
+    assert text.endswith("Content-Length: 5\r\n\r\nv=0\r\n")
+    busy = m.build_response(INVITE, 503, "Service Unavailable", to_tag="t2").decode()
+    assert "Record-Route" not in busy
+
+
+def test_response_to_request_without_call_id_is_refused():
+    broken = INVITE.replace(b"i: call-1@10.0.0.9\r\n", b"")
+    with pytest.raises(m.SipSyntaxError, match="no Call-ID header"):
+        m.build_response(broken, 400, "Bad Request")
+
+
+def test_dialog_routes_bye_through_the_record_route():
+    dialog = m.dialog_from_invite(INVITE, "ourtag")
+    assert dialog.route_set == ["<sip:127.0.0.1:5060;lr>", "<sip:10.0.0.1;lr>"]
+    assert dialog.next_hop() == ("127.0.0.1", 5060)
+    bye = m.build_bye(dialog, 8, "127.0.0.1", 5062, "z9hG4bKx").decode()
+    assert bye.startswith("BYE sip:0812345678@10.0.0.9:5070;transport=udp SIP/2.0\r\n")
+    assert "Route: <sip:127.0.0.1:5060;lr>\r\nRoute: <sip:10.0.0.1;lr>\r\n" in bye
+    assert "From: <sip:1567@127.0.0.1>;tag=ourtag\r\n" in bye
+    assert 'To: "Somchai" <sip:081-234-5678@10.0.0.9>;tag=abc\r\n' in bye
+    direct = m.dialog_from_invite(INVITE.replace(b"Record-Route", b"X-Old-Route"), "t")
+    assert direct.next_hop() == ("10.0.0.9", 5070)
+
+
+@pytest.mark.parametrize(
+    ("pai", "from_value", "expected"),
+    [
+        ([], '"Somchai" <sip:081-234-5678@10.0.0.9>;tag=abc', "0812345678"),
+        (["<tel:+66812345678>"], "<sip:anonymous@anonymous.invalid>;tag=1", "+66812345678"),
+        (['"X" <sip:0899999999@trunk;user=phone>', "<tel:1111>"], "<sip:1@x>", "0899999999"),
+        (["<sip:anonymous@anonymous.invalid>"], "<sip:0812345678@pbx>", "0812345678"),
+        ([], "<sip:anonymous@anonymous.invalid>;tag=1", None),
+        (["garbage"], "sip:nohost", None),
+        (["<sip:0812"], None, None),  # unterminated <
+        ([], None, None),
+        ([], "<sip:02%20123%204567@pbx>", "021234567"),
+        ([], "<mailto:someone@example.com>", None),
+    ],
+)
+def test_caller_number_prefers_pai_then_from(pai, from_value, expected):
+    assert m.caller_number(pai, from_value) == expected
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("sip:127.0.0.1:5060;lr", ("127.0.0.1", 5060)),
+        ("sip:ivr1@10.0.0.5", ("10.0.0.5", 5060)),
+        ("sip:user@[::1]:5070;transport=udp", ("::1", 5070)),
+    ],
+)
+def test_uri_host_port(uri, expected):
+    assert m.uri_host_port(uri) == expected
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [("tel:+661", "not a sip: URI"), ("sip:u@h:99999", "bad port"), ("sip:u@", "no host")],
+)
+def test_uri_host_port_errors(uri, message):
+    with pytest.raises(m.SipSyntaxError, match=message):
+        m.uri_host_port(uri)
+
+
+SDP = (
+    b"v=0\r\no=- 1 1 IN IP4 10.0.0.9\r\ns=-\r\nc=IN IP4 10.0.0.9\r\nt=0 0\r\n"
+    b"m=audio 6000 RTP/AVP 18 8 0 101\r\nc=IN IP4 10.0.0.10\r\n"
+    b"a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\nm=video 7000 RTP/AVP 96\r\n"
+)
+
+
+def test_parse_sdp_takes_media_level_address_and_caller_codec_order():
+    offer = m.parse_sdp(SDP)
+    assert (offer.address, offer.port) == ("10.0.0.10", 6000)
+    assert offer.payload_types == {18: "G729", 8: "PCMA", 0: "PCMU", 101: "TELEPHONE-EVENT"}
+    assert offer.first_of(("PCMU", "PCMA")) == 8
+    assert offer.first_of(("TELEPHONE-EVENT",)) == 101
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "no audio stream"),
+        (b"v=0\r\nm=video 5 RTP/AVP 96\r\n", "no audio stream"),
+        (b"v=0\r\nm=audio 6000 RTP/AVP 0\r\n", "no connection address"),
+        (b"v=0\r\nc=IN IP4 1.2.3.4\r\nm=audio 99999 RTP/AVP 0\r\n", "bad SDP media port"),
+        (b"v=0\r\nc=garbage\r\nm=audio 6000 RTP/AVP 0\r\n", "bad SDP connection line"),
+        (b"\xff\xfe", "SDP is not UTF-8"),
+    ],
+)
+def test_parse_sdp_errors(body, message):
+    with pytest.raises(m.SipSyntaxError, match=message):
+        m.parse_sdp(body)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"\r\n\r\n", "empty start line"),
+        (b"INVITE sip:x SIP/2.0\r\nNo colon here\r\n\r\n", "malformed header line"),
+        (b"INVITE sip:x SIP/2.0\r\nVia: \xff\xfe\r\n\r\n", "not UTF-8"),
+    ],
+)
+def test_split_message_errors(raw, message):
+    with pytest.raises(m.SipSyntaxError, match=message):
+        m.split_message(raw)
+
+
+def test_build_sdp_answers_the_chosen_codec_and_event_type():
+    sdp = m.build_sdp(42, "127.0.0.1", 10002, 8, 101)
+    offer = m.parse_sdp(sdp.encode())
+    assert (offer.address, offer.port) == ("127.0.0.1", 10002)
+    assert offer.payload_types == {8: "PCMA", 101: "TELEPHONE-EVENT"}
