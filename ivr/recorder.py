@@ -1,0 +1,167 @@
+"""The caller's recording: a WAV file written as audio arrives, and an energy speech detector.
+
+The file is the durable copy of a complaint (Redis only carries a bounded stream for live ASR),
+so it is flushed about every second with its header sizes updated: a crashed process leaves a
+playable WAV missing at most the last second.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import struct
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from ivr.channel import FRAME_BYTES, SAMPLE_RATE, SAMPLE_WIDTH
+
+log = logging.getLogger(__name__)
+
+_HEADER_BYTES = 44
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def recording_path(recordings_dir: Path, call_id: str, now: datetime | None = None) -> Path:
+    """``recordings/YYYY/MM/DD/<call id>.wav`` (UTC date, like every time the system stores);
+    a second recording in the same call gets ``-2``, ``-3`` ..."""
+    moment = now or datetime.now(UTC)
+    folder = recordings_dir / f"{moment:%Y}" / f"{moment:%m}" / f"{moment:%d}"
+    stem = _SAFE_NAME.sub("_", call_id) or "call"
+    path = folder / f"{stem}.wav"
+    counter = 2
+    while path.exists():
+        path = folder / f"{stem}-{counter}.wav"
+        counter += 1
+    return path
+
+
+def _header(data_bytes: int) -> bytes:
+    byte_rate = SAMPLE_RATE * SAMPLE_WIDTH
+    return (
+        b"RIFF"
+        + struct.pack("<I", 36 + data_bytes)
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, 1, SAMPLE_RATE, byte_rate, SAMPLE_WIDTH, 16)
+        + b"data"
+        + struct.pack("<I", data_bytes)
+    )
+
+
+class WavWriter:
+    """16-bit PCM mono 8 kHz WAV, appended incrementally."""
+
+    def __init__(self, path: Path, *, flush_seconds: float = 1.0) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._file: BinaryIO | None = path.open("xb")  # never clobber another call's file
+        self._file.write(_header(0))
+        self._data_bytes = 0
+        self._unflushed = 0
+        self._flush_bytes = int(SAMPLE_RATE * SAMPLE_WIDTH * flush_seconds)
+
+    @property
+    def seconds(self) -> float:
+        return self._data_bytes / (SAMPLE_RATE * SAMPLE_WIDTH)
+
+    @property
+    def closed(self) -> bool:
+        return self._file is None
+
+    def write(self, pcm16: bytes) -> None:
+        if self._file is None or not pcm16:
+            return
+        if len(pcm16) % SAMPLE_WIDTH:
+            pcm16 = pcm16[: len(pcm16) - len(pcm16) % SAMPLE_WIDTH]
+        self._file.write(pcm16)
+        self._data_bytes += len(pcm16)
+        self._unflushed += len(pcm16)
+        if self._unflushed >= self._flush_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._file is None:
+            return
+        self._write_sizes()
+        self._file.flush()
+        self._unflushed = 0
+
+    def close(self) -> None:
+        if self._file is None:
+            return
+        try:
+            self._write_sizes()
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        finally:
+            self._file.close()
+            self._file = None
+
+    def _write_sizes(self) -> None:
+        assert self._file is not None
+        self._file.seek(4)
+        self._file.write(struct.pack("<I", 36 + self._data_bytes))
+        self._file.seek(40)
+        self._file.write(struct.pack("<I", self._data_bytes))
+        self._file.seek(0, os.SEEK_END)
+
+
+def level_threshold(dbfs: float) -> float:
+    """RMS amplitude of a 16-bit sample stream at the given level below full scale."""
+    return float(32768 * 10 ** (dbfs / 20))
+
+
+class SpeechDetector:
+    """Energy-based VAD over 20 ms frames, counted in audio time (not wall time) so that it
+    behaves the same under load and in tests.
+
+    Speech starts after ``start_frames`` loud frames in a row (a click is not speech); silence is
+    measured from the last loud frame.
+    """
+
+    def __init__(self, level_dbfs: float = -40.0, *, start_frames: int = 3) -> None:
+        self._threshold = level_threshold(level_dbfs)
+        self._start_frames = start_frames
+        self._run = 0
+        self._pending = b""
+        self.frames = 0
+        self.speech_started = False
+        self._last_loud_frame = 0
+
+    @property
+    def seconds(self) -> float:
+        return self.frames * FRAME_BYTES / (SAMPLE_RATE * SAMPLE_WIDTH)
+
+    @property
+    def silence_seconds(self) -> float:
+        """Seconds since the caller last spoke (0 before speech started)."""
+        if not self.speech_started:
+            return 0.0
+        return (self.frames - self._last_loud_frame) * FRAME_BYTES / (SAMPLE_RATE * SAMPLE_WIDTH)
+
+    def feed(self, pcm16: bytes) -> bool:
+        """Consume audio; returns True when speech starts within it."""
+        data = self._pending + pcm16
+        usable = len(data) - len(data) % FRAME_BYTES
+        self._pending = data[usable:]
+        if not usable:
+            return False
+        samples = np.frombuffer(data[:usable], dtype="<i2").astype(np.float32)
+        frames = samples.reshape(-1, FRAME_BYTES // SAMPLE_WIDTH)
+        rms = np.sqrt(np.mean(frames * frames, axis=1))
+        started = False
+        for loud in rms > self._threshold:
+            self.frames += 1
+            if loud:
+                self._run += 1
+                if self.speech_started:
+                    self._last_loud_frame = self.frames
+                elif self._run >= self._start_frames:
+                    self.speech_started = started = True
+                    self._last_loud_frame = self.frames
+            else:
+                self._run = 0
+        return started
