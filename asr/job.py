@@ -1,0 +1,222 @@
+"""One ASR job, start to finish: pick the audio source, decode, extract fields, store, report.
+
+Errors are sorted by whose fault they are. A recording that cannot be decoded (missing, corrupt,
+wrong format) is final: the draft says ``failed`` with the reason, the audio is kept, the job is
+acknowledged. A lost job (taken over after we were presumed dead) is dropped without storing.
+Anything else (database or Redis down) leaves the job unacknowledged, so it is retried after the
+reclaim delay, a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from asr.audio_source import (
+    AudioEnd,
+    JobLost,
+    StreamGap,
+    file_pcm,
+    stream_is_whole,
+    stream_pcm,
+    wait_for_end,
+    wait_for_stream,
+)
+from asr.fields import FieldExtractor
+from asr.recognizer import Recognizer, RecognizerError, Result
+from asr.wavfile import WavError
+from ticketing.audio_queue import ClaimedJob
+from ticketing.container import Services
+from ticketing.errors import NotFound
+
+log = logging.getLogger(__name__)
+
+NO_MODEL_ERROR = "no speech model installed: see README"
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    stream_grace_seconds: float = 10.0  # how long a streaming job waits for its first chunk
+    stream_idle_seconds: float = 30.0  # no audio and no end marker this long: the IVR is gone
+    max_deliveries: int = 3  # a recording that kills the worker each time is given up
+
+
+@dataclass
+class JobState:
+    """Shared between the decoding thread and the heartbeat."""
+
+    claimed: ClaimedJob
+    lost: threading.Event = field(default_factory=threading.Event)
+    started: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # done, failed, no_model, lost, retry, gone
+    source: str = ""
+    latency: float | None = None  # end of audio → final stored, Redis clock (streamed jobs)
+    decode_seconds: float = 0.0
+    audio_seconds: float = 0.0
+    queue_seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def ack(self) -> bool:
+        return self.status in ("done", "failed", "no_model", "gone")
+
+
+class JobRunner:
+    def __init__(
+        self,
+        services: Services,
+        recognizer: Recognizer | None,
+        extractor: FieldExtractor,
+        settings: JobSettings,
+    ) -> None:
+        self._services = services
+        self._recognizer = recognizer
+        self._extractor = extractor
+        self._settings = settings
+
+    def run(self, state: JobState, deliveries: int) -> Outcome:
+        job = state.claimed.job
+        queued = max(0.0, state.started - job.enqueued_at) if job.enqueued_at else 0.0
+        tickets = self._services.tickets
+        try:
+            if self._recognizer is None:
+                self._store_status(job.ticket_id, "no_model", NO_MODEL_ERROR)
+                return Outcome("no_model", queue_seconds=queued, error=NO_MODEL_ERROR)
+            if deliveries > self._settings.max_deliveries:
+                reason = f"gave up after {deliveries - 1} attempts: the ASR worker died each time"
+                self._store_status(job.ticket_id, "failed", reason)
+                return Outcome("failed", queue_seconds=queued, error=reason)
+            draft = tickets.apply_transcript(
+                job.ticket_id,
+                transcript=None,
+                words=None,
+                extracted={},
+                confidence={},
+                asr_status="streaming",
+            )
+            reference = str(draft.get("reference") or job.ticket_id)
+            began = time.monotonic()
+            result, end = self._decode(state, reference)
+            decoded = time.monotonic() - began
+            fields = self._extractor.extract(
+                result.text,
+                asr_confidence=result.mean_confidence,
+                caller_phone=draft.get("caller_phone"),
+                reference=reference,
+            )
+            tickets.apply_transcript(
+                job.ticket_id,
+                transcript=result.text,
+                words=[w.to_dict() for w in result.words],
+                extracted=fields.values,
+                confidence=fields.confidence,
+                asr_status="done",
+            )
+            latency = None
+            if end.source == "stream" and end.at is not None:
+                latency = max(0.0, _redis_now(self._services) - end.at)
+            if end.saw_end:
+                self._services.audio.delete_audio(job.recording_id)  # the file is the copy
+            log.info(
+                "draft %s: transcript stored (%s, %.1f s audio, %d words, latency %s)",
+                reference,
+                end.source,
+                result.audio_seconds,
+                len(result.words),
+                f"{latency:.2f} s" if latency is not None else "n/a",
+            )
+            return Outcome(
+                "done",
+                end.source,
+                latency,
+                round(decoded, 3),
+                result.audio_seconds,
+                queued,
+            )
+        except (WavError, RecognizerError) as exc:
+            reason = str(exc)
+            log.warning(
+                "ticket %d: recording %d undecodable: %s", job.ticket_id, job.recording_id, reason
+            )
+            self._store_status(job.ticket_id, "failed", reason)
+            return Outcome("failed", queue_seconds=queued, error=reason)
+        except JobLost as exc:
+            log.warning("ticket %d: %s", job.ticket_id, exc)
+            return Outcome("lost", error=str(exc))
+        except NotFound as exc:
+            log.warning("ticket %d gone, dropping its ASR job: %s", job.ticket_id, exc)
+            return Outcome("gone", error=str(exc))
+
+    def _decode(self, state: JobState, reference: str) -> tuple[Result, AudioEnd]:
+        assert self._recognizer is not None
+        job = state.claimed.job
+        audio, client = self._services.audio, self._services.redis
+        cancelled = state.lost.is_set
+        if wait_for_stream(
+            audio, job, grace_seconds=self._settings.stream_grace_seconds, cancelled=cancelled
+        ):
+            if stream_is_whole(client, job.recording_id):
+                end = AudioEnd()
+                stream = self._recognizer.open_stream(job.sample_rate)
+                try:
+                    for pcm in stream_pcm(
+                        audio,
+                        client,
+                        job.recording_id,
+                        end,
+                        idle_seconds=self._settings.stream_idle_seconds,
+                        cancelled=cancelled,
+                    ):
+                        stream.accept(pcm)
+                    return stream.finish(), end
+                except StreamGap as exc:
+                    log.warning("draft %s: %s; decoding the file instead", reference, exc)
+            # Part of the stream is gone: the file is whole once the IVR marks the end.
+            wait_for_end(
+                audio,
+                client,
+                job.recording_id,
+                idle_seconds=self._settings.stream_idle_seconds,
+                cancelled=cancelled,
+            )
+        return self._decode_file(job.path, cancelled), AudioEnd()
+
+    def _decode_file(self, relative: str, cancelled: Any) -> Result:
+        assert self._recognizer is not None
+        path = _recording_path(self._services.settings.data_dir, relative)
+        rate, pieces = file_pcm(path, cancelled)
+        stream = self._recognizer.open_stream(rate)
+        for pcm in pieces:
+            stream.accept(pcm)
+        return stream.finish()
+
+    def _store_status(self, ticket_id: int, status: str, reason: str) -> None:
+        self._services.tickets.apply_transcript(
+            ticket_id,
+            transcript=None,
+            words=None,
+            extracted={},
+            confidence={},
+            asr_status=status,
+            asr_error=reason,
+        )
+
+
+def _recording_path(data_dir: Path, relative: str) -> Path:
+    path = (data_dir / relative).resolve()
+    if not path.is_relative_to(data_dir.resolve()):
+        raise WavError(f"recording path {relative!r} is outside the data dir: refused")
+    return path
+
+
+def _redis_now(services: Services) -> float:
+    seconds, micros = services.redis.time()  # same clock as the stream ids: no host skew
+    return float(seconds) + float(micros) / 1e6

@@ -1,0 +1,247 @@
+"""The ASR worker loop: claim jobs from the consumer group, decode several at once, keep them.
+
+Sharing and failure, in Redis Streams terms:
+
+* Any number of workers on any number of hosts read ``hotline:asr:jobs`` through the
+  ``asr-workers`` group; a worker claims a job only when it has a free decoding slot, so the
+  jobs it cannot start stay in the stream for the others, and the backlog drains oldest first.
+* A claimed job stays pending until acknowledged. A live worker refreshes the idle time of its
+  own pending jobs every ``reclaim_seconds / 3`` (XCLAIM to itself, JUSTID), so a 20-minute
+  call is never taken from it; a job idle longer than ``reclaim_seconds`` (default 30 s) belongs
+  to a dead worker and any worker takes it over (XAUTOCLAIM) and starts over from the audio.
+* A job that kills its worker every time is given up after ``max_deliveries``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from asr.fields import FieldExtractor
+from asr.job import JobRunner, JobSettings, JobState, Outcome
+from asr.recognizer import Recognizer
+from asr.stats import WorkerStats
+from config.settings import Settings, SettingsError
+from ticketing.audio_queue import JOBS_GROUP, JOBS_STREAM, ClaimedJob
+from ticketing.container import Services
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    consumer: str
+    concurrency: int
+    reclaim_seconds: float = 30.0
+    stats_seconds: float = 2.0
+    job: JobSettings = field(default_factory=JobSettings)
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        return self.reclaim_seconds / 3
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WorkerConfig:
+        extra = settings.extra
+        default_consumer = f"{socket.gethostname()}-{os.getpid()}"
+        return cls(
+            consumer=extra.get("HOTLINE_ASR_CONSUMER") or default_consumer,
+            concurrency=int(
+                _number(extra, "HOTLINE_ASR_CONCURRENCY", (os.cpu_count() or 1) * 3, minimum=1)
+            ),
+            reclaim_seconds=_number(extra, "HOTLINE_ASR_RECLAIM_SECONDS", 30.0, minimum=0.5),
+            job=JobSettings(
+                stream_grace_seconds=_number(extra, "HOTLINE_ASR_STREAM_WAIT_SECONDS", 10.0),
+                stream_idle_seconds=_number(
+                    extra, "HOTLINE_ASR_STREAM_IDLE_SECONDS", 30.0, minimum=1
+                ),
+                max_deliveries=int(_number(extra, "HOTLINE_ASR_MAX_ATTEMPTS", 3, minimum=1)),
+            ),
+        )
+
+
+def _number(extra: Any, name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = (extra.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r}: expected a number") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={raw!r}: must be at least {minimum:g}")
+    return value
+
+
+class AsrWorker:
+    def __init__(
+        self,
+        services: Services,
+        recognizer: Recognizer | None,
+        config: WorkerConfig,
+        extractor: FieldExtractor | None = None,
+    ) -> None:
+        self._services = services
+        self._config = config
+        self._runner = JobRunner(services, recognizer, extractor or FieldExtractor(), config.job)
+        self._lock = threading.Lock()
+        self._in_flight: dict[str, JobState] = {}
+        self._slot_free = threading.Event()
+        self.stats = WorkerStats(config.consumer, config.concurrency)
+
+    @property
+    def consumer(self) -> str:
+        return self._config.consumer
+
+    def run(self, stop: threading.Event) -> None:
+        cfg = self._config
+        self._services.audio.ensure_group()
+        log.info(
+            "asr worker %s: %d concurrent decodes, reclaim after %.0f s",
+            cfg.consumer,
+            cfg.concurrency,
+            cfg.reclaim_seconds,
+        )
+        pool = ThreadPoolExecutor(cfg.concurrency, thread_name_prefix="asr-job")
+        next_heartbeat = next_stats = next_reclaim = 0.0
+        try:
+            while not stop.is_set():
+                now = time.monotonic()
+                try:
+                    if now >= next_heartbeat:
+                        self._heartbeat()
+                        next_heartbeat = now + cfg.heartbeat_seconds
+                    if now >= next_stats:
+                        self._publish_stats()
+                        next_stats = now + cfg.stats_seconds
+                    if self._free_slots() == 0:
+                        self._slot_free.wait(0.5)
+                        self._slot_free.clear()
+                        continue
+                    claimed = None
+                    if now >= next_reclaim:
+                        # Jobs of dead workers are older than anything new: take them first.
+                        claimed = self._reclaim()
+                        if claimed is None:
+                            next_reclaim = now + min(5.0, cfg.heartbeat_seconds)
+                    if claimed is None:
+                        claimed = self._services.audio.claim_job(cfg.consumer, block_ms=500)
+                    if claimed is not None:
+                        self._start(pool, claimed)
+                except redis.RedisError as exc:
+                    log.warning("asr worker %s: Redis error, retrying: %s", cfg.consumer, exc)
+                    stop.wait(1.0)
+        finally:
+            self._shutdown(pool)
+
+    # --- jobs -----------------------------------------------------------------------------
+    def _free_slots(self) -> int:
+        with self._lock:
+            return self._config.concurrency - len(self._in_flight)
+
+    def _reclaim(self) -> ClaimedJob | None:
+        min_idle_ms = int(self._config.reclaim_seconds * 1000)
+        claimed = self._services.audio.reclaim_stale(self._config.consumer, min_idle_ms=min_idle_ms)
+        if claimed is not None:
+            log.warning(
+                "asr worker %s: took over job %s (ticket %d) from a silent worker",
+                self._config.consumer,
+                claimed.message_id,
+                claimed.job.ticket_id,
+            )
+        return claimed
+
+    def _start(self, pool: ThreadPoolExecutor, claimed: ClaimedJob) -> None:
+        state = JobState(claimed)
+        with self._lock:
+            self._in_flight[claimed.message_id] = state
+        pool.submit(self._work, state)
+
+    def _work(self, state: JobState) -> None:
+        claimed = state.claimed
+        try:
+            deliveries = self._deliveries(claimed)
+            outcome = self._runner.run(state, deliveries)
+        except Exception as exc:
+            # Database or Redis trouble: leave the job pending; it is retried after the
+            # reclaim delay (by whichever worker is free), at most max_deliveries times.
+            log.exception("ticket %d: ASR job %s failed", claimed.job.ticket_id, claimed.message_id)
+            outcome = Outcome("retry", error=f"{type(exc).__name__}: {exc}")
+        try:
+            if outcome.ack:
+                self._services.audio.ack_job(claimed.message_id)
+        except redis.RedisError:
+            log.exception("ticket %d: could not acknowledge job", claimed.job.ticket_id)
+        finally:
+            self.stats.record(outcome)
+            with self._lock:
+                self._in_flight.pop(claimed.message_id, None)
+            self._slot_free.set()
+
+    def _deliveries(self, claimed: ClaimedJob) -> int:
+        if claimed.deliveries <= 1:
+            return 1
+        reply: Any = self._services.redis.xpending_range(
+            JOBS_STREAM, JOBS_GROUP, claimed.message_id, claimed.message_id, 1
+        )
+        return int(reply[0]["times_delivered"]) if reply else claimed.deliveries
+
+    # --- liveness ---------------------------------------------------------------------------
+    def _heartbeat(self) -> None:
+        """Refresh the idle time of our pending jobs; notice the ones taken from us."""
+        with self._lock:
+            ids = list(self._in_flight)
+        if not ids:
+            return
+        client = self._services.redis
+        reply: Any = client.xpending_range(
+            JOBS_STREAM, JOBS_GROUP, "-", "+", 10_000, consumername=self._config.consumer
+        )
+        mine = {_text(entry["message_id"]) for entry in reply}
+        keep: list[Any] = [i for i in ids if i in mine]
+        for message_id in set(ids) - mine:
+            with self._lock:
+                state = self._in_flight.get(message_id)
+            if state is not None:
+                state.lost.set()
+        if keep:
+            # min_idle: half a beat, so a job another worker has just taken is not taken back.
+            client.xclaim(
+                JOBS_STREAM,
+                JOBS_GROUP,
+                self._config.consumer,
+                min_idle_time=int(self._config.heartbeat_seconds * 500),
+                message_ids=keep,
+                justid=True,
+            )
+
+    def _publish_stats(self) -> None:
+        with self._lock:
+            in_flight = len(self._in_flight)
+        backlog = self.stats.publish(self._services.redis, self._services.audio, in_flight)
+        if backlog.get("oldest_seconds", 0) > 60:
+            log.warning("asr backlog: %s", backlog)
+
+    def _shutdown(self, pool: ThreadPoolExecutor) -> None:
+        # Unfinished jobs stay pending: another worker takes them over after the reclaim delay.
+        with self._lock:
+            states = list(self._in_flight.values())
+        for state in states:
+            state.lost.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        with contextlib.suppress(redis.RedisError):
+            self.stats.withdraw(self._services.redis)
+        log.info("asr worker %s stopped", self._config.consumer)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
