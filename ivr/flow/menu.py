@@ -91,7 +91,7 @@ class FlowConfig:
     survey: bool = True
     repeat_caller: bool = True
     repeat_caller_key: str = "9"
-    prompts: Mapping[str, tuple[str, ...]] = DEFAULT_PROMPTS
+    prompts: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_PROMPTS)
 
     def prompt(self, step: str) -> tuple[str, ...]:
         return self.prompts[step]
