@@ -2,17 +2,110 @@
 
 from __future__ import annotations
 
-from starlette.middleware import Middleware
-from starlette.routing import BaseRoute
+from pathlib import Path
 
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from agent_ui.api.errors import error_response
+from agent_ui.console import console_api
+from agent_ui.console.admin import AdminPages
+from agent_ui.console.live import LiveHub, event_stream
+from agent_ui.console.pages import Pages, make_templates
+from agent_ui.console.recordings import recording
+from agent_ui.console.secret import session_secret
+from agent_ui.console.security import SecurityHeaders
+from agent_ui.console.session import SHIFT_SECONDS, SessionExpiry, signed_in_actor
 from config.settings import Settings
 from ticketing.container import Services
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+SESSION_COOKIE = "hotline_session"
 
 
 def console_routes(settings: Settings, services: Services) -> list[BaseRoute]:
     """Routes of the console; mounted at the site root by ``agent_ui.app.create_app``."""
-    return []
+    pages = Pages(make_templates())
+    admin = AdminPages(pages)
+    hub = LiveHub(services.redis)
+
+    async def live(request: Request) -> Response:
+        actor = await signed_in_actor(request)
+        if actor is None:
+            return error_response(401, "unauthenticated", "sign in to follow live updates")
+        request.app.state.console_live_hub = hub  # so the lifespan hook can stop the reader
+        subscriber = hub.subscribe(actor)
+        return StreamingResponse(
+            event_stream(hub, subscriber),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    return [
+        Route("/", pages.home, methods=["GET"]),
+        Route("/login", pages.login_form, methods=["GET"]),
+        Route("/login", pages.login, methods=["POST"]),
+        Route("/logout", pages.logout, methods=["POST"]),
+        Route("/console", pages.console, methods=["GET"]),
+        Route("/tickets/{reference}", pages.console, methods=["GET"]),
+        Route("/dashboard", pages.dashboard, methods=["GET"]),
+        Route("/dashboard/export.csv", console_api.export_csv, methods=["GET"]),
+        Route("/admin/users", admin.users, methods=["GET"]),
+        Route("/admin/users", admin.add_user, methods=["POST"]),
+        Route("/admin/users/{username}", admin.update_user, methods=["POST"]),
+        Route("/recordings/{recording_id}", recording, methods=["GET"]),
+        Route("/console/live", live, methods=["GET"]),
+        Route("/console/api/queue", console_api.queue, methods=["GET"]),
+        Route("/console/api/dashboard", console_api.dashboard, methods=["GET"]),
+        Route("/console/api/tickets/{reference}/claim", console_api.claim, methods=["POST"]),
+        Route("/console/api/tickets/{reference}/release", console_api.release, methods=["POST"]),
+        Route(
+            "/console/api/tickets/{reference}/history", console_api.caller_history, methods=["GET"]
+        ),
+        Mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static"),
+    ]
+
+
+class StopLiveHubOnShutdown:
+    """Stops this process's stream reader when the server shuts down (the app has no lifespan
+    of the console's own, so the console hooks the lifespan messages here)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def receive_hooked() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                hub = getattr(scope["app"].state, "console_live_hub", None)
+                if isinstance(hub, LiveHub):
+                    await hub.stop()
+            return message
+
+        await self.app(scope, receive_hooked, send)
 
 
 def console_middleware(settings: Settings) -> list[Middleware]:
-    return []
+    secure = settings.extra.get("HOTLINE_COOKIE_SECURE", "") == "1"
+    return [
+        Middleware(SecurityHeaders),
+        Middleware(StopLiveHubOnShutdown),
+        Middleware(
+            SessionMiddleware,
+            secret_key=session_secret(settings),
+            session_cookie=SESSION_COOKIE,
+            max_age=SHIFT_SECONDS,
+            same_site="lax",
+            https_only=secure,
+        ),
+        Middleware(SessionExpiry),
+    ]

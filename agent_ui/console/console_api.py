@@ -1,0 +1,113 @@
+"""JSON endpoints the console pages need beyond /api/v1: queue, claims, history, dashboard."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import redis
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from agent_ui.api.auth import current_actor, require_role, services_of
+from agent_ui.api.errors import error_response
+from agent_ui.console import queries
+from ticketing.errors import Conflict
+from ticketing.filters import TicketFilter
+from ticketing.metrics import MetricsService
+from ticketing.timeutil import utcnow
+
+CLAIM_MINUTES = 10
+WORKERS = ("agent", "supervisor")
+WATCHERS = ("supervisor", "admin")
+
+
+async def queue(request: Request) -> JSONResponse:
+    actor = await current_actor(request)
+    require_role(actor, *WORKERS)
+    items = await run_in_threadpool(queries.draft_queue, services_of(request).sessions, actor)
+    return JSONResponse({"items": items, "server_time": utcnow().isoformat(), "me": actor.user_id})
+
+
+async def claim(request: Request) -> Response:
+    actor = await current_actor(request)
+    require_role(actor, *WORKERS)
+    services = services_of(request)
+    reference = request.path_params["reference"]
+    try:
+        ticket = await run_in_threadpool(
+            lambda: services.tickets.claim(reference, actor, minutes=CLAIM_MINUTES)
+        )
+    except Conflict as exc:
+        holder = await run_in_threadpool(queries.claim_holder, services.sessions, reference)
+        return error_response(409, "claimed", str(exc), holder=holder)
+    return JSONResponse({"ticket": ticket, "claim_minutes": CLAIM_MINUTES})
+
+
+async def release(request: Request) -> JSONResponse:
+    actor = await current_actor(request)
+    require_role(actor, *WORKERS)
+    services = services_of(request)
+    reference = request.path_params["reference"]
+    await run_in_threadpool(services.tickets.release, reference, actor)
+    return JSONResponse({"released": reference})
+
+
+async def caller_history(request: Request) -> JSONResponse:
+    """The caller's other tickets, found by the real number even when the viewer sees it masked."""
+    actor = await current_actor(request)
+    require_role(actor, *WORKERS)
+    services = services_of(request)
+    reference = request.path_params["reference"]
+    await run_in_threadpool(services.tickets.get, reference, actor)  # visibility check
+    raw = await run_in_threadpool(services.tickets.get, reference, None)
+    phone = raw.get("caller_phone")
+    if not phone:
+        return JSONResponse({"items": []})
+    items, _cursor = await run_in_threadpool(
+        lambda: services.tickets.search(TicketFilter(caller_phone=phone), actor, limit=20)
+    )
+    return JSONResponse({"items": [t for t in items if t["reference"] != raw["reference"]]})
+
+
+def dashboard_figures(services: Any) -> dict[str, Any]:
+    metrics: MetricsService = services.metrics
+    figures: dict[str, Any] = {"summary": metrics.summary()}
+    figures["backlog_by_age"] = metrics.backlog_by_age()
+    try:
+        figures["asr"] = services.audio.backlog()
+    except redis.RedisError:
+        figures["asr"] = {"waiting": 0, "pending": 0, "oldest_seconds": 0.0, "unavailable": True}
+    figures["over_time"] = {
+        column: queries.tickets_over_time(services.sessions, column) for column in queries.GROUPABLE
+    }
+    figures["activity"] = queries.activity_today(services.sessions)
+    figures["generated_at"] = utcnow().isoformat()
+    return figures
+
+
+async def dashboard(request: Request) -> JSONResponse:
+    actor = await current_actor(request)
+    require_role(actor, *WATCHERS)
+    figures = await run_in_threadpool(dashboard_figures, services_of(request))
+    return JSONResponse(figures)
+
+
+async def export_csv(request: Request) -> Response:
+    actor = await current_actor(request)
+    require_role(actor, *WATCHERS)
+    rows = await run_in_threadpool(queries.export_rows, services_of(request).sessions)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        ["day_bangkok", "category", "province_code", "agency_code", "status", "tickets"]
+    )
+    writer.writerows(rows)
+    stamp = queries.today_label().isoformat()
+    return Response(
+        "\ufeff" + out.getvalue(),  # the BOM makes spreadsheet programs read Thai as UTF-8
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="hotline1567-{stamp}.csv"'},
+    )

@@ -1,0 +1,246 @@
+"""Read-only queries the console needs that ticketing does not offer (yet).
+
+No writes here: every change goes through ticketing services. Days are Bangkok days (UTC+7, no
+daylight saving), which is how supervisors read "today".
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from ticketing.actors import Actor
+from ticketing.models import AuditEvent, Recording, Ticket, User
+from ticketing.serialize import iso
+from ticketing.status import TicketStatus
+from ticketing.timeutil import as_utc, utcnow
+
+BANGKOK = timedelta(hours=7)
+SNIPPET = 140
+GROUPABLE = ("category", "province_code", "agency_code")
+
+
+def bangkok_day_start(now: datetime) -> datetime:
+    """The UTC instant at which the current Bangkok day began."""
+    local = as_utc(now) + BANGKOK
+    return local.replace(hour=0, minute=0, second=0, microsecond=0) - BANGKOK
+
+
+def _visible(actor: Actor) -> ColumnElement[bool] | None:
+    if actor.provinces and actor.role == "agent":
+        return or_(Ticket.province_code.in_(actor.provinces), Ticket.province_code.is_(None))
+    return None
+
+
+def draft_queue(
+    sessions: sessionmaker[Session], actor: Actor, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Drafts waiting for a call-taker: urgent first, then oldest; with who holds a claim."""
+    now = utcnow()
+    query = (
+        select(
+            Ticket.reference,
+            Ticket.urgent,
+            Ticket.category,
+            Ticket.province_code,
+            Ticket.district_code,
+            Ticket.created_at,
+            func.substr(Ticket.description, 1, SNIPPET),
+            Ticket.asr_status,
+            Ticket.channel,
+            Ticket.claimed_by,
+            Ticket.claim_expires_at,
+            User.username,
+        )
+        .outerjoin(User, User.id == Ticket.claimed_by)
+        .where(Ticket.status == TicketStatus.DRAFT)
+        .order_by(Ticket.urgent.desc(), Ticket.created_at, Ticket.id)
+        .limit(limit)
+    )
+    visible = _visible(actor)
+    if visible is not None:
+        query = query.where(visible)
+    with sessions() as session:
+        rows = session.execute(query).all()
+    items = []
+    for row in rows:
+        claimed = row[10] is not None and as_utc(row[10]) > now and row[9] is not None
+        items.append(
+            {
+                "reference": row[0],
+                "urgent": bool(row[1]),
+                "category": row[2],
+                "province_code": row[3],
+                "district_code": row[4],
+                "created_at": iso(row[5]),
+                "snippet": row[6] or "",
+                "asr_status": row[7],
+                "channel": row[8],
+                "claimed_by": row[9] if claimed else None,
+                "claimed_by_name": row[11] if claimed else None,
+                "claim_expires_at": iso(row[10]) if claimed else None,
+            }
+        )
+    return items
+
+
+def claim_holder(sessions: sessionmaker[Session], reference: str) -> dict[str, Any] | None:
+    """Who holds an unexpired claim on a ticket, if anyone."""
+    query = (
+        select(User.id, User.username, User.display_name, Ticket.claim_expires_at)
+        .join(User, User.id == Ticket.claimed_by)
+        .where(Ticket.reference == reference)
+    )
+    with sessions() as session:
+        row = session.execute(query).one_or_none()
+    if row is None or row[3] is None or as_utc(row[3]) <= utcnow():
+        return None
+    return {
+        "user_id": row[0],
+        "username": row[1],
+        "display_name": row[2] or row[1],
+        "expires_at": iso(row[3]),
+    }
+
+
+@dataclass(frozen=True)
+class RecordingInfo:
+    id: int
+    path: str
+    province_code: str | None
+    complete: bool
+
+
+def recording_info(sessions: sessionmaker[Session], recording_id: int) -> RecordingInfo | None:
+    query = (
+        select(Recording.id, Recording.path, Recording.complete, Ticket.province_code)
+        .outerjoin(Ticket, Ticket.recording_id == Recording.id)
+        .where(Recording.id == recording_id)
+        .limit(1)
+    )
+    with sessions() as session:
+        row = session.execute(query).first()
+    if row is None:
+        return None
+    return RecordingInfo(id=row[0], path=row[1], complete=bool(row[2]), province_code=row[3])
+
+
+def user_is_locked(sessions: sessionmaker[Session], username: str) -> bool:
+    with sessions() as session:
+        until = session.scalar(select(User.locked_until).where(User.username == username))
+    return until is not None and as_utc(until) > utcnow()
+
+
+def _local_day(session: Session) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date(Ticket.created_at.op("AT TIME ZONE")(literal_column("'Asia/Bangkok'")))
+    return func.date(Ticket.created_at, "+7 hours")
+
+
+def tickets_over_time(
+    sessions: sessionmaker[Session], column: str, days: int = 14, top: int = 6
+) -> dict[str, Any]:
+    """Tickets created per Bangkok day for the biggest groups of ``column`` (the rest: other)."""
+    if column not in GROUPABLE:
+        raise ValueError(f"cannot chart tickets by {column!r}")
+    field = getattr(Ticket, column)
+    now = utcnow()
+    start = bangkok_day_start(now) - timedelta(days=days - 1)
+    labels = [((start + BANGKOK).date() + timedelta(days=i)).isoformat() for i in range(days)]
+    with sessions() as session:
+        day = _local_day(session)
+        rows = session.execute(
+            select(day, field, func.count()).where(Ticket.created_at >= start).group_by(day, field)
+        ).all()
+    totals: dict[str, int] = defaultdict(int)
+    for _day, key, count in rows:
+        totals[str(key or "unknown")] += int(count)
+    leaders = [k for k, _n in sorted(totals.items(), key=lambda kv: -kv[1])[:top]]
+    series: dict[str, list[int]] = {k: [0] * days for k in leaders}
+    index = {label: i for i, label in enumerate(labels)}
+    for day_value, key, count in rows:
+        position = index.get(str(day_value)[:10])
+        if position is None:
+            continue
+        name = str(key or "unknown")
+        if name not in series:
+            series.setdefault("other", [0] * days)
+            name = "other"
+        series[name][position] += int(count)
+    return {"days": labels, "series": series}
+
+
+ACTIVITY_ACTIONS = {
+    "status:confirmed": "confirmed",
+    "routed": "routed",
+    "status:resolved": "resolved",
+    "status:rejected": "rejected",
+    "status:duplicate": "duplicate",
+    "edited": "edited",
+}
+
+
+def activity_today(sessions: sessionmaker[Session]) -> list[dict[str, Any]]:
+    """Per call-taker counts of what they did since the start of the Bangkok day."""
+    start = bangkok_day_start(utcnow())
+    query = (
+        select(AuditEvent.actor, AuditEvent.action, func.count())
+        .where(
+            and_(
+                AuditEvent.at >= start,
+                AuditEvent.action.in_(list(ACTIVITY_ACTIONS)),
+                AuditEvent.actor.not_like("system:%"),
+            )
+        )
+        .group_by(AuditEvent.actor, AuditEvent.action)
+    )
+    with sessions() as session:
+        rows = session.execute(query).all()
+    people: dict[str, dict[str, Any]] = {}
+    for actor, action, count in rows:
+        entry = people.setdefault(
+            actor, {"actor": actor, **{name: 0 for name in ACTIVITY_ACTIONS.values()}}
+        )
+        entry[ACTIVITY_ACTIONS[action]] += int(count)
+    return sorted(people.values(), key=lambda e: (-e["confirmed"] - e["routed"], e["actor"]))
+
+
+def export_rows(sessions: sessionmaker[Session], days: int = 30) -> list[tuple[Any, ...]]:
+    """Tickets per Bangkok day, category, province, agency and status (no personal data)."""
+    start = bangkok_day_start(utcnow()) - timedelta(days=days - 1)
+    with sessions() as session:
+        day = _local_day(session)
+        query = (
+            select(
+                day,
+                Ticket.category,
+                Ticket.province_code,
+                Ticket.agency_code,
+                Ticket.status,
+                func.count(),
+            )
+            .where(Ticket.created_at >= start)
+            .group_by(day, Ticket.category, Ticket.province_code, Ticket.agency_code, Ticket.status)
+            .order_by(day)
+        )
+        rows = session.execute(query).all()
+    return [
+        (
+            str(r[0])[:10],
+            r[1] or "",
+            r[2] or "",
+            r[3] or "",
+            r[4].value if isinstance(r[4], TicketStatus) else str(r[4]),
+            int(r[5]),
+        )
+        for r in rows
+    ]
+
+
+def today_label(now: datetime | None = None) -> date:
+    return (as_utc(now or utcnow()) + BANGKOK).date()
