@@ -97,11 +97,14 @@ class FakeChannel:
         if self._ended:
             raise CallEnded(self._end_reason)
         hangup = self.caller.hangup_at
-        if hangup is not None and self.now() >= hangup:
-            # Deliver the audio up to the hang-up before reporting it, as a real channel does.
-            if self._audio_frames * FRAME_MS / 1000 >= hangup - FRAME_MS / 1000:
-                self._ended, self._end_reason = True, "bye"
-                raise CallEnded("bye")
+        # Deliver the audio up to the hang-up before reporting it, as a real channel does.
+        if (
+            hangup is not None
+            and self.now() >= hangup
+            and self._audio_frames * FRAME_MS / 1000 >= hangup - FRAME_MS / 1000
+        ):
+            self._ended, self._end_reason = True, "bye"
+            raise CallEnded("bye")
 
     # --- CallChannel ----------------------------------------------------------------------
     @property

@@ -185,9 +185,7 @@ def test_complaint_starts_recording_with_a_beep_after_the_intro(flow: CallFlow) 
     assert plays(intro) == ["complaint_intro"]
     assert steps(intro) == ["complaint"]
     start = send(flow, PromptFinished())
-    assert of_type(start, StartRecording) == [
-        StartRecording("complaint", 300.0, 8.0, 20.0, -40.0)
-    ]
+    assert of_type(start, StartRecording) == [StartRecording("complaint", 300.0, 8.0, 20.0, -40.0)]
     assert plays(start) == ["beep"]
     assert start.index(of_type(start, StartRecording)[0]) < start.index(Play(("beep",)))
 
@@ -303,9 +301,7 @@ def test_callback_records_a_short_message_then_goodbye(flow: CallFlow) -> None:
     at_main_menu(flow)
     assert plays(send(flow, Digit("0"))) == ["callback_intro"]
     start = send(flow, PromptFinished())
-    assert of_type(start, StartRecording) == [
-        StartRecording("callback", 60.0, 8.0, 20.0, -40.0)
-    ]
+    assert of_type(start, StartRecording) == [StartRecording("callback", 60.0, 8.0, 20.0, -40.0)]
     send(flow, RecordingStarted(REF))
     done = send(flow, Digit("#"))
     assert done[0] == StopRecording("key")
@@ -325,9 +321,7 @@ def test_valid_reference_is_looked_up_and_spoken(flow: CallFlow) -> None:
     actions = send(flow, *keys(REF), Digit("#"))
     assert of_type(actions, LookupStatus) == [LookupStatus(REF)]
     assert ("status_reference", REF) in [(a.step, a.digits) for a in of_type(actions, LogStep)]
-    told = send(
-        flow, StatusResult("found", REF, "routed", "agency_police", date(2026, 3, 5))
-    )
+    told = send(flow, StatusResult("found", REF, "routed", "agency_police", date(2026, 3, 5)))
     assert plays(told) == [
         "status_reference",
         *sequence_for_reference(REF),

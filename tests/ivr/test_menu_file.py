@@ -52,9 +52,7 @@ def test_config_dir_copy_wins(tmp_path: Path) -> None:
         ("[limits]", "[limits", "not valid TOML"),
     ],
 )
-def test_broken_menu_names_file_and_entry(
-    tmp_path: Path, old: str, new: str, message: str
-) -> None:
+def test_broken_menu_names_file_and_entry(tmp_path: Path, old: str, new: str, message: str) -> None:
     assert old in DEFAULT
     path = tmp_path / "ivr_menu.toml"
     path.write_text(DEFAULT.replace(old, new, 1), encoding="utf-8")
@@ -64,9 +62,7 @@ def test_broken_menu_names_file_and_entry(
     assert message in str(error.value)
 
 
-def test_unknown_prompt_id_is_caught_at_start_up(
-    tmp_path: Path, manifest: PromptManifest
-) -> None:
+def test_unknown_prompt_id_is_caught_at_start_up(tmp_path: Path, manifest: PromptManifest) -> None:
     path = tmp_path / "ivr_menu.toml"
     path.write_text(DEFAULT.replace('info = ["info"]', 'info = ["infoo"]'), encoding="utf-8")
     flow = load_flow(path)

@@ -94,7 +94,7 @@ def test_duplicates_in_manifest(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match=r"prompt #3 \(digit_1\): duplicate id 'digit_1'"):
         load_manifest(path)
     path.write_text(TWO_PROMPTS.replace("goodbye.wav", "digit_1.wav"))
-    with pytest.raises(ManifestError, match="'digit_1.wav' is already used by 'digit_1'"):
+    with pytest.raises(ManifestError, match=r"'digit_1\.wav' is already used by 'digit_1'"):
         load_manifest(path)
 
 
@@ -128,11 +128,11 @@ def test_library_names_missing_and_bad_files(tmp_path: Path, small_manifest: Pat
     with pytest.raises(PromptError, match=r"goodbye \(.*goodbye.wav\).*hotline1567 prompts build"):
         PromptLibrary.load(tmp_path, manifest)
     _write_wav(tmp_path / "goodbye.wav", 44100, 2, 0.1)
-    with pytest.raises(PromptError, match="prompt goodbye: .* expected 8000 Hz 16-bit mono, got "
-                       "44100 Hz 16-bit 2 channel"):  # fmt: skip
+    expected = r"prompt goodbye: .* expected 8000 Hz 16-bit mono, got 44100 Hz 16-bit 2 channel"
+    with pytest.raises(PromptError, match=expected):
         PromptLibrary.load(tmp_path, manifest)
     (tmp_path / "goodbye.wav").write_bytes(b"not a wav")
-    with pytest.raises(PromptError, match="prompt goodbye: .* not a readable WAV file"):
+    with pytest.raises(PromptError, match=r"prompt goodbye: .* not a readable WAV file"):
         PromptLibrary.load(tmp_path, manifest)
 
 
