@@ -40,7 +40,7 @@ def async_client_like(client: redis.Redis) -> aioredis.Redis:
     return aioredis.Redis(connection_pool=pool)
 
 
-@dataclass
+@dataclass(eq=False)  # identity: each connection is its own subscriber
 class Subscriber:
     actor: Actor
     queue: asyncio.Queue[Event | None] = field(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-class UnsatisfiableRange(ValueError):
+class UnsatisfiableRange(Exception):
     pass
 
 

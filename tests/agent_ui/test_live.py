@@ -1,0 +1,70 @@
+"""Server-sent events from the event bus: a new draft reaches an open console within a second."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from config.settings import Settings
+from ticketing.actors import Actor
+from ticketing.container import Services
+from ticketing.tickets import NewTicket
+
+from .conftest import LiveServer, phone_draft, sign_in
+
+
+def events(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any]]]:
+    kind = "message"
+    for line in response.iter_lines():
+        if line.startswith("event:"):
+            kind = line.split(":", 1)[1].strip()
+        elif line.startswith("data:"):
+            yield kind, json.loads(line.split(":", 1)[1])
+            kind = "message"
+
+
+def test_live_stream_needs_a_session(live_server: LiveServer) -> None:
+    response = httpx.get(live_server.url + "/console/live", timeout=5)
+    assert response.status_code == 401
+
+
+def test_new_draft_arrives_within_a_second(
+    live_server: LiveServer, services: Services, settings: Settings
+) -> None:
+    with httpx.Client(base_url=live_server.url, timeout=5) as client:
+        sign_in(client, "somchai")
+        with client.stream("GET", "/console/live") as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            stream = events(response)
+            assert next(stream)[0] == "hello"
+            started = time.monotonic()
+            draft = phone_draft(services, settings)
+            for kind, message in stream:
+                if message.get("type") == "ticket.created":
+                    break
+            elapsed = time.monotonic() - started
+    assert kind == "hotline"
+    assert message["data"]["reference"] == draft.ticket["reference"]
+    assert elapsed < 1.0
+
+
+def test_agents_hear_only_their_provinces(live_server: LiveServer, services: Services) -> None:
+    ivr = Actor.system("ivr")
+    with httpx.Client(base_url=live_server.url, timeout=5) as client:
+        sign_in(client, "chiang_mai_agent")
+        with client.stream("GET", "/console/live") as response:
+            stream = events(response)
+            assert next(stream)[0] == "hello"
+            services.tickets.create(
+                NewTicket(description="กรุงเทพ", province_code="10", channel="phone"), ivr
+            )
+            mine = services.tickets.create(
+                NewTicket(description="เชียงใหม่", province_code="50", channel="phone"), ivr
+            )
+            kind, message = next(stream)
+    assert message["data"]["reference"] == mine["reference"]
