@@ -45,10 +45,9 @@ def test_new_draft_arrives_within_a_second(
             started = time.monotonic()
             draft = phone_draft(services, settings)
             for kind, message in stream:
-                if message.get("type") == "ticket.created":
+                if kind == "hotline" and message.get("type") == "ticket.created":
                     break
             elapsed = time.monotonic() - started
-    assert kind == "hotline"
     assert message["data"]["reference"] == draft.ticket["reference"]
     assert elapsed < 1.0
 
@@ -66,5 +65,5 @@ def test_agents_hear_only_their_provinces(live_server: LiveServer, services: Ser
             mine = services.tickets.create(
                 NewTicket(description="เชียงใหม่", province_code="50", channel="phone"), ivr
             )
-            kind, message = next(stream)
+            _kind, message = next(stream)
     assert message["data"]["reference"] == mine["reference"]

@@ -1,4 +1,4 @@
-"""The recording endpoint: signed-in listeners only, byte ranges for seeking, every listen logged."""
+"""Recordings: signed-in listeners only, byte ranges for seeking, every listen logged."""
 
 from __future__ import annotations
 
