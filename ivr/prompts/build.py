@@ -71,7 +71,11 @@ def _render(espeak: str, sox: str, entry: PromptEntry, target: Path) -> None:
         _run(
             [
                 sox, str(raw), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer",
-                str(converted), "gain", "-n", "-3",
+                str(converted),
+                # Trim espeak's leading/trailing silence (joined digits would crawl), normalise,
+                # and keep a short gap so joined words stay apart.
+                "silence", "1", "0.02", "-45d", "reverse", "silence", "1", "0.02", "-45d",
+                "reverse", "gain", "-n", "-3", "pad", "0", "0.08",
             ],
             entry,
         )  # fmt: skip
