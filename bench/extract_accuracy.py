@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from asr.understanding import Understanding  # noqa: E402
+from asr.understanding import Understanding
 
 FIELDS = ("category", "province_code", "district_code", "phone", "citizen_id", "urgent")
 
@@ -89,7 +89,9 @@ def report(title: str, tally: Tally) -> str:
     )
     if tally.seconds:
         mean_ms = 1000 * sum(tally.seconds) / len(tally.seconds)
-        rows.append(f"  time per transcript: mean {mean_ms:.1f} ms, max {1000 * max(tally.seconds):.1f} ms")
+        rows.append(
+            f"  time per transcript: mean {mean_ms:.1f} ms, max {1000 * max(tally.seconds):.1f} ms"
+        )
     return "\n".join(rows)
 
 

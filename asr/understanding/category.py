@@ -26,7 +26,7 @@ class CategoryClassifier:
 
     def classify(self, text: str) -> CategoryResult:
         """``text`` in matching form (``normalise.match_form``)."""
-        counted: set[str] = set()  # each TOML entry counts once, however often it is said
+        counted: set[tuple[str, str]] = set()  # each TOML entry counts once, however often said
         scores: dict[str, float] = defaultdict(float)
         occurrences = self._matcher.simple_occurrences(text)
         combinations = [match.phrase for match in self._matcher.combination_matches(text)]

@@ -1,4 +1,4 @@
-"""``hotline1567 extract``: transcript(s) on stdin, JSON on stdout (argparse wiring lives elsewhere).
+"""`hotline1567 extract`: transcript(s) on stdin, JSON on stdout (argparse wiring is elsewhere).
 
 Single mode reads the whole of stdin as one transcript and prints one JSON object. JSON Lines mode
 reads objects with a ``text`` field and prints one line per input line, in order, keeping ``id``;

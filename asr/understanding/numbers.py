@@ -200,9 +200,12 @@ def find_numbers(tokens: list[str]) -> NumberFindings:
     phones = [n for n in numbers if n[0] in ("mobile", "landline")]
     ids = [n for n in numbers if n[0] == "citizen_id"]
     rejected = tuple(n[1] for n in numbers if n[0] == "rejected_citizen_id")
-    unread = [c for c in chunks if len(c.digits) >= 6 and not any(
-        n[2] <= c.first_token and c.last_token <= n[3] for n in numbers
-    )]
+    unread = [
+        c
+        for c in chunks
+        if len(c.digits) >= 6
+        and not any(n[2] <= c.first_token and c.last_token <= n[3] for n in numbers)
+    ]
 
     phone, phone_confidence = None, 0.9
     if phones:

@@ -39,12 +39,29 @@ LOCATIVES = frozenset({"อยู่", "ที่", "แถว", "จาก", "�
 MAX_SPAN = 4  # a name split into at most this many recogniser words
 MIN_BARE_DISTRICT = 4  # shorter district names must follow อำเภอ / เขต
 ANCHORED_FUZZY_CUTOFF = 78.0
+SHORT_FUZZY_CUTOFF = 88.0
 BARE_PROVINCE_FUZZY_CUTOFF = 90.0
 
 # Letters Thai speakers pronounce alike, which a recogniser (or a caller typing) confuses.
 _PHONETIC = str.maketrans(
-    {"ศ": "ส", "ษ": "ส", "ซ": "ส", "ธ": "ท", "ฑ": "ท", "ฒ": "ท", "ฎ": "ด", "ฏ": "ต", "ณ": "น",
-     "ภ": "พ", "ฆ": "ค", "ฐ": "ถ", "ฬ": "ล", "ญ": "ย", "ร": "ล", "ฤ": "ล"}
+    {
+        "ศ": "ส",
+        "ษ": "ส",
+        "ซ": "ส",
+        "ธ": "ท",
+        "ฑ": "ท",
+        "ฒ": "ท",
+        "ฎ": "ด",
+        "ฏ": "ต",
+        "ณ": "น",
+        "ภ": "พ",
+        "ฆ": "ค",
+        "ฐ": "ถ",
+        "ฬ": "ล",
+        "ญ": "ย",
+        "ร": "ล",
+        "ฤ": "ล",
+    }
 )
 _TONE_MARKS = re.compile("[\u0e48-\u0e4b\u0e47]")
 _SILENT = re.compile(".\u0e4c")  # a letter under the silencer (การันต์) is not pronounced
@@ -108,9 +125,7 @@ class PlaceIndex:
         for key, province_code in self._provinces.items():
             if province_code in self.capital_of:
                 self._districts.setdefault(CAPITAL_WORD + key, {self.capital_of[province_code]})
-        self._provinces_phonetic = _phonetic_index(
-            {k: {v} for k, v in self._provinces.items()}
-        )
+        self._provinces_phonetic = _phonetic_index({k: {v} for k, v in self._provinces.items()})
         self._districts_phonetic = _phonetic_index(self._districts)
         self._province_choices = list(self._provinces_phonetic)
         self._district_choices = list(self._districts_phonetic)
@@ -166,7 +181,9 @@ class PlaceIndex:
             if key in self._provinces and (marker not in DISTRICT_MARKERS or not districts):
                 confidence = 0.95 if marker in PROVINCE_MARKERS else 0.9
                 province = self._provinces[key]
-                found.append(_Mention("province", (province,), start, last, confidence, bool(marker)))
+                found.append(
+                    _Mention("province", (province,), start, last, confidence, bool(marker))
+                )
             if not found and marker is not None and len(key) >= 4:
                 # a phonetic twin after a level word: "พิศณุโลก" for "พิษณุโลก"
                 found = self._phonetic(key, start, last, marker)
@@ -192,12 +209,12 @@ class PlaceIndex:
             if span is None:
                 break
             query = phonetic_key(span)
-            if len(query) < 3:
+            if len(query) < 4:
                 continue
+            # one wrong letter in a short word is a different word ("ตั้ง" is not "ตรัง")
+            cutoff = ANCHORED_FUZZY_CUTOFF if len(query) >= 6 else SHORT_FUZZY_CUTOFF
             for kind, choices, index in self._fuzzy_targets(marker):
-                match = process.extractOne(
-                    query, choices, scorer=fuzz.ratio, score_cutoff=ANCHORED_FUZZY_CUTOFF
-                )
+                match = process.extractOne(query, choices, scorer=fuzz.ratio, score_cutoff=cutoff)
                 if match is None:
                     continue
                 score = float(match[1])
@@ -211,7 +228,9 @@ class PlaceIndex:
         )
         if not candidates:
             return None
-        confidence = round(0.4 + 0.45 * (score - ANCHORED_FUZZY_CUTOFF) / (100 - ANCHORED_FUZZY_CUTOFF), 3)
+        confidence = round(
+            0.4 + 0.45 * (score - ANCHORED_FUZZY_CUTOFF) / (100 - ANCHORED_FUZZY_CUTOFF), 3
+        )
         return [_Mention(kind, candidates, start, start + length - 1, confidence, anchored=True)]
 
     def _fuzzy_targets(self, marker: str) -> list[tuple[str, list[str], dict[str, set[str]]]]:
@@ -244,7 +263,9 @@ class PlaceIndex:
                 codes, score = self._provinces_phonetic[match[0]], float(match[1])
             confidence = 0.8 if score == 100.0 else 0.65
             return [
-                _Mention("province", tuple(sorted(codes)), start, start + length - 1, confidence, False)
+                _Mention(
+                    "province", tuple(sorted(codes)), start, start + length - 1, confidence, False
+                )
             ]
         return None
 
@@ -288,47 +309,42 @@ class PlaceIndex:
     def _resolve(self, mentions: list[_Mention]) -> PlaceResult:
         if not mentions:
             return PlaceResult(None, 0.9, None, 0.9)
-        province_scores: dict[str, float] = defaultdict(float)
+        districts = [m for m in mentions if m.kind == "district"]
+        named: dict[str, float] = defaultdict(float)  # province → best confidence it was named
         for m in mentions:
             if m.kind == "province":
                 for code in m.codes:
-                    province_scores[code] += m.confidence / len(m.codes)
-        districts = [m for m in mentions if m.kind == "district"]
+                    named[code] = max(named[code], m.confidence / len(m.codes))
+        # A district whose name fits one province only votes for that province; when the caller
+        # also named it, the agreement counts extra. A mishearing rarely produces both.
+        scores: dict[str, float] = defaultdict(float, named)
+        implied: dict[str, float] = defaultdict(float)
         for m in districts:
-            for code in {c[:2] for c in m.codes}:
-                if code in province_scores:
-                    province_scores[code] += 0.5  # a district agrees with the province named
+            provinces = {c[:2] for c in m.codes}
+            if len(provinces) == 1:
+                code = provinces.pop()
+                implied[code] = max(implied[code], m.confidence)
+        for code, confidence in implied.items():
+            scores[code] += 0.8 * confidence + (0.5 if code in named else 0.0)
         capital_said = any(m.kind == "capital" for m in mentions)
-
-        if province_scores:
-            province = max(province_scores, key=lambda c: province_scores[c])
-            named = [m for m in mentions if m.kind == "province" and province in m.codes]
-            province_confidence = max(m.confidence for m in named)
-            if len(province_scores) > 1:
-                province_confidence *= 0.8
-            district, district_confidence = self._district_in(province, districts, capital_said)
-            if district is not None:
-                province_confidence = min(1.0, province_confidence + 0.03)
-            return PlaceResult(province, province_confidence, district, district_confidence)
-
-        # No province named: a district name that is unique in the country gives both.
-        unique = [m for m in districts if len({c[:2] for c in m.codes}) == 1]
-        if unique:
-            best = max(unique, key=lambda m: m.confidence)
-            province = best.codes[0][:2]
-            if len(best.codes) == 1:
-                confidence = best.confidence * 0.95
-                return PlaceResult(province, confidence, best.codes[0], confidence)
-            return PlaceResult(province, best.confidence * 0.9, None, 0.4)
-        # Something place-like was said but it does not pin a place down: ask the caller.
-        return PlaceResult(None, 0.4, None, 0.3)
+        if not scores:
+            # Something place-like was said that does not pin a place down: ask the caller.
+            return PlaceResult(None, 0.4, None, 0.3)
+        province = max(scores, key=lambda c: scores[c])
+        confidence = named.get(province) or 0.95 * implied[province]
+        if province in named and province in implied:
+            confidence = min(1.0, confidence + 0.03)
+        if len(scores) > 1:
+            confidence *= 0.8  # two provinces came up: the call-taker should check
+        district, district_confidence = self._district_in(province, districts, capital_said)
+        if district is not None and province not in named:
+            district_confidence *= 0.95
+        return PlaceResult(province, confidence, district, district_confidence)
 
     def _district_in(
         self, province: str, districts: list[_Mention], capital_said: bool
     ) -> tuple[str | None, float]:
-        consistent = [
-            (m, [c for c in m.codes if c[:2] == province]) for m in districts
-        ]
+        consistent = [(m, [c for c in m.codes if c[:2] == province]) for m in districts]
         consistent = [(m, codes) for m, codes in consistent if len(codes) == 1]
         if consistent:
             mention, codes = max(consistent, key=lambda pair: pair[0].confidence)

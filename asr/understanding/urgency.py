@@ -14,7 +14,7 @@ from asr.understanding.normalise import CLAUSE_PARTICLES, match_form
 from asr.understanding.phrases import Occurrence, PhraseMatcher
 from asr.understanding.settings import UrgencySettings
 
-_NEGATION_REACH = 6  # characters between a negation and the phrase it denies ("ไม่ได้|ท่วม")
+_NEGATION_REACH = 14  # characters between a negation and the phrase it denies ("ไม่ใช่เรื่อง|ด่วน")
 
 
 @dataclass(frozen=True)
@@ -65,15 +65,25 @@ class UrgencyDetector:
         if any(before.endswith(word) for word in self._settings.negation):
             return False
         s = self._settings
-        doubted = self._has_cue(text, occurrence, clauses, s.past + s.hypothetical)
+        # "เมื่อปีที่แล้ว" may come before or after the event; a worry ("กลัวว่าจะ") comes
+        # before what is feared: "ดินไหลลงมาแล้ว กลัวจะถล่ม" is a landslide happening now.
+        doubted = self._has_cue(text, occurrence, clauses, s.past) or self._has_cue(
+            text, occurrence, clauses, s.hypothetical, after=False
+        )
         return not doubted or self._has_cue(text, occurrence, clauses, s.present)
 
     def _has_cue(
-        self, text: str, occurrence: Occurrence, clauses: list[int], cues: tuple[str, ...]
+        self,
+        text: str,
+        occurrence: Occurrence,
+        clauses: list[int],
+        cues: tuple[str, ...],
+        *,
+        after: bool = True,
     ) -> bool:
         clause_start = max((end for end in clauses if end <= occurrence.start), default=0)
         clause_end = min((end for end in clauses if end > occurrence.end), default=len(text))
         window = self._settings.cue_window
         start = max(clause_start, occurrence.start - window)
-        end = min(clause_end, occurrence.end + window)
+        end = min(clause_end, occurrence.end + window) if after else occurrence.start
         return any(cue in text[start:end] for cue in cues)
