@@ -127,10 +127,13 @@ class SipNode:
         self.on_call = on_call
         self.options = options or AdapterOptions.from_extra(settings.extra)
         self.advertise = self.options.advertise or _advertise_address(settings)
-        self.media = MediaEngine(settings.sip_bind, self.options.rtp_low, self.options.rtp_high)
+        self.media = MediaEngine(
+            settings.sip_bind, self.options.rtp_low, self.options.rtp_high, name=settings.sip_user
+        )
         self.registered = threading.Event()
         self.rejected_busy = 0
         self.answered_total = 0
+        self.acks_received = 0
         self._calls: dict[str, _Call] = {}
         self._recent: dict[str, float] = {}  # ended Call-IDs -> expiry (late BYE gets 200, not 481)
         self._pending: dict[str, _PendingRequest] = {}  # our BYEs awaiting 200, by Call-ID
@@ -274,6 +277,7 @@ class SipNode:
         elif method == "ACK":
             if call is not None and not call.acked:
                 call.acked = True
+                self.acks_received += 1
                 log.debug("call %s: ACK received", call.channel.call_id)
         elif method == "BYE":
             if call is not None:

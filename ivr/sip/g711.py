@@ -43,7 +43,8 @@ def _segment(magnitude: npt.NDArray[np.int32]) -> npt.NDArray[np.int32]:
 def _ulaw_encode_table() -> npt.NDArray[np.uint8]:
     sample = np.arange(-32768, 32768, dtype=np.int32)
     sign = np.where(sample < 0, 0x80, 0)
-    magnitude = np.minimum(np.abs(sample), 32635) + 0x84
+    # 14-bit arithmetic shift first, as G.711's reference code does: -31611 rounds away to 31612.
+    magnitude = np.minimum(np.abs((sample >> 2) << 2), 32635) + 0x84
     exponent = _segment(magnitude)
     mantissa = (magnitude >> (exponent + 3)) & 0x0F
     return (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8)

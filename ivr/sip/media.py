@@ -150,7 +150,8 @@ class MediaStream:
 class MediaEngine:
     """Allocates RTP ports and runs the shared receiver and pacer threads."""
 
-    def __init__(self, bind_ip: str, port_low: int, port_high: int) -> None:
+    def __init__(self, bind_ip: str, port_low: int, port_high: int, name: str = "media") -> None:
+        self.name = name
         if port_low > port_high:
             raise ValueError(f"RTP port range {port_low}-{port_high} is empty")
         self.bind_ip = bind_ip
@@ -175,8 +176,8 @@ class MediaEngine:
 
     def start(self) -> None:
         self._running.set()
-        for target, name in ((self._receive_loop, "rtp-receive"), (self._pace_loop, "rtp-pacer")):
-            thread = threading.Thread(target=target, name=name, daemon=True)
+        for target, role in ((self._receive_loop, "rtp-receive"), (self._pace_loop, "rtp-pacer")):
+            thread = threading.Thread(target=target, name=f"{role}[{self.name}]", daemon=True)
             thread.start()
             self._threads.append(thread)
 

@@ -109,6 +109,7 @@ def running_node(
     sip_port: int | None = None,
     registrar: tuple[str, int] | None = None,
     user: str = "ivr",
+    password: str = "ivr",
     extra: dict[str, str] | None = None,
 ) -> Iterator[Node]:
     base = free_even_block()
@@ -116,6 +117,7 @@ def running_node(
         sip_registrar=registrar,
         sip_port=sip_port or free_udp_port(),
         sip_user=user,
+        sip_password=password,
         extra={
             "HOTLINE_RTP_PORTS": f"{base}-{base + 39}",
             "HOTLINE_IVR_ANSWER_DELAY": "0.05",
@@ -136,7 +138,11 @@ def running_node(
         assert not thread.is_alive(), "node did not stop"
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
-            left = [t for t in threading.enumerate() if t.ident not in threads_before]
+            left = [
+                t
+                for t in threading.enumerate()
+                if t.ident not in threads_before and t.name.endswith(f"[{user}]")
+            ]
             if not left:
                 break
             time.sleep(0.05)

@@ -1,0 +1,134 @@
+"""Real Kamailio in front of real IVR nodes, SIPp as the caller of 1567."""
+
+from __future__ import annotations
+
+import collections
+import time
+
+import pytest
+
+from config.settings import Settings, SettingsError
+from ivr.channel import CallChannel, CallEnded
+from ivr.kamailio import (
+    EmbeddedKamailio,
+    IvrNode,
+    dispatcher_list,
+    options_ping,
+    parse_nodes,
+    render_config,
+)
+
+from .sipkit import best_correlation, free_udp_port, running_node, sipp, speech_pcm16, tone
+
+
+def test_parse_nodes_and_dispatcher_list():
+    nodes = parse_nodes("ivr1@127.0.0.1:5062, 10.0.0.6:5070")
+    assert nodes == [IvrNode("ivr1", "127.0.0.1", 5062), IvrNode("ivr2", "10.0.0.6", 5070)]
+    assert dispatcher_list(nodes, 150).splitlines()[1:] == [
+        "1 sip:127.0.0.1:5062 0 0 duid=ivr1;maxload=150",
+        "1 sip:10.0.0.6:5070 0 0 duid=ivr2;maxload=150",
+    ]
+    with pytest.raises(SettingsError, match="expected \\[user@\\]host:port"):
+        parse_nodes("ivr1@nohost")
+
+
+def test_render_refuses_quotes_and_unfilled_placeholders():
+    with pytest.raises(SettingsError, match="PASSWORD may not contain quotes"):
+        render_config("x @@PASSWORD@@", {"PASSWORD": 'a"b'})
+    with pytest.raises(RuntimeError, match="unfilled placeholder"):
+        render_config("x @@PORT@@ @@HOST@@", {"PORT": "1"})
+
+
+@pytest.mark.slow
+def test_embedded_kamailio_answers_options_and_stops(tmp_path):
+    settings = Settings(data_dir=tmp_path, extra={"HOTLINE_KAMAILIO_LISTEN": "127.0.0.1:0"})
+    listen = ("127.0.0.1", free_udp_port())
+    with EmbeddedKamailio(settings, listen=listen) as kamailio:
+        assert kamailio.registrar == listen
+        assert options_ping(*listen) == 200
+        assert (tmp_path / "kamailio" / "kamailio.cfg").exists()
+    assert options_ping(*listen, timeout=0.3) is None
+
+
+def flow(records: list[dict[str, object]], node_name: str):
+    def on_call(channel: CallChannel) -> None:
+        record: dict[str, object] = {"node": node_name, "keys": [], "caller": channel.caller_number}
+        records.append(record)
+        channel.play(tone(1.0))
+        audio = bytearray()
+        try:
+            while True:
+                key = channel.next_dtmf(0.02)
+                if key:
+                    record["keys"].append(key)  # type: ignore[attr-defined]
+                audio += channel.read_audio(0.02)
+        except CallEnded:
+            pass
+        record["audio"] = bytes(audio)
+        record["reason"] = channel.end_reason
+
+    return on_call
+
+
+@pytest.mark.slow
+def test_call_through_kamailio_registers_with_digest_and_follows_record_route(tmp_path):
+    records: list[dict[str, object]] = []
+    node_port = free_udp_port()
+    listen = ("127.0.0.1", free_udp_port())
+    settings = Settings(data_dir=tmp_path, sip_password="s3cret")
+    nodes = [IvrNode("ivr1", "127.0.0.1", node_port)]
+    with EmbeddedKamailio(settings, listen=listen, nodes=nodes, ping_interval=1) as kamailio:
+        with running_node(
+            flow(records, "ivr1"),
+            sip_port=node_port,
+            user="ivr1",
+            registrar=kamailio.registrar,
+            password="s3cret",
+        ) as node:
+            assert node.node.registered.wait(5), "digest REGISTER to Kamailio failed"
+            time.sleep(1.5)  # a dispatcher OPTIONS round marks the node active
+            result = sipp("uac.xml", listen, hold_ms=3000)
+            assert result.returncode == 0, result.output + result.errors
+            node.wait_idle()
+            assert node.node.acks_received == 1  # the caller's ACK came through the proxy
+    (call,) = records
+    assert call["keys"] == ["1", "#"]
+    assert call["reason"] == "bye"
+    assert call["caller"] == "+66812345678"
+    assert best_correlation(call["audio"], speech_pcm16()) > 0.95  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_two_nodes_share_calls_and_a_dead_node_is_skipped(tmp_path):
+    records: list[dict[str, object]] = []
+    ports = [free_udp_port(), free_udp_port()]
+    listen = ("127.0.0.1", free_udp_port())
+    settings = Settings(data_dir=tmp_path, sip_password="ivr")
+    nodes = [IvrNode(f"ivr{i + 1}", "127.0.0.1", port) for i, port in enumerate(ports)]
+    with EmbeddedKamailio(settings, listen=listen, nodes=nodes, ping_interval=1) as kamailio:
+        with running_node(
+            flow(records, "ivr1"), sip_port=ports[0], user="ivr1", registrar=kamailio.registrar
+        ) as first:
+            second_ctx = running_node(
+                flow(records, "ivr2"), sip_port=ports[1], user="ivr2", registrar=kamailio.registrar
+            )
+            second = second_ctx.__enter__()
+            try:
+                assert first.node.registered.wait(5) and second.node.registered.wait(5)
+                time.sleep(1.5)
+                result = sipp("uac.xml", listen, calls=20, rate=10, hold_ms=2000)
+                assert result.returncode == 0, result.output + result.errors
+                second.wait_idle()
+            finally:
+                second_ctx.__exit__(None, None, None)  # node 2 dies (socket closed)
+            shared = collections.Counter(r["node"] for r in records)
+            assert shared["ivr1"] + shared["ivr2"] == 20
+            assert min(shared["ivr1"], shared["ivr2"]) >= 5, shared
+            records.clear()
+            # Right after the kill, before any probe notices: failover on timeout still
+            # gets every call to the live node.
+            result = sipp("uac.xml", listen, calls=6, rate=5, hold_ms=1000)
+            assert result.returncode == 0, result.output + result.errors
+            first.wait_idle()
+    assert collections.Counter(r["node"] for r in records) == {"ivr1": 6}
+    assert all(r["keys"] == ["1", "#"] for r in records)
