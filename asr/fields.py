@@ -8,13 +8,21 @@ import importlib
 import logging
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 # The understanding module names the spoken phone number "phone"; on the draft it is the caller's
 # contact number, which the IVR already filled from the caller id when there was one.
-_TICKET_FIELD = {"phone": "caller_phone"}
+_TICKET_FIELD = {
+    "category": "category",
+    "province_code": "province_code",
+    "district_code": "district_code",
+    "phone": "caller_phone",
+    "citizen_id": "citizen_id",
+    "urgent": "urgent",
+}
 
 
 @dataclass(frozen=True)
@@ -26,7 +34,7 @@ class DraftFields:
 class FieldExtractor:
     """One shared ``Understanding`` per worker process (its tables load once)."""
 
-    def __init__(self, config_path: str | None = None) -> None:
+    def __init__(self, config_path: Path | None = None) -> None:
         self._config_path = config_path
         self._lock = threading.Lock()
         self._understanding: Any = None
@@ -75,10 +83,10 @@ def to_draft_fields(
     raw_conf = data.pop("confidence", None) or {}
     values: dict[str, Any] = {}
     confidence: dict[str, float] = {}
-    for name, value in data.items():
+    for name, target in _TICKET_FIELD.items():
+        value = data.get(name)
         if value is None:
             continue
-        target = _TICKET_FIELD.get(name, name)
         if target == "caller_phone" and caller_phone:
             continue  # never replace the number the call came from with a guess
         values[target] = value

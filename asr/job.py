@@ -36,6 +36,9 @@ from ticketing.errors import NotFound
 log = logging.getLogger(__name__)
 
 NO_MODEL_ERROR = "no speech model installed: see README"
+# End reasons after which the stream is known to be incomplete (the IVR could not send every
+# chunk, or died: "idle" is ours) while the WAV file has all the audio there was.
+FILE_IS_BETTER = ("stream_lost", "idle")
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,7 @@ class JobRunner:
                 asr_status="done",
             )
             latency = None
-            if end.source == "stream" and end.at is not None:
+            if end.at is not None:
                 latency = max(0.0, _redis_now(self._services) - end.at)
             if end.saw_end:
                 self._services.audio.delete_audio(job.recording_id)  # the file is the copy
@@ -160,34 +163,34 @@ class JobRunner:
         job = state.claimed.job
         audio, client = self._services.audio, self._services.redis
         cancelled = state.lost.is_set
-        if wait_for_stream(
-            audio, job, grace_seconds=self._settings.stream_grace_seconds, cancelled=cancelled
-        ):
+        idle = self._settings.stream_idle_seconds
+        end = AudioEnd()
+        grace = self._settings.stream_grace_seconds
+        if wait_for_stream(audio, job, grace_seconds=grace, cancelled=cancelled):
             if stream_is_whole(client, job.recording_id):
-                end = AudioEnd()
                 stream = self._recognizer.open_stream(job.sample_rate)
                 try:
                     for pcm in stream_pcm(
-                        audio,
-                        client,
-                        job.recording_id,
-                        end,
-                        idle_seconds=self._settings.stream_idle_seconds,
-                        cancelled=cancelled,
+                        audio, client, job.recording_id, end, idle_seconds=idle, cancelled=cancelled
                     ):
                         stream.accept(pcm)
-                    return stream.finish(), end
+                    result = stream.finish()
+                    if end.saw_end and end.reason not in FILE_IS_BETTER:
+                        return result, end
+                    log.warning(
+                        "draft %s: audio stream ended by %r; decoding the file",
+                        reference,
+                        end.reason,
+                    )
                 except StreamGap as exc:
                     log.warning("draft %s: %s; decoding the file instead", reference, exc)
-            # Part of the stream is gone: the file is whole once the IVR marks the end.
-            wait_for_end(
-                audio,
-                client,
-                job.recording_id,
-                idle_seconds=self._settings.stream_idle_seconds,
-                cancelled=cancelled,
-            )
-        return self._decode_file(job.path, cancelled), AudioEnd()
+            if not end.saw_end and end.reason != "idle":
+                # Part of the stream is gone: the file is whole once the IVR marks the end.
+                end = wait_for_end(
+                    audio, client, job.recording_id, idle_seconds=idle, cancelled=cancelled
+                )
+        end.source = "file"
+        return self._decode_file(job.path, cancelled), end
 
     def _decode_file(self, relative: str, cancelled: Any) -> Result:
         assert self._recognizer is not None

