@@ -131,6 +131,7 @@ class SipNode:
             settings.sip_bind, self.options.rtp_low, self.options.rtp_high, name=settings.sip_user
         )
         self.registered = threading.Event()
+        self.ready = threading.Event()  # set once the SIP socket is bound
         self.rejected_busy = 0
         self.answered_total = 0
         self.acks_received = 0
@@ -171,6 +172,7 @@ class SipNode:
                 self.options.register_expires,
             )
         self.media.start()
+        self.ready.set()
         log.info(
             "SIP node %s listening on %s:%d (registrar %s, max %d calls)",
             self.settings.sip_user,

@@ -130,6 +130,7 @@ def running_node(
     thread = threading.Thread(target=node.run, args=(stop,), name=f"node-{user}", daemon=True)
     thread.start()
     running = Node(node, stop, thread)
+    assert node.ready.wait(5), "node did not start"
     try:
         yield running
     finally:
