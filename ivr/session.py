@@ -57,6 +57,7 @@ T = TypeVar("T")
 
 POLL_SECONDS = 0.04  # longest block on a channel read; also the timer resolution
 STREAM_BATCH_SECONDS = 0.16  # audio per XADD: few Redis ops, still live enough for ASR
+VAD_BATCH_SECONDS = 0.1  # silence and length limits are checked at this granularity
 WALL_CLOCK_SLACK = 5.0  # a recording's wall time may exceed its audio time (lost RTP) by this
 THAI_TIME = timezone(timedelta(hours=7))  # Thailand keeps no daylight saving
 IVR = Actor.system("ivr")
@@ -104,6 +105,7 @@ class _Recording:
     streaming: bool = False  # audio chunks are going to Redis
     stream_broken: bool = False
     batch: bytearray = field(default_factory=bytearray)
+    vad_pending: bytearray = field(default_factory=bytearray)
     ended_reported: bool = False
 
 
@@ -131,6 +133,7 @@ class CallSession:
         self._channel_alive = True
         self._call_row = False
         self._batch_bytes = int(SAMPLE_RATE * SAMPLE_WIDTH * STREAM_BATCH_SECONDS)
+        self._vad_bytes = int(SAMPLE_RATE * SAMPLE_WIDTH * VAD_BATCH_SECONDS)
 
     # --- the call ----------------------------------------------------------------------------
     def run(self) -> None:
@@ -346,8 +349,13 @@ class CallSession:
             recording.batch += pcm
             if len(recording.batch) >= self._batch_bytes:
                 self._send_batch(recording)
-        detector = recording.detector
-        if detector.feed(pcm):
+        # The detector runs on ~100 ms at a time: its cost is mostly per call, not per byte.
+        recording.vad_pending += pcm
+        if len(recording.vad_pending) < self._vad_bytes:
+            return
+        chunk = bytes(recording.vad_pending)
+        recording.vad_pending.clear()
+        if recording.detector.feed(chunk):
             self._dispatch(SpeechStarted())
         reason = self._recording_limit(recording)
         if reason and not recording.ended_reported:
