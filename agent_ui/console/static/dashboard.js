@@ -75,13 +75,14 @@
     const keys = Object.keys(data.series);
     const days = data.days;
     const totals = days.map((_, i) => keys.reduce((n, k) => n + data.series[k][i], 0));
-    const max = Math.max(1, ...totals);
+    const step = Math.max(1, Math.ceil(Math.max(1, ...totals) / 4));
+    const max = step * 4;  // whole-number gridlines
     const box = svg("svg", { viewBox: "0 0 " + W + " " + Hh, role: "img", "aria-label": "เรื่องใหม่ต่อวัน แยกตาม" + $("c-time-group").selectedOptions[0].textContent });
     const bw = (W - left - 10) / days.length;
     for (let g = 0; g <= 4; g++) {
       const y = Hh - bottom - (Hh - bottom - 14) * g / 4;
       box.append(svg("line", { x1: left, x2: W - 10, y1: y, y2: y, class: "grid" }));
-      box.append(svg("text", { x: left - 4, y: y + 4, "text-anchor": "end", class: "axis" }, String(Math.round(max * g / 4))));
+      box.append(svg("text", { x: left - 4, y: y + 4, "text-anchor": "end", class: "axis" }, String(step * g)));
     }
     days.forEach((day, i) => {
       let y = Hh - bottom;
