@@ -83,7 +83,7 @@ def main() -> int:
     print(f"recordings complete: {done}/{args.calls}")
     print(f"process CPU: {cpu:.2f} s = {cpu / wall * 100:.1f}% of one core while running")
     per_second = cpu / call_seconds
-    print(f"per call: {cpu / args.calls * 1000:.0f} ms CPU; per call-second: ")
+    print(f"per call: {cpu / args.calls * 1000:.0f} ms CPU; per call-second:")
     print(f"  {per_second * 1000:.2f} ms CPU ({per_second * 100:.2f}% of a core)")
     print(f"cores: {os.cpu_count()}")
     return 0
