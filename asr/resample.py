@@ -24,7 +24,9 @@ class Resampler:
         self._stream = (
             None
             if self._passthrough
-            else soxr.ResampleStream(in_rate, out_rate, 1, dtype="int16", quality=quality)
+            # float32 inside: soxr's int16 path rounds differently depending on chunking;
+            # in float the output is bit-identical however the input is cut.
+            else soxr.ResampleStream(in_rate, out_rate, 1, dtype="float32", quality=quality)
         )
 
     def process(self, pcm16: bytes, *, last: bool = False) -> bytes:
@@ -34,9 +36,10 @@ class Resampler:
         self._carry = data[usable:]
         if self._stream is None:
             return data[:usable]
-        samples = np.frombuffer(data[:usable], dtype="<i2")
+        samples = np.frombuffer(data[:usable], dtype="<i2").astype(np.float32) / 32768.0
         out = self._stream.resample_chunk(samples, last=last)
-        return np.asarray(out, dtype="<i2").tobytes()
+        scaled = np.clip(np.rint(np.asarray(out) * 32768.0), -32768, 32767)
+        return scaled.astype("<i2").tobytes()
 
     def flush(self) -> bytes:
         return self.process(b"", last=True)

@@ -54,12 +54,38 @@ def korean_audio(korean_wav: Path) -> WavAudio:
     return read_wav(korean_wav)
 
 
+def deterministic_model(folder: Path) -> Path:
+    """The Korean model with Kaldi's feature dither off (links, not a 250 MB copy).
+
+    mfcc.conf leaves ``--dither`` at Kaldi's default (random noise added to every frame), so
+    two decodes of the same audio can differ in low-confidence words; with it off, a result
+    can be compared exactly (streamed vs whole file, one worker vs another).
+    """
+    source = korean_model_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    for entry in source.iterdir():
+        if entry.name != "conf":
+            (folder / entry.name).symlink_to(entry)
+    (folder / "conf").mkdir()
+    for entry in (source / "conf").iterdir():
+        (folder / "conf" / entry.name).symlink_to(entry)
+    (folder / "conf" / "mfcc.conf").unlink()
+    mfcc = (source / "conf" / "mfcc.conf").read_text(encoding="utf-8")
+    (folder / "conf" / "mfcc.conf").write_text(mfcc + "--dither=0.0\n", encoding="utf-8")
+    return folder
+
+
 @pytest.fixture(scope="session")
-def recognizer() -> Recognizer:
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return deterministic_model(tmp_path_factory.mktemp("models") / "ko")
+
+
+@pytest.fixture(scope="session")
+def recognizer(model_dir: Path) -> Recognizer:
     """One model for the whole session, as in a worker process (loading takes seconds)."""
     from asr.vosk_backend import VoskRecognizer
 
-    return VoskRecognizer(korean_model_dir())
+    return VoskRecognizer(model_dir)
 
 
 @pytest.fixture
