@@ -1,0 +1,376 @@
+"""SIP load benchmark: ramp concurrent calls through Kamailio into one IVR node.
+
+Each call (SIPp, tests/ivr/sip/scenarios/uac.xml): INVITE 1567 via Kamailio, key 1, ``--hold``
+seconds of Thai speech, key #, BYE. The IVR node runs in its own process (``node`` sub-command:
+the adapter with a small flow — prompt, wait for 1, record until #, goodbye — or, with
+``--real-node``, ``hotline1567 ivr``). The SDP of every call points the IVR's audio at a UDP sink
+in a third process, which measures the interval between consecutive packets of each stream (the
+receiving side's view of the 20 ms pacing). CPU comes from /proc for the node and Kamailio.
+
+    .venv/bin/python bench/sip_load.py --steps 50,100,150,200 --hold 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import multiprocessing
+import os
+import re
+import select
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from config.settings import Settings  # noqa: E402
+from ivr.channel import CallChannel, CallEnded  # noqa: E402
+from ivr.kamailio import EmbeddedKamailio, IvrNode  # noqa: E402
+
+SCENARIO = ROOT / "tests/ivr/sip/scenarios/uac.xml"
+FIXTURES = ROOT / "tests/ivr/sip/fixtures"
+BINS = 2000  # 0.1 ms bins up to 200 ms
+
+
+def percentile(histogram: np.ndarray, q: float) -> float:
+    total = int(histogram.sum())
+    if not total:
+        return float("nan")
+    return float(np.searchsorted(np.cumsum(histogram), q / 100 * total)) / 10
+
+
+# ---------------------------------------------------------------------------------- RTP sink
+def sink_main(port: int, control: Connection) -> None:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    sock.bind(("127.0.0.1", port))
+    last: dict[bytes, float] = {}
+    histogram = np.zeros(BINS + 1, dtype=np.int64)
+    packets = 0
+    while True:
+        ready, _, _ = select.select([sock, control], [], [], 0.5)
+        if control in ready:
+            command = control.recv()
+            if command == "stats":
+                control.send({"packets": packets, "histogram": histogram.tolist()})
+                histogram[:] = 0
+                packets = 0
+                last.clear()
+            elif command == "quit":
+                return
+        if sock in ready:
+            for _ in range(500):
+                try:
+                    data = sock.recv(2048, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    break
+                now = time.monotonic()
+                ssrc = data[8:12]
+                previous = last.get(ssrc)
+                if previous is not None:
+                    histogram[min(int((now - previous) * 10_000), BINS)] += 1
+                last[ssrc] = now
+                packets += 1
+
+
+# ---------------------------------------------------------------------------------- node
+def tone(seconds: float, hz: float) -> bytes:
+    t = np.arange(int(8000 * seconds)) / 8000
+    return (6000 * np.sin(2 * np.pi * hz * t)).astype("<i2").tobytes()
+
+
+def simple_flow(channel: CallChannel) -> None:
+    """Prompt (3 s), wait for 1, beep, record until # (discarding audio), goodbye, hang up."""
+    try:
+        channel.play(tone(3.0, 440))
+        key = channel.next_dtmf(15)
+        if key != "1":
+            return
+        channel.stop_playback()
+        channel.play(tone(0.3, 880))
+        received = 0
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            received += len(channel.read_audio(0.02))
+            if channel.next_dtmf(0) == "#":
+                break
+        channel.play(tone(1.0, 660))
+        while channel.playback_pending() > 0 and not channel.ended:
+            time.sleep(0.05)
+    except CallEnded:
+        pass
+
+
+def node_main(args: argparse.Namespace) -> int:
+    import logging
+
+    from ivr.sip.adapter import SipNode
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    host, port = args.registrar.rsplit(":", 1)
+    settings = Settings(
+        sip_registrar=(host, int(port)),
+        sip_port=args.sip_port,
+        sip_user=args.user,
+        extra={
+            "HOTLINE_RTP_PORTS": args.rtp_ports,
+            "HOTLINE_IVR_MAX_CALLS": str(args.max_calls),
+            "HOTLINE_IVR_ANSWER_DELAY": "0.05",
+        },
+    )
+    node = SipNode(settings, simple_flow)
+    stop = threading.Event()
+    thread = threading.Thread(target=node.run, args=(stop,), name="node")
+    thread.start()
+    for line in sys.stdin:
+        if line.strip() == "stats":
+            stats = node.media.send_stats()
+            node.media.reset_send_stats()
+            print(
+                json.dumps(
+                    {
+                        "adapter_p50": stats.percentile_ms(50),
+                        "adapter_p99": stats.percentile_ms(99),
+                        "adapter_max": stats.percentile_ms(100),
+                        "adapter_intervals": stats.count,
+                        "answered": node.answered_total,
+                        "rejected_503": node.rejected_busy,
+                        "active": node.active_calls,
+                        "late_ticks": node.media.late_ticks,
+                        "threads": threading.active_count(),
+                    }
+                ),
+                flush=True,
+            )
+        elif line.strip() == "quit":
+            break
+    stop.set()
+    thread.join()
+    return 0
+
+
+# ---------------------------------------------------------------------------------- driver
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def group_pids(pgid: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(fields[2]) == pgid:
+                    pids.append(int(entry.name))
+    return pids
+
+
+def run_sipp(
+    target: tuple[str, int],
+    calls: int,
+    rate: float,
+    hold: int,
+    sink_port: int,
+    local_port: int,
+    media_port: int,
+    workdir: Path,
+) -> dict[str, object]:
+    stat_file = workdir / f"sipp-{calls}-{local_port}.csv"
+    args = [
+        "sipp",
+        "-sf",
+        str(SCENARIO),
+        f"{target[0]}:{target[1]}",
+        "-s",
+        "1567",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(local_port),
+        "-mp",
+        str(media_port),
+        "-m",
+        str(calls),
+        "-l",
+        str(calls),
+        "-r",
+        str(rate),
+        "-d",
+        str(hold * 1000),
+        "-set",
+        "sink_ip",
+        "127.0.0.1",
+        "-set",
+        "sink_port",
+        str(sink_port),
+        "-recv_timeout",
+        "60000",
+        "-nostdin",
+        "-trace_stat",
+        "-stf",
+        str(stat_file),
+        "-fd",
+        "5",
+        "-trace_err",
+        "-error_file",
+        str(workdir / f"sipp-{calls}-err.log"),
+    ]
+    started = time.monotonic()
+    out = subprocess.run(args, cwd=FIXTURES, capture_output=True, text=True, timeout=hold + 600)
+    elapsed = time.monotonic() - started
+    rows = list(csv.reader(stat_file.open(), delimiter=";")) if stat_file.exists() else []
+    ok = failed = peak = None
+    if len(rows) >= 2:
+        header, last = rows[0], rows[-1]
+        ok = int(last[header.index("SuccessfulCall(C)")])
+        failed = int(last[header.index("FailedCall(C)")])
+    match = re.search(r"Peak was (\d+) calls", out.stdout)
+    if match:
+        peak = int(match.group(1))
+    return {"rc": out.returncode, "ok": ok, "failed": failed, "peak": peak, "seconds": elapsed}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command")
+    node = sub.add_parser("node", help="(internal) run one IVR node with the simple flow")
+    node.add_argument("--sip-port", type=int, required=True)
+    node.add_argument("--registrar", required=True)
+    node.add_argument("--rtp-ports", default="30000-31998")
+    node.add_argument("--max-calls", type=int, default=150)
+    node.add_argument("--user", default="ivr1")
+    parser.add_argument("--steps", default="50,100,150,200")
+    parser.add_argument("--hold", type=int, default=30, help="seconds of speech per call")
+    parser.add_argument("--rate", type=float, default=10, help="new calls per second")
+    parser.add_argument(
+        "--max-calls", type=int, default=200, help="node limit (HOTLINE_IVR_MAX_CALLS)"
+    )
+    parser.add_argument(
+        "--overload",
+        type=int,
+        default=20,
+        help="extra calls above --max-calls in the last step (0: skip)",
+    )
+    parser.add_argument("--json", type=Path, help="write the results here too")
+    args = parser.parse_args()
+    if args.command == "node":
+        return node_main(args)
+
+    workdir = Path(tempfile.mkdtemp(prefix="sipload-"))
+    kamailio_port, node_port, sink_port = 45160, 45162, 45170
+    settings = Settings(data_dir=workdir, sip_password="ivr")
+    parent, child = multiprocessing.Pipe()
+    sink = multiprocessing.Process(target=sink_main, args=(sink_port, child), daemon=True)
+    sink.start()
+    results: list[dict[str, object]] = []
+    nodes = [IvrNode("ivr1", "127.0.0.1", node_port)]
+    with EmbeddedKamailio(
+        settings, listen=("127.0.0.1", kamailio_port), nodes=nodes, max_calls=100000
+    ) as kamailio:
+        node_proc = subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "node",
+                "--sip-port",
+                str(node_port),
+                "--registrar",
+                f"127.0.0.1:{kamailio_port}",
+                "--max-calls",
+                str(args.max_calls),
+                "--rtp-ports",
+                "30000-31998",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert node_proc.stdin and node_proc.stdout
+
+        def node_stats() -> dict[str, object]:
+            node_proc.stdin.write("stats\n")  # type: ignore[union-attr]
+            node_proc.stdin.flush()  # type: ignore[union-attr]
+            return json.loads(node_proc.stdout.readline())  # type: ignore[union-attr]
+
+        time.sleep(4)  # register + one dispatcher probe
+        kamailio_pids = group_pids(kamailio._process.pid)  # type: ignore[union-attr]
+        steps = [int(s) for s in args.steps.split(",")]
+        if args.overload:
+            steps.append(args.max_calls + args.overload)
+        node_stats()
+        parent.send("stats")
+        parent.recv()
+        for index, calls in enumerate(steps):
+            cpu_node0, cpu_k0 = cpu_seconds([node_proc.pid]), cpu_seconds(kamailio_pids)
+            wall0 = time.monotonic()
+            sipp = run_sipp(
+                kamailio.registrar,
+                calls,
+                args.rate,
+                args.hold,
+                sink_port,
+                46000 + index,
+                47000 + 10 * index,
+                workdir,
+            )
+            wall = time.monotonic() - wall0
+            cpu_node = cpu_seconds([node_proc.pid]) - cpu_node0
+            cpu_k = cpu_seconds(kamailio_pids) - cpu_k0
+            stats = node_stats()
+            parent.send("stats")
+            sink_stats = parent.recv()
+            histogram = np.array(sink_stats["histogram"])
+            call_seconds = calls * (args.hold + 2.5)
+            row = {
+                "calls": calls,
+                **sipp,
+                **stats,
+                "rx_packets": sink_stats["packets"],
+                "rx_p50_ms": percentile(histogram, 50),
+                "rx_p99_ms": percentile(histogram, 99),
+                "rx_p999_ms": percentile(histogram, 99.9),
+                "rx_max_ms": percentile(histogram, 100),
+                "node_cpu_s": round(cpu_node, 1),
+                "kamailio_cpu_s": round(cpu_k, 1),
+                "node_cpu_pct_of_core_per_call": round(100 * cpu_node / call_seconds, 3),
+                "node_cpu_pct_avg": round(100 * cpu_node / wall, 1),
+                "load_avg": os.getloadavg()[0],
+            }
+            results.append(row)
+            print(json.dumps(row), flush=True)
+            time.sleep(3)
+        # After the overload step: is the node still answering?
+        after = run_sipp(kamailio.registrar, 1, 1, 2, sink_port, 46900, 47900, workdir)
+        print(json.dumps({"after_overload_single_call": after}), flush=True)
+        results.append({"after_overload_single_call": after})
+        node_proc.stdin.write("quit\n")
+        node_proc.stdin.flush()
+        node_proc.wait(timeout=30)
+    parent.send("quit")
+    sink.join(timeout=5)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    print(f"work dir (SIPp stats/errors): {workdir}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
