@@ -77,20 +77,22 @@ def test_call_through_kamailio_registers_with_digest_and_follows_record_route(tm
     listen = ("127.0.0.1", free_udp_port())
     settings = Settings(data_dir=tmp_path, sip_password="s3cret")
     nodes = [IvrNode("ivr1", "127.0.0.1", node_port)]
-    with EmbeddedKamailio(settings, listen=listen, nodes=nodes, ping_interval=1) as kamailio:
-        with running_node(
+    with (
+        EmbeddedKamailio(settings, listen=listen, nodes=nodes, ping_interval=1) as kamailio,
+        running_node(
             flow(records, "ivr1"),
             sip_port=node_port,
             user="ivr1",
             registrar=kamailio.registrar,
             password="s3cret",
-        ) as node:
-            assert node.node.registered.wait(5), "digest REGISTER to Kamailio failed"
-            time.sleep(1.5)  # a dispatcher OPTIONS round marks the node active
-            result = sipp("uac.xml", listen, hold_ms=3000)
-            assert result.returncode == 0, result.output + result.errors
-            node.wait_idle()
-            assert node.node.acks_received == 1  # the caller's ACK came through the proxy
+        ) as node,
+    ):
+        assert node.node.registered.wait(5), "digest REGISTER to Kamailio failed"
+        time.sleep(1.5)  # a dispatcher OPTIONS round marks the node active
+        result = sipp("uac.xml", listen, hold_ms=3000)
+        assert result.returncode == 0, result.output + result.errors
+        node.wait_idle()
+        assert node.node.acks_received == 1  # the caller's ACK came through the proxy
     (call,) = records
     assert call["keys"] == ["1", "#"]
     assert call["reason"] == "bye"
@@ -105,30 +107,53 @@ def test_two_nodes_share_calls_and_a_dead_node_is_skipped(tmp_path):
     listen = ("127.0.0.1", free_udp_port())
     settings = Settings(data_dir=tmp_path, sip_password="ivr")
     nodes = [IvrNode(f"ivr{i + 1}", "127.0.0.1", port) for i, port in enumerate(ports)]
-    with EmbeddedKamailio(settings, listen=listen, nodes=nodes, ping_interval=1) as kamailio:
-        with running_node(
+    with (
+        EmbeddedKamailio(settings, listen=listen, nodes=nodes, ping_interval=1) as kamailio,
+        running_node(
             flow(records, "ivr1"), sip_port=ports[0], user="ivr1", registrar=kamailio.registrar
-        ) as first:
-            second_ctx = running_node(
-                flow(records, "ivr2"), sip_port=ports[1], user="ivr2", registrar=kamailio.registrar
-            )
-            second = second_ctx.__enter__()
-            try:
-                assert first.node.registered.wait(5) and second.node.registered.wait(5)
-                time.sleep(1.5)
-                result = sipp("uac.xml", listen, calls=20, rate=10, hold_ms=2000)
-                assert result.returncode == 0, result.output + result.errors
-                second.wait_idle()
-            finally:
-                second_ctx.__exit__(None, None, None)  # node 2 dies (socket closed)
-            shared = collections.Counter(r["node"] for r in records)
-            assert shared["ivr1"] + shared["ivr2"] == 20
-            assert min(shared["ivr1"], shared["ivr2"]) >= 5, shared
-            records.clear()
-            # Right after the kill, before any probe notices: failover on timeout still
-            # gets every call to the live node.
-            result = sipp("uac.xml", listen, calls=6, rate=5, hold_ms=1000)
+        ) as first,
+    ):
+        second_ctx = running_node(
+            flow(records, "ivr2"), sip_port=ports[1], user="ivr2", registrar=kamailio.registrar
+        )
+        second = second_ctx.__enter__()
+        try:
+            assert first.node.registered.wait(5) and second.node.registered.wait(5)
+            time.sleep(1.5)
+            result = sipp("uac.xml", listen, calls=20, rate=10, hold_ms=2000)
             assert result.returncode == 0, result.output + result.errors
-            first.wait_idle()
+            second.wait_idle()
+        finally:
+            second_ctx.__exit__(None, None, None)  # node 2 dies (socket closed)
+        shared = collections.Counter(r["node"] for r in records)
+        assert shared["ivr1"] + shared["ivr2"] == 20
+        assert min(shared["ivr1"], shared["ivr2"]) >= 5, shared
+        records.clear()
+        # Right after the kill, before any probe notices: failover on timeout still
+        # gets every call to the live node.
+        result = sipp("uac.xml", listen, calls=6, rate=5, hold_ms=1000)
+        assert result.returncode == 0, result.output + result.errors
+        first.wait_idle()
     assert collections.Counter(r["node"] for r in records) == {"ivr1": 6}
     assert all(r["keys"] == ["1", "#"] for r in records)
+
+
+@pytest.mark.slow
+def test_wrong_password_never_stops_the_node(tmp_path):
+    listen = ("127.0.0.1", free_udp_port())
+    settings = Settings(data_dir=tmp_path, sip_password="right")
+    node_port = free_udp_port()
+    nodes = [IvrNode("ivr1", "127.0.0.1", node_port)]
+    with (
+        EmbeddedKamailio(settings, listen=listen, nodes=nodes, ping_interval=1) as kamailio,
+        running_node(
+            flow([], "ivr1"),
+            sip_port=node_port,
+            user="ivr1",
+            registrar=kamailio.registrar,
+            password="wrong",
+        ) as node,
+    ):
+        assert not node.node.registered.wait(3)
+        assert node.thread.is_alive()
+        assert options_ping("127.0.0.1", node_port) == 200  # still serving

@@ -174,3 +174,25 @@ def test_long_call_stays_up():
     received = call["audio"]
     assert isinstance(received, bytes)
     assert len(received) >= 2 * 8000 * (LONG_CALL_SECONDS - 2)
+
+
+def test_registration_retries_until_the_registrar_appears_and_calls_never_stop():
+    registrar_port = free_udp_port()
+    with running_node(collecting_flow([]), registrar=("127.0.0.1", registrar_port)) as node:
+        # Nobody at the registrar yet: the first attempt times out (4 s) and is retried with
+        # backoff while the node goes on answering calls sent to it directly.
+        result = sipp("uac.xml", ("127.0.0.1", node.node.settings.sip_port), hold_ms=300)
+        assert result.returncode == 0, result.output + result.errors
+        assert not node.node.registered.is_set()
+        registrar = sipp(
+            "registrar.xml",
+            ("127.0.0.1", 5060),
+            extra=("-p", str(registrar_port)),
+            background=True,
+            timeout=30,
+        )
+        registrar.communicate(timeout=40)  # type: ignore[union-attr]
+        assert registrar.returncode == 0  # type: ignore[union-attr]
+        assert node.node.registered.wait(2)
+        assert node.thread.is_alive()
+        node.wait_idle()
