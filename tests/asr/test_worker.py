@@ -1,0 +1,284 @@
+"""The worker end to end: real Redis (DB 13), SQLite in tmp_path, the real Vosk engine."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from asr.fields import DraftFields, FieldExtractor
+from asr.job import NO_MODEL_ERROR, JobSettings
+from asr.recognizer import Recognizer
+from asr.stats import STATS_KEY
+from asr.wavfile import WavAudio, write_wav
+from asr.worker import AsrWorker, WorkerConfig
+from config.settings import Settings
+from ticketing.audio_queue import JOBS_GROUP, JOBS_STREAM, AsrJob
+from ticketing.container import Services
+
+CHUNK = 320  # 20 ms at 8 kHz, as the IVR sends it
+
+
+class FixedFields(FieldExtractor):
+    """Stands in for asr.understanding (tested in its own package) to check the wiring."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def extract(
+        self, text: str, *, asr_confidence: float, caller_phone: str | None, reference: str
+    ) -> DraftFields:
+        self.texts.append(text)
+        return DraftFields(
+            {"category": "INFRASTRUCTURE", "province_code": "10", "urgent": True},
+            {"category": 0.9, "province_code": 0.4, "urgent": 0.7},
+        )
+
+
+def new_draft(services: Services, call_id: str, audio: WavAudio | bytes | None) -> dict[str, Any]:
+    """A draft as the IVR makes it: call row, recording row, draft ticket, WAV file."""
+    relative = f"recordings/{call_id}.wav"
+    path = services.settings.data_dir / relative
+    if isinstance(audio, WavAudio):
+        write_wav(path, audio.pcm16, audio.sample_rate)
+    elif isinstance(audio, bytes):
+        path.write_bytes(audio)
+    services.calls.start_call(call_id, caller_number="0812345678", node="test")
+    recording_id, ticket = services.calls.start_recording(call_id, relative)
+    return {"recording_id": recording_id, "ticket": ticket, "path": relative}
+
+
+def enqueue(services: Services, draft: dict[str, Any], *, streaming: bool) -> None:
+    services.audio.enqueue_job(
+        AsrJob(
+            recording_id=draft["recording_id"],
+            ticket_id=draft["ticket"]["id"],
+            call_id=None,
+            path=draft["path"],
+            sample_rate=8000,
+            streaming=streaming,
+        )
+    )
+
+
+def stream(services: Services, recording_id: int, pcm: bytes, *, speed: float = 4.0) -> None:
+    """Send 20 ms chunks ``speed`` times faster than real time."""
+    for offset in range(0, len(pcm), CHUNK):
+        services.audio.append_audio(recording_id, pcm[offset : offset + CHUNK])
+        time.sleep(0.02 / speed)
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+
+def ticket(services: Services, draft: dict[str, Any]) -> dict[str, Any]:
+    return services.tickets.get(draft["ticket"]["reference"])
+
+
+def status_is(services: Services, draft: dict[str, Any], *statuses: str) -> Callable[[], bool]:
+    return lambda: ticket(services, draft)["asr_status"] in statuses
+
+
+def config(consumer: str, reclaim: float = 30.0) -> WorkerConfig:
+    return WorkerConfig(
+        consumer=consumer,
+        concurrency=2,
+        reclaim_seconds=reclaim,
+        stats_seconds=0.5,
+        job=JobSettings(stream_grace_seconds=2.0, stream_idle_seconds=10.0),
+    )
+
+
+@contextmanager
+def running(worker: AsrWorker) -> Iterator[AsrWorker]:
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield worker
+    finally:
+        stop.set()
+        thread.join(timeout=20)
+        assert not thread.is_alive(), "worker did not stop"
+
+
+def file_transcript(recognizer: Recognizer, audio: WavAudio) -> tuple[str, int]:
+    decoded = recognizer.open_stream(audio.sample_rate)
+    decoded.accept(audio.pcm16)
+    result = decoded.finish()
+    return result.text, len(result.words)
+
+
+def pending(services: Services) -> int:
+    return int(services.redis.xpending(JOBS_STREAM, JOBS_GROUP)["pending"])
+
+
+@pytest.mark.slow
+def test_a_streamed_call_is_transcribed_once_with_fields_while_a_second_worker_waits(
+    asr_services: Services, recognizer: Recognizer, korean_audio: WavAudio
+) -> None:
+    services = asr_services
+    draft = new_draft(services, "call-stream", korean_audio)
+    fields = FixedFields()
+    # Two workers with a short reclaim delay: the heartbeat must keep the job with the worker
+    # that took it, though the call lasts longer than the delay.
+    first = AsrWorker(services, recognizer, config("w1", reclaim=1.5), fields)
+    second = AsrWorker(services, recognizer, config("w2", reclaim=1.5), fields)
+    with running(first), running(second):
+        enqueue(services, draft, streaming=True)
+        stream(services, draft["recording_id"], korean_audio.pcm16, speed=1.5)
+        services.audio.end_audio(draft["recording_id"], "silence")
+        wait_for(status_is(services, draft, "done", "failed"), 60, "the transcript")
+        wait_for(lambda: pending(services) == 0, 5, "the acknowledgement")
+    stored = ticket(services, draft)
+    expected_text, expected_words = file_transcript(recognizer, korean_audio)
+    assert stored["asr_status"] == "done", stored["asr_error"]
+    assert stored["transcript"] == expected_text  # the stream decodes like the file
+    assert len(stored["transcript_words"]) == expected_words
+    word = stored["transcript_words"][0]
+    assert set(word) == {"word", "start", "end", "conf"}
+    assert stored["category"] == "INFRASTRUCTURE"
+    assert stored["province_code"] == "10"
+    assert stored["urgent"] is True
+    assert stored["field_confidence"]["province_code"] == pytest.approx(0.4)
+    assert fields.texts == [expected_text]  # decoded and stored exactly once
+    assert first.stats.snapshot(0)["jobs_done"] + second.stats.snapshot(0)["jobs_done"] == 1
+    assert first.stats.snapshot(0)["lost"] + second.stats.snapshot(0)["lost"] == 0
+    # The end-to-final latency is measured on Redis' clock and published for the dashboard.
+    done = next(w for w in (first, second) if w.stats.snapshot(0)["jobs_done"])
+    latency = done.stats.snapshot(0)["last_latency_seconds"]
+    assert latency is not None and 0 <= latency < 10
+    assert not services.audio.audio_available(draft["recording_id"])  # the file is the copy
+
+
+@pytest.mark.slow
+def test_a_call_whose_stream_is_gone_is_decoded_from_its_file(
+    asr_services: Services, recognizer: Recognizer, korean_audio: WavAudio
+) -> None:
+    services = asr_services
+    draft = new_draft(services, "call-file", korean_audio)
+    enqueue(services, draft, streaming=False)  # e.g. re-queued after a restart
+    worker = AsrWorker(services, recognizer, config("w1"), FixedFields())
+    with running(worker):
+        wait_for(status_is(services, draft, "done", "failed"), 60, "the transcript")
+        wait_for(lambda: services.redis.hget(STATS_KEY, "backlog"), 5, "the backlog figures")
+    stored = ticket(services, draft)
+    assert stored["asr_status"] == "done", stored["asr_error"]
+    assert stored["transcript"] == file_transcript(recognizer, korean_audio)[0]
+    backlog = json.loads(services.redis.hget(STATS_KEY, "backlog") or "{}")
+    assert {"waiting", "pending", "oldest_seconds", "updated_at"} <= set(backlog)
+    assert services.redis.hget(STATS_KEY, "w1") is None  # withdrawn on a clean stop
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"RIFF\x00\x00\x00\x00WAVEjunkjunk", "no audio data chunk"),
+        (b"\x00" * 100, "not a WAV file"),
+        (None, "recording file not found"),
+    ],
+    ids=["no-data-chunk", "not-wav", "missing"],
+)
+def test_an_undecodable_recording_fails_the_draft_with_a_reason_and_keeps_the_audio(
+    asr_services: Services, recognizer: Recognizer, content: bytes | None, reason: str
+) -> None:
+    services = asr_services
+    draft = new_draft(services, "call-bad", content)
+    enqueue(services, draft, streaming=False)
+    with running(AsrWorker(services, recognizer, config("w1"), FixedFields())):
+        wait_for(status_is(services, draft, "failed", "done"), 20, "the failure")
+        wait_for(lambda: pending(services) == 0, 5, "the acknowledgement")
+    stored = ticket(services, draft)
+    assert stored["asr_status"] == "failed"
+    assert reason in stored["asr_error"]
+    assert stored["category"] is None  # nothing guessed from nothing
+    path = services.settings.data_dir / draft["path"]
+    assert path.exists() == (content is not None)  # the audio is never deleted
+
+
+def test_without_a_model_drafts_are_marked_and_jobs_still_consumed(
+    asr_services: Services, korean_audio: WavAudio
+) -> None:
+    services = asr_services
+    drafts = [new_draft(services, f"call-{n}", korean_audio) for n in range(3)]
+    for draft in drafts:
+        enqueue(services, draft, streaming=True)
+    with running(AsrWorker(services, None, config("w1"), FixedFields())):
+        for draft in drafts:
+            wait_for(status_is(services, draft, "no_model"), 20, "no_model")
+        wait_for(lambda: pending(services) == 0, 5, "the acknowledgements")
+    stored = ticket(services, drafts[0])
+    assert stored["asr_error"] == NO_MODEL_ERROR == "no speech model installed: see README"
+    assert services.audio.backlog()["waiting"] == 0
+
+
+@pytest.mark.slow
+def test_a_job_of_a_killed_worker_is_finished_by_another(
+    asr_services: Services,
+    asr_settings: Settings,
+    recognizer: Recognizer,
+    korean_audio: WavAudio,
+    model_dir: Path,
+) -> None:
+    services = asr_services
+    draft = new_draft(services, "call-kill", korean_audio)
+    env = {
+        **os.environ,
+        "HOTLINE_DATA_DIR": str(asr_settings.data_dir),
+        "HOTLINE_DATABASE_URL": asr_settings.effective_database_url,
+        "HOTLINE_REDIS_URL": str(asr_settings.redis_url),
+        "HOTLINE_ASR_MODEL": str(model_dir),
+        "HOTLINE_ASR_CONSUMER": "doomed",
+        "HOTLINE_ASR_RECLAIM_SECONDS": "2",
+        "HOTLINE_ASR_CONCURRENCY": "1",
+    }
+    cli = Path(sys.executable).with_name("hotline1567")
+    doomed = subprocess.Popen(
+        [str(cli), "asr-worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        enqueue(services, draft, streaming=True)
+        half = len(korean_audio.pcm16) // 2 // CHUNK * CHUNK
+        stream(services, draft["recording_id"], korean_audio.pcm16[:half], speed=8)
+        wait_for(status_is(services, draft, "streaming"), 60, "the first worker to start")
+        time.sleep(0.5)  # let it decode some audio
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(timeout=10)
+    finally:
+        if doomed.poll() is None:
+            doomed.kill()
+        stderr = ""
+        if doomed.stderr is not None:
+            stderr = doomed.stderr.read().decode(errors="replace")
+            doomed.stderr.close()
+    assert doomed.returncode == -signal.SIGKILL, stderr
+    assert pending(services) == 1  # claimed by the dead worker, not acknowledged
+    rescuer = AsrWorker(services, recognizer, config("rescuer", reclaim=2.0), FixedFields())
+    with running(rescuer):
+        stream(services, draft["recording_id"], korean_audio.pcm16[half:], speed=8)
+        services.audio.end_audio(draft["recording_id"], "silence")
+        wait_for(status_is(services, draft, "done", "failed"), 60, "the rescued transcript")
+        wait_for(lambda: pending(services) == 0, 5, "the acknowledgement")
+    stored = ticket(services, draft)
+    assert stored["asr_status"] == "done", stored["asr_error"]
+    # Started over from the first chunk: the whole call, not just what came after the kill.
+    assert stored["transcript"] == file_transcript(recognizer, korean_audio)[0]
+    assert rescuer.stats.snapshot(0)["jobs_done"] == 1
