@@ -75,8 +75,9 @@ class SipChannel:
                 if remaining <= 0:
                     return b""
                 stream.changed.wait(remaining)
-            if self.ended:
+            if not stream.inbound:
                 raise CallEnded(self._end_reason)
+            # Audio that arrived before the end is handed over first (the recorder keeps it).
             data = bytes(stream.inbound)
             stream.inbound.clear()
             return data
@@ -90,7 +91,7 @@ class SipChannel:
                 if remaining <= 0:
                     return None
                 stream.changed.wait(remaining)
-            if self.ended:
+            if not stream.dtmf:
                 raise CallEnded(self._end_reason)
             return stream.dtmf.popleft()
 
