@@ -53,6 +53,11 @@ class WorkerStats:
             if outcome.error:
                 self._last["last_error"] = outcome.error
 
+    def latencies(self) -> list[float]:
+        """The recent end-of-audio → stored latencies, sorted."""
+        with self._lock:
+            return sorted(self._latencies)
+
     def snapshot(self, in_flight: int) -> dict[str, Any]:
         with self._lock:
             latencies = sorted(self._latencies)
