@@ -7,12 +7,8 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,13 +16,21 @@ from asr.fields import DraftFields, FieldExtractor
 from asr.job import NO_MODEL_ERROR, JobSettings
 from asr.recognizer import Recognizer
 from asr.stats import STATS_KEY
-from asr.wavfile import WavAudio, write_wav
+from asr.wavfile import WavAudio
 from asr.worker import AsrWorker, WorkerConfig
 from config.settings import Settings
-from ticketing.audio_queue import JOBS_GROUP, JOBS_STREAM, AsrJob
+from tests.asr.drafts import (
+    CHUNK,
+    enqueue,
+    new_draft,
+    pending,
+    running,
+    status_is,
+    stream,
+    ticket,
+    wait_for,
+)
 from ticketing.container import Services
-
-CHUNK = 320  # 20 ms at 8 kHz, as the IVR sends it
 
 
 class FixedFields(FieldExtractor):
@@ -46,57 +50,6 @@ class FixedFields(FieldExtractor):
         )
 
 
-def new_draft(services: Services, call_id: str, audio: WavAudio | bytes | None) -> dict[str, Any]:
-    """A draft as the IVR makes it: call row, recording row, draft ticket, WAV file."""
-    relative = f"recordings/{call_id}.wav"
-    path = services.settings.data_dir / relative
-    if isinstance(audio, WavAudio):
-        write_wav(path, audio.pcm16, audio.sample_rate)
-    elif isinstance(audio, bytes):
-        path.write_bytes(audio)
-    services.calls.start_call(call_id, caller_number="0812345678", node="test")
-    recording_id, ticket = services.calls.start_recording(call_id, relative)
-    return {"recording_id": recording_id, "ticket": ticket, "path": relative}
-
-
-def enqueue(services: Services, draft: dict[str, Any], *, streaming: bool) -> None:
-    services.audio.enqueue_job(
-        AsrJob(
-            recording_id=draft["recording_id"],
-            ticket_id=draft["ticket"]["id"],
-            call_id=None,
-            path=draft["path"],
-            sample_rate=8000,
-            streaming=streaming,
-        )
-    )
-
-
-def stream(services: Services, recording_id: int, pcm: bytes, *, speed: float = 4.0) -> None:
-    """Send 20 ms chunks ``speed`` times faster than real time."""
-    for offset in range(0, len(pcm), CHUNK):
-        services.audio.append_audio(recording_id, pcm[offset : offset + CHUNK])
-        time.sleep(0.02 / speed)
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
-
-
-def ticket(services: Services, draft: dict[str, Any]) -> dict[str, Any]:
-    return services.tickets.get(draft["ticket"]["reference"])
-
-
-def status_is(services: Services, draft: dict[str, Any], *statuses: str) -> Callable[[], bool]:
-    return lambda: ticket(services, draft)["asr_status"] in statuses
-
-
 def config(consumer: str, reclaim: float = 30.0) -> WorkerConfig:
     return WorkerConfig(
         consumer=consumer,
@@ -107,28 +60,11 @@ def config(consumer: str, reclaim: float = 30.0) -> WorkerConfig:
     )
 
 
-@contextmanager
-def running(worker: AsrWorker) -> Iterator[AsrWorker]:
-    stop = threading.Event()
-    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        yield worker
-    finally:
-        stop.set()
-        thread.join(timeout=20)
-        assert not thread.is_alive(), "worker did not stop"
-
-
 def file_transcript(recognizer: Recognizer, audio: WavAudio) -> tuple[str, int]:
     decoded = recognizer.open_stream(audio.sample_rate)
     decoded.accept(audio.pcm16)
     result = decoded.finish()
     return result.text, len(result.words)
-
-
-def pending(services: Services) -> int:
-    return int(services.redis.xpending(JOBS_STREAM, JOBS_GROUP)["pending"])
 
 
 @pytest.mark.slow
