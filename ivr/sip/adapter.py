@@ -444,9 +444,7 @@ class SipNode:
             name, _, value = line.partition("=")
             key = value.strip()
             if name.strip().lower() == "signal" and len(key) == 1 and key in "0123456789*#":
-                with call.stream.changed:
-                    call.stream.dtmf.append(key)
-                    call.stream.changed.notify_all()
+                call.stream.dtmf.append(key)
 
     # ------------------------------------------------------------------ responses
     def _on_response(self, start: str, first: dict[str, str], raw: bytes) -> None:

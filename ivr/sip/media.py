@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 FRAME_SECONDS = FRAME_MS / 1000
 SAMPLES_PER_FRAME = SAMPLE_RATE * FRAME_MS // 1000
 MAX_INBOUND_SECONDS = 120  # caller audio kept when the flow does not read it (bounded memory)
+MAX_INBOUND_FRAMES = MAX_INBOUND_SECONDS * 1000 // FRAME_MS
 _JITTER_BINS = 2000  # send-interval histogram, 0.1 ms bins up to 200 ms
 
 
@@ -63,8 +64,9 @@ class MediaStream:
         self.payload_type = g711.PCMU
         self.event_payload_type: int | None = None
         self.outbound: collections.deque[bytes] = collections.deque()
-        self.changed = threading.Condition()
-        self.inbound = bytearray()
+        # Lock-free hand-over to the call thread: deque append/popleft are atomic, and the reader
+        # polls every 20 ms (measured: a Condition per call cost 3x the CPU at 150 calls).
+        self.inbound: collections.deque[bytes] = collections.deque(maxlen=MAX_INBOUND_FRAMES)
         self.dtmf: collections.deque[str] = collections.deque()
         self.closed = False
         self.last_rx = time.monotonic()
@@ -97,33 +99,33 @@ class MediaStream:
         """The next 20 ms packet to send (queued audio, else silence to keep the stream alive)."""
         if self.remote is None or self.closed:
             return None
-        try:
-            payload = g711.encode(self.outbound.popleft(), self.payload_type)
-        except IndexError:
-            payload = self._silence
+        outbound = self.outbound
+        payload = g711.encode(outbound.popleft(), self.payload_type) if outbound else self._silence
         packet = rtp.build(self.payload_type, self._sequence, self._timestamp, self._ssrc, payload)
         self._sequence += 1
         self._timestamp += SAMPLES_PER_FRAME
         return packet
 
     def on_datagram(self, data: bytes) -> None:
-        try:
-            packet = rtp.parse(data)
-        except rtp.RtpError as exc:
-            log.debug("RTP port %d: dropped packet: %s", self.port, exc)
-            return
+        payload_type = data[1] & 0x7F if len(data) > 12 else -1
+        if payload_type in (g711.PCMU, g711.PCMA) and data[0] == 0x80:
+            # The common case (no CSRC, extension or padding) without building an RtpPacket.
+            payload = data[12:]
+        else:
+            try:
+                packet = rtp.parse(data)
+            except rtp.RtpError as exc:
+                log.debug("RTP port %d: dropped packet: %s", self.port, exc)
+                return
+            payload_type, payload = packet.payload_type, packet.payload
+            if payload_type == self.event_payload_type:
+                self.last_rx = time.monotonic()
+                self._on_event(packet)
+                return
         self.last_rx = time.monotonic()
         self.packets_in += 1
-        if packet.payload_type == self.event_payload_type:
-            self._on_event(packet)
-        elif packet.payload_type in (g711.PCMU, g711.PCMA):
-            pcm = g711.decode(packet.payload, packet.payload_type)
-            with self.changed:
-                self.inbound += pcm
-                excess = len(self.inbound) - MAX_INBOUND_SECONDS * SAMPLE_RATE * 2
-                if excess > 0:
-                    del self.inbound[:excess]
-                self.changed.notify_all()
+        if payload_type in (g711.PCMU, g711.PCMA):
+            self.inbound.append(g711.decode(payload, payload_type))
 
     def _on_event(self, packet: rtp.RtpPacket) -> None:
         try:
@@ -135,15 +137,18 @@ class MediaStream:
         if event.key is None or key in self._seen_events:
             return
         self._seen_events.append(key)
-        with self.changed:
-            self.dtmf.append(event.key)
-            self.changed.notify_all()
+        self.dtmf.append(event.key)
+
+    def take_inbound(self) -> bytes:
+        chunks = []
+        with contextlib.suppress(IndexError):
+            while True:
+                chunks.append(self.inbound.popleft())
+        return b"".join(chunks)
 
     def close(self) -> None:
-        with self.changed:
-            self.closed = True
-            self.outbound.clear()
-            self.changed.notify_all()
+        self.closed = True
+        self.outbound.clear()
         self.sock.close()
 
 
@@ -166,7 +171,7 @@ class MediaEngine:
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
         self._running = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._histogram = np.zeros(_JITTER_BINS + 1, dtype=np.int64)
+        self._histogram = [0] * (_JITTER_BINS + 1)  # a list: cheaper to bump than numpy
         self.late_ticks = 0
 
     @property
@@ -223,10 +228,10 @@ class MediaEngine:
         self._wake()
 
     def send_stats(self) -> SendStats:
-        return SendStats(self._histogram.copy())
+        return SendStats(np.array(self._histogram, dtype=np.int64))
 
     def reset_send_stats(self) -> None:
-        self._histogram[:] = 0
+        self._histogram = [0] * (_JITTER_BINS + 1)
 
     def _wake(self) -> None:
         with contextlib.suppress(OSError):

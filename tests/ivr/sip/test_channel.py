@@ -45,6 +45,7 @@ def test_audio_and_keys_arrive_decoded_then_end_raises_after_draining(stream):
     for _ in range(3):  # an RFC 2833 event is repeated; one key
         stream.on_datagram(rtp.build(101, 2, 320, 5, bytes([11, 0x80, 0, 160])))
     stream.on_datagram(b"\x00garbage")  # ignored
+    stream.on_datagram(b"")
     assert channel.next_dtmf(0.1) == "#"
     assert channel.next_dtmf(0.05) is None
     assert channel.read_audio(0.1) == g711.decode(b"\x80" * 160, 0)

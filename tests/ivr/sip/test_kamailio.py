@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import socket
 import time
 
 import pytest
@@ -93,11 +94,37 @@ def test_call_through_kamailio_registers_with_digest_and_follows_record_route(tm
         assert result.returncode == 0, result.output + result.errors
         node.wait_idle()
         assert node.node.acks_received == 1  # the caller's ACK came through the proxy
+        # A UA that dropped Record-Route sends in-dialog requests without Route: Kamailio
+        # relays them by Request-URI to the node instead of answering them itself.
+        assert in_dialog_without_route(listen, node_port) == 200
     (call,) = records
     assert call["keys"] == ["1", "#"]
     assert call["reason"] == "bye"
     assert call["caller"] == "+66812345678"
     assert best_correlation(call["audio"], speech_pcm16()) > 0.95  # type: ignore[arg-type]
+
+
+def in_dialog_without_route(proxy: tuple[str, int], node_port: int) -> int | None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.settimeout(2)
+        sock.sendto(
+            (
+                f"OPTIONS sip:ivr1@127.0.0.1:{node_port} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKnoroute;rport\r\n"
+                "Max-Forwards: 70\r\n"
+                "From: <sip:0812345678@127.0.0.1>;tag=caller\r\n"
+                "To: <sip:1567@127.0.0.1>;tag=ivr\r\n"
+                "Call-ID: in-dialog-no-route\r\n"
+                "CSeq: 5 OPTIONS\r\n"
+                "Content-Length: 0\r\n\r\n"
+            ).encode(),
+            proxy,
+        )
+        reply = sock.recv(65535)
+    status = reply.split(b" ", 2)[1]
+    return int(status) if status.isdigit() else None
 
 
 @pytest.mark.slow
