@@ -121,7 +121,7 @@ def evaluate(
         audio = read_wav(wav)
         step = max(2, int(chunk_seconds * audio.sample_rate) * 2)
         began = time.perf_counter()
-        stream = recognizer.open_stream(audio.sample_rate)
+        stream = recognizer.open_stream(audio.sample_rate, partials=False)
         for offset in range(0, len(audio.pcm16), step):
             stream.accept(audio.pcm16[offset : offset + step])
         result = stream.finish()

@@ -39,6 +39,9 @@ NO_MODEL_ERROR = "no speech model installed: see README"
 # End reasons after which the stream is known to be incomplete (the IVR could not send every
 # chunk, or died: "idle" is ours) while the WAV file has all the audio there was.
 FILE_IS_BETTER = ("stream_lost", "idle")
+# Partial text is not published on the draft yet: apply_transcript would copy the first partial
+# into the description, where the final transcript could no longer replace it (see docs/asr.md).
+PUBLISH_PARTIALS = False
 
 
 @dataclass(frozen=True)
@@ -168,7 +171,7 @@ class JobRunner:
         grace = self._settings.stream_grace_seconds
         if wait_for_stream(audio, job, grace_seconds=grace, cancelled=cancelled):
             if stream_is_whole(client, job.recording_id):
-                stream = self._recognizer.open_stream(job.sample_rate)
+                stream = self._recognizer.open_stream(job.sample_rate, partials=PUBLISH_PARTIALS)
                 try:
                     for pcm in stream_pcm(
                         audio, client, job.recording_id, end, idle_seconds=idle, cancelled=cancelled
@@ -196,7 +199,7 @@ class JobRunner:
         assert self._recognizer is not None
         path = _recording_path(self._services.settings.data_dir, relative)
         rate, pieces = file_pcm(path, cancelled)
-        stream = self._recognizer.open_stream(rate)
+        stream = self._recognizer.open_stream(rate, partials=False)
         for pcm in pieces:
             stream.accept(pcm)
         return stream.finish()

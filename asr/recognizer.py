@@ -63,6 +63,8 @@ class Recognizer(Protocol):
         """The rate the model was trained at; input at other rates is resampled to it."""
         ...
 
-    def open_stream(self, input_rate: int = 8000) -> Stream:
-        """A new decoding stream for one call; streams may run in parallel threads."""
+    def open_stream(self, input_rate: int = 8000, *, partials: bool = True) -> Stream:
+        """A new decoding stream for one call; streams may run in parallel threads. Without
+        ``partials``, ``accept`` returns None except at utterance ends (saves CPU when no one
+        watches the text grow)."""
         ...

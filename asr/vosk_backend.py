@@ -59,14 +59,16 @@ class VoskRecognizer:
     def sample_rate(self) -> int:
         return self._rate
 
-    def open_stream(self, input_rate: int = 8000) -> VoskStream:
+    def open_stream(self, input_rate: int = 8000, *, partials: bool = True) -> VoskStream:
         recognizer = self._vosk.KaldiRecognizer(self._model, float(self._rate))
         recognizer.SetWords(True)
-        return VoskStream(recognizer, Resampler(input_rate, self._rate), input_rate)
+        return VoskStream(recognizer, Resampler(input_rate, self._rate), input_rate, partials)
 
 
 class VoskStream:
-    def __init__(self, recognizer: Any, resampler: Resampler, input_rate: int) -> None:
+    def __init__(
+        self, recognizer: Any, resampler: Resampler, input_rate: int, partials: bool = True
+    ) -> None:
         self._rec = recognizer
         self._resampler = resampler
         self._input_rate = input_rate
@@ -74,6 +76,7 @@ class VoskStream:
         self._words: list[Word] = []
         self._input_bytes = 0
         self._since_partial = 0
+        self._partials = partials
         self._partial_bytes = int(PARTIAL_EVERY_SECONDS * input_rate) * 2
         self._finished = False
         # Vosk checks for the end of an utterance after each AcceptWaveform call, so the way
@@ -99,7 +102,7 @@ class VoskStream:
         if ended:
             self._since_partial = 0
             return Partial(self._joined())
-        if self._since_partial >= self._partial_bytes:
+        if self._partials and self._since_partial >= self._partial_bytes:
             self._since_partial = 0
             current = _text_of(self._rec.PartialResult(), "partial")
             return Partial(self._joined(current))

@@ -70,8 +70,8 @@ class TimedRecognizer:
     def sample_rate(self) -> int:
         return self._inner.sample_rate
 
-    def open_stream(self, input_rate: int = 8000) -> TimedStream:
-        return TimedStream(self, self._inner.open_stream(input_rate))
+    def open_stream(self, input_rate: int = 8000, *, partials: bool = True) -> TimedStream:
+        return TimedStream(self, self._inner.open_stream(input_rate, partials=partials))
 
 
 class TimedStream:

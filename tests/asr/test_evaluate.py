@@ -32,7 +32,7 @@ class EchoRecognizer:
     def sample_rate(self) -> int:
         return 16000
 
-    def open_stream(self, input_rate: int = 8000) -> EchoStream:
+    def open_stream(self, input_rate: int = 8000, *, partials: bool = True) -> EchoStream:
         return EchoStream(self.texts)
 
 

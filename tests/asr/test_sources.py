@@ -43,7 +43,7 @@ class TapeRecognizer:
     def sample_rate(self) -> int:
         return 8000
 
-    def open_stream(self, input_rate: int = 8000) -> Tape:
+    def open_stream(self, input_rate: int = 8000, *, partials: bool = True) -> Tape:
         return Tape(self)
 
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from asr.recognizer import Recognizer, Result
-from asr.vosk_backend import model_sample_rate
+from asr.resample import Resampler
+from asr.vosk_backend import VoskStream, model_sample_rate
 from asr.wavfile import WavAudio
-
-pytestmark = pytest.mark.slow
 
 
 def decode(recognizer: Recognizer, audio: WavAudio, chunk_ms: int | None) -> Result:
@@ -24,6 +24,7 @@ def decode(recognizer: Recognizer, audio: WavAudio, chunk_ms: int | None) -> Res
     return stream.finish()
 
 
+@pytest.mark.slow
 def test_call_audio_gives_a_transcript_with_word_times(
     recognizer: Recognizer, korean_audio: WavAudio
 ) -> None:
@@ -53,6 +54,7 @@ def whole(recognizer: Recognizer, korean_audio: WavAudio) -> Result:
     return decode(recognizer, korean_audio, None)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chunk_ms", [20, 200])
 def test_streamed_chunks_and_the_whole_file_agree(
     recognizer: Recognizer, korean_audio: WavAudio, whole: Result, chunk_ms: int
@@ -64,6 +66,7 @@ def test_streamed_chunks_and_the_whole_file_agree(
     assert streamed.words == whole.words
 
 
+@pytest.mark.slow
 def test_utterances_after_pauses_accumulate_with_call_relative_times(
     recognizer: Recognizer, korean_audio: WavAudio, whole: Result
 ) -> None:
@@ -81,3 +84,46 @@ def test_sample_rate_comes_from_mfcc_conf(tmp_path: Path) -> None:
     assert model_sample_rate(tmp_path) == 16000  # no file: Kaldi's default
     (tmp_path / "conf" / "mfcc.conf").write_text("--use-energy=false\n--sample-frequency=8000\n")
     assert model_sample_rate(tmp_path) == 8000
+
+
+class FakeKaldi:
+    """Records what VoskStream hands to Kaldi; ends an utterance every 5th block."""
+
+    def __init__(self) -> None:
+        self.blocks: list[int] = []
+        self.partials = 0
+
+    def AcceptWaveform(self, data: bytes) -> bool:
+        self.blocks.append(len(data))
+        return len(self.blocks) % 5 == 0
+
+    def Result(self) -> str:
+        n = len(self.blocks)
+        return json.dumps(
+            {
+                "text": f"w{n}",
+                "result": [{"word": f"w{n}", "start": n / 10, "end": n / 10 + 0.05, "conf": 0.5}],
+            }
+        )
+
+    def PartialResult(self) -> str:
+        self.partials += 1
+        return json.dumps({"partial": "p"})
+
+    def FinalResult(self) -> str:
+        return json.dumps({"text": ""})
+
+
+@pytest.mark.parametrize("chunk", [2, 320, 3200, 7777])
+def test_kaldi_gets_fixed_blocks_whatever_the_chunking(chunk: int) -> None:
+    kaldi = FakeKaldi()
+    stream = VoskStream(kaldi, Resampler(8000, 16000), 8000, partials=False)
+    pcm = b"\x01\x00" * 8000 * 2  # 2 s at 8 kHz
+    partials = [stream.accept(pcm[i : i + chunk]) for i in range(0, len(pcm), chunk)]
+    result = stream.finish()
+    assert kaldi.blocks[:-1] == [3200] * 19  # 100 ms at 16 kHz, then the filter's tail
+    assert kaldi.partials == 0  # none asked for
+    assert [p.text for p in partials if p is not None] == ["w5", "w5 w10", "w5 w10 w15"]
+    assert result.text == "w5 w10 w15 w20"  # the tail ended an utterance too
+    assert [w.start for w in result.words] == [0.5, 1.0, 1.5, 2.0]
+    assert result.audio_seconds == 2.0
