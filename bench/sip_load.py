@@ -50,12 +50,24 @@ def percentile(histogram: np.ndarray, q: float) -> float:
     return float(np.searchsorted(np.cumsum(histogram), q / 100 * total)) / 10
 
 
+def deviation_p99(histogram: np.ndarray) -> float:
+    """p99 of |interval - 20 ms| (late packets and the early ones that catch up)."""
+    total = int(histogram.sum())
+    if not total:
+        return float("nan")
+    deviation = np.abs(np.arange(len(histogram)) / 10 - 20)
+    order = np.argsort(deviation, kind="stable")
+    cumulative = np.cumsum(histogram[order])
+    return float(deviation[order][np.searchsorted(cumulative, 0.99 * total)])
+
+
 # ---------------------------------------------------------------------------------- RTP sink
 def sink_main(port: int, control: Connection) -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     sock.bind(("127.0.0.1", port))
     last: dict[bytes, float] = {}
+    jitter: dict[bytes, float] = {}
     histogram = np.zeros(BINS + 1, dtype=np.int64)
     packets = 0
     while True:
@@ -63,10 +75,19 @@ def sink_main(port: int, control: Connection) -> None:
         if control in ready:
             command = control.recv()
             if command == "stats":
-                control.send({"packets": packets, "histogram": histogram.tolist()})
+                values = list(jitter.values()) or [float("nan")]
+                control.send(
+                    {
+                        "packets": packets,
+                        "histogram": histogram.tolist(),
+                        "rfc3550_mean": float(np.mean(values)),
+                        "rfc3550_max": float(np.max(values)),
+                    }
+                )
                 histogram[:] = 0
                 packets = 0
                 last.clear()
+                jitter.clear()
             elif command == "quit":
                 return
         if sock in ready:
@@ -79,7 +100,11 @@ def sink_main(port: int, control: Connection) -> None:
                 ssrc = data[8:12]
                 previous = last.get(ssrc)
                 if previous is not None:
-                    histogram[min(int((now - previous) * 10_000), BINS)] += 1
+                    gap = now - previous
+                    histogram[min(int(gap * 10_000), BINS)] += 1
+                    # RFC 3550 interarrival jitter, in ms (packets are sent every 20 ms)
+                    j = jitter.get(ssrc, 0.0)
+                    jitter[ssrc] = j + (abs(gap * 1000 - 20) - j) / 16
                 last[ssrc] = now
                 packets += 1
 
