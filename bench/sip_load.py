@@ -271,6 +271,28 @@ def run_sipp(
     return {"rc": out.returncode, "ok": ok, "failed": failed, "peak": peak, "seconds": elapsed}
 
 
+def start_real_node(
+    workdir: Path, node_port: int, kamailio_port: int, max_calls: int
+) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "HOTLINE_DATA_DIR": str(workdir / "node"),
+        "HOTLINE_REDIS_URL": "redis://127.0.0.1:6379/12",
+        "HOTLINE_SIP_REGISTRAR": f"127.0.0.1:{kamailio_port}",
+        "HOTLINE_SIP_PORT": str(node_port),
+        "HOTLINE_SIP_USER": "ivr1",
+        "HOTLINE_SIP_PASSWORD": "ivr",
+        "HOTLINE_RTP_PORTS": "30000-31998",
+        "HOTLINE_IVR_MAX_CALLS": str(max_calls),
+        "HOTLINE_LOG_LEVEL": "WARNING",
+    }
+    cli = str(ROOT / ".venv/bin/hotline1567")
+    subprocess.run([cli, "db", "upgrade"], env=env, check=True, capture_output=True)
+    subprocess.run([cli, "prompts", "build"], env=env, check=True, capture_output=True)
+    log = (workdir / "node.log").open("w")
+    return subprocess.Popen([cli, "ivr"], env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -295,6 +317,11 @@ def main() -> int:
         help="extra calls above --max-calls in the last step (0: skip)",
     )
     parser.add_argument("--json", type=Path, help="write the results here too")
+    parser.add_argument(
+        "--real-node",
+        action="store_true",
+        help="bench `hotline1567 ivr` (call flow, recorder, SQLite, Redis DB 12)",
+    )
     args = parser.parse_args()
     if args.command == "node":
         return node_main(args)
@@ -310,30 +337,34 @@ def main() -> int:
     with EmbeddedKamailio(
         settings, listen=("127.0.0.1", kamailio_port), nodes=nodes, max_calls=100000
     ) as kamailio:
-        node_proc = subprocess.Popen(
-            [
-                sys.executable,
-                __file__,
-                "node",
-                "--sip-port",
-                str(node_port),
-                "--registrar",
-                f"127.0.0.1:{kamailio_port}",
-                "--max-calls",
-                str(args.max_calls),
-                "--rtp-ports",
-                "30000-31998",
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert node_proc.stdin and node_proc.stdout
+        if args.real_node:
+            node_proc = start_real_node(workdir, node_port, kamailio_port, args.max_calls)
+        else:
+            node_proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    __file__,
+                    "node",
+                    "--sip-port",
+                    str(node_port),
+                    "--registrar",
+                    f"127.0.0.1:{kamailio_port}",
+                    "--max-calls",
+                    str(args.max_calls),
+                    "--rtp-ports",
+                    "30000-31998",
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
 
         def node_stats() -> dict[str, object]:
-            node_proc.stdin.write("stats\n")  # type: ignore[union-attr]
-            node_proc.stdin.flush()  # type: ignore[union-attr]
-            return json.loads(node_proc.stdout.readline())  # type: ignore[union-attr]
+            if args.real_node or node_proc.stdin is None or node_proc.stdout is None:
+                return {}
+            node_proc.stdin.write("stats\n")
+            node_proc.stdin.flush()
+            return json.loads(node_proc.stdout.readline())
 
         time.sleep(4)  # register + one dispatcher probe
         kamailio_pids = group_pids(kamailio._process.pid)  # type: ignore[union-attr]
@@ -386,9 +417,12 @@ def main() -> int:
         after = run_sipp(kamailio.registrar, 1, 1, 2, sink_port, 46900, 47900, workdir)
         print(json.dumps({"after_overload_single_call": after}), flush=True)
         results.append({"after_overload_single_call": after})
-        node_proc.stdin.write("quit\n")
-        node_proc.stdin.flush()
-        node_proc.wait(timeout=30)
+        if node_proc.stdin is not None:
+            node_proc.stdin.write("quit\n")
+            node_proc.stdin.flush()
+        else:
+            node_proc.terminate()
+        node_proc.wait(timeout=60)
     parent.send("quit")
     sink.join(timeout=5)
     if args.json:
