@@ -271,18 +271,47 @@ def run_sipp(
     return {"rc": out.returncode, "ok": ok, "failed": failed, "peak": peak, "seconds": elapsed}
 
 
-def start_real_node(
-    workdir: Path, node_port: int, kamailio_port: int, max_calls: int
+def start_node(
+    args: argparse.Namespace, workdir: Path, index: int, node: IvrNode, kamailio_port: int
 ) -> subprocess.Popen[str]:
+    rtp = f"{30000 + 2000 * index}-{31998 + 2000 * index}"
+    if args.real_node:
+        return start_real_node(workdir / node.user, node, kamailio_port, args.max_calls, rtp)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "node",
+            "--sip-port",
+            str(node.port),
+            "--user",
+            node.user,
+            "--registrar",
+            f"127.0.0.1:{kamailio_port}",
+            "--max-calls",
+            str(args.max_calls),
+            "--rtp-ports",
+            rtp,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def start_real_node(
+    workdir: Path, node: IvrNode, kamailio_port: int, max_calls: int, rtp: str
+) -> subprocess.Popen[str]:
+    workdir.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
-        "HOTLINE_DATA_DIR": str(workdir / "node"),
+        "HOTLINE_DATA_DIR": str(workdir / "data"),
         "HOTLINE_REDIS_URL": "redis://127.0.0.1:6379/12",
         "HOTLINE_SIP_REGISTRAR": f"127.0.0.1:{kamailio_port}",
-        "HOTLINE_SIP_PORT": str(node_port),
-        "HOTLINE_SIP_USER": "ivr1",
+        "HOTLINE_SIP_PORT": str(node.port),
+        "HOTLINE_SIP_USER": node.user,
         "HOTLINE_SIP_PASSWORD": "ivr",
-        "HOTLINE_RTP_PORTS": "30000-31998",
+        "HOTLINE_RTP_PORTS": rtp,
         "HOTLINE_IVR_MAX_CALLS": str(max_calls),
         "HOTLINE_LOG_LEVEL": "WARNING",
     }
@@ -317,6 +346,7 @@ def main() -> int:
         help="extra calls above --max-calls in the last step (0: skip)",
     )
     parser.add_argument("--json", type=Path, help="write the results here too")
+    parser.add_argument("--nodes", type=int, default=1, help="IVR node processes")
     parser.add_argument(
         "--real-node",
         action="store_true",
@@ -327,55 +357,42 @@ def main() -> int:
         return node_main(args)
 
     workdir = Path(tempfile.mkdtemp(prefix="sipload-"))
-    kamailio_port, node_port, sink_port = 45160, 45162, 45170
+    kamailio_port, sink_port = 45160, 45170
     settings = Settings(data_dir=workdir, sip_password="ivr")
     parent, child = multiprocessing.Pipe()
     sink = multiprocessing.Process(target=sink_main, args=(sink_port, child), daemon=True)
     sink.start()
     results: list[dict[str, object]] = []
-    nodes = [IvrNode("ivr1", "127.0.0.1", node_port)]
+    nodes = [IvrNode(f"ivr{i + 1}", "127.0.0.1", 45162 + 2 * i) for i in range(args.nodes)]
     with EmbeddedKamailio(
         settings, listen=("127.0.0.1", kamailio_port), nodes=nodes, max_calls=100000
     ) as kamailio:
-        if args.real_node:
-            node_proc = start_real_node(workdir, node_port, kamailio_port, args.max_calls)
-        else:
-            node_proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    __file__,
-                    "node",
-                    "--sip-port",
-                    str(node_port),
-                    "--registrar",
-                    f"127.0.0.1:{kamailio_port}",
-                    "--max-calls",
-                    str(args.max_calls),
-                    "--rtp-ports",
-                    "30000-31998",
-                ],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-            )
+        procs = [
+            start_node(args, workdir, index, node, kamailio_port)
+            for index, node in enumerate(nodes)
+        ]
 
-        def node_stats() -> dict[str, object]:
-            if args.real_node or node_proc.stdin is None or node_proc.stdout is None:
-                return {}
-            node_proc.stdin.write("stats\n")
-            node_proc.stdin.flush()
-            return json.loads(node_proc.stdout.readline())
+        def node_stats() -> list[dict[str, object]]:
+            stats = []
+            for proc in procs:
+                if proc.stdin is None or proc.stdout is None:
+                    continue
+                proc.stdin.write("stats\n")
+                proc.stdin.flush()
+                stats.append(json.loads(proc.stdout.readline()))
+            return stats
 
         time.sleep(4)  # register + one dispatcher probe
         kamailio_pids = group_pids(kamailio._process.pid)  # type: ignore[union-attr]
+        node_pids = [proc.pid for proc in procs]
         steps = [int(s) for s in args.steps.split(",")]
         if args.overload:
-            steps.append(args.max_calls + args.overload)
+            steps.append(args.max_calls * args.nodes + args.overload)
         node_stats()
         parent.send("stats")
         parent.recv()
         for index, calls in enumerate(steps):
-            cpu_node0, cpu_k0 = cpu_seconds([node_proc.pid]), cpu_seconds(kamailio_pids)
+            cpu_node0, cpu_k0 = cpu_seconds(node_pids), cpu_seconds(kamailio_pids)
             wall0 = time.monotonic()
             sipp = run_sipp(
                 kamailio.registrar,
@@ -388,7 +405,7 @@ def main() -> int:
                 workdir,
             )
             wall = time.monotonic() - wall0
-            cpu_node = cpu_seconds([node_proc.pid]) - cpu_node0
+            cpu_node = cpu_seconds(node_pids) - cpu_node0
             cpu_k = cpu_seconds(kamailio_pids) - cpu_k0
             stats = node_stats()
             parent.send("stats")
@@ -398,12 +415,15 @@ def main() -> int:
             row = {
                 "calls": calls,
                 **sipp,
-                **stats,
+                "nodes": stats,
                 "rx_packets": sink_stats["packets"],
                 "rx_p50_ms": percentile(histogram, 50),
                 "rx_p99_ms": percentile(histogram, 99),
                 "rx_p999_ms": percentile(histogram, 99.9),
                 "rx_max_ms": percentile(histogram, 100),
+                "rx_dev_p99_ms": deviation_p99(histogram),
+                "rx_rfc3550_jitter_mean_ms": round(sink_stats["rfc3550_mean"], 2),
+                "rx_rfc3550_jitter_max_ms": round(sink_stats["rfc3550_max"], 2),
                 "node_cpu_s": round(cpu_node, 1),
                 "kamailio_cpu_s": round(cpu_k, 1),
                 "node_cpu_pct_of_core_per_call": round(100 * cpu_node / call_seconds, 3),
@@ -417,12 +437,14 @@ def main() -> int:
         after = run_sipp(kamailio.registrar, 1, 1, 2, sink_port, 46900, 47900, workdir)
         print(json.dumps({"after_overload_single_call": after}), flush=True)
         results.append({"after_overload_single_call": after})
-        if node_proc.stdin is not None:
-            node_proc.stdin.write("quit\n")
-            node_proc.stdin.flush()
-        else:
-            node_proc.terminate()
-        node_proc.wait(timeout=60)
+        for proc in procs:
+            if proc.stdin is not None:
+                proc.stdin.write("quit\n")
+                proc.stdin.flush()
+            else:
+                proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=60)
     parent.send("quit")
     sink.join(timeout=5)
     if args.json:
