@@ -42,6 +42,7 @@ FILE_IS_BETTER = ("stream_lost", "idle")
 # Partial text is not published on the draft yet: apply_transcript would copy the first partial
 # into the description, where the final transcript could no longer replace it (see docs/asr.md).
 PUBLISH_PARTIALS = False
+PROGRESS_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class JobRunner:
         self._recognizer = recognizer
         self._extractor = extractor
         self._settings = settings
+        self._last_progress: dict[int, float] = {}
 
     def run(self, state: JobState, deliveries: int) -> Outcome:
         job = state.claimed.job
@@ -160,6 +162,8 @@ class JobRunner:
         except NotFound as exc:
             log.warning("ticket %d gone, dropping its ASR job: %s", job.ticket_id, exc)
             return Outcome("gone", error=str(exc))
+        finally:
+            self._last_progress.pop(job.ticket_id, None)
 
     def _decode(self, state: JobState, reference: str) -> tuple[Result, AudioEnd]:
         assert self._recognizer is not None
@@ -176,7 +180,9 @@ class JobRunner:
                     for pcm in stream_pcm(
                         audio, client, job.recording_id, end, idle_seconds=idle, cancelled=cancelled
                     ):
-                        stream.accept(pcm)
+                        partial = stream.accept(pcm)
+                        if partial is not None and partial.text:
+                            self._progress(job.ticket_id, partial.text)
                     result = stream.finish()
                     if end.saw_end and end.reason not in FILE_IS_BETTER:
                         return result, end
@@ -203,6 +209,21 @@ class JobRunner:
         for pcm in pieces:
             stream.accept(pcm)
         return stream.finish()
+
+    def _progress(self, ticket_id: int, text: str) -> None:
+        """The text so far on the draft, at most every PROGRESS_SECONDS (when enabled)."""
+        now = time.monotonic()
+        if not PUBLISH_PARTIALS or now - self._last_progress.get(ticket_id, 0.0) < PROGRESS_SECONDS:
+            return
+        self._last_progress[ticket_id] = now
+        self._services.tickets.apply_transcript(
+            ticket_id,
+            transcript=text,
+            words=None,
+            extracted={},
+            confidence={},
+            asr_status="streaming",
+        )
 
     def _store_status(self, ticket_id: int, status: str, reason: str) -> None:
         self._services.tickets.apply_transcript(

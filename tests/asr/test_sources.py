@@ -193,3 +193,36 @@ def test_concurrent_calls_are_decoded_side_by_side(
     for draft in drafts:
         finish(asr_services, draft)
     assert sorted(tape.fed) == [SPEECH.pcm16, SPEECH.pcm16]
+
+
+class ChattyTape(TapeRecognizer):
+    def open_stream(self, input_rate: int = 8000, *, partials: bool = True) -> Tape:
+        return ChattyStream(self)
+
+
+class ChattyStream(Tape):
+    def accept(self, pcm16: bytes) -> Partial | None:
+        super().accept(pcm16)
+        return Partial(f"{len(self.data)} so far")
+
+
+def test_text_so_far_is_published_when_enabled(
+    asr_services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("asr.job.PUBLISH_PARTIALS", True)
+    monkeypatch.setattr("asr.job.PROGRESS_SECONDS", 0.0)
+    draft = new_draft(asr_services, "c7", SPEECH)
+    config = WorkerConfig(consumer="w3", concurrency=1)
+    with running(AsrWorker(asr_services, ChattyTape(), config, NoFields())):
+        enqueue(asr_services, draft, streaming=True)
+        stream(asr_services, draft["recording_id"], SPEECH.pcm16[: 10 * CHUNK], speed=10)
+        so_far = wait_for(
+            lambda: (ticket(asr_services, draft)["transcript"] or "").endswith("so far"),
+            5,
+            "the text so far",
+        )
+        assert so_far
+        assert ticket(asr_services, draft)["asr_status"] == "streaming"
+        asr_services.audio.end_audio(draft["recording_id"], "silence")
+        stored = finish(asr_services, draft)
+    assert stored["transcript"] == f"{10 * CHUNK} bytes"  # the final text replaces it
