@@ -55,7 +55,8 @@ def run_node(settings: Settings, stop: threading.Event | None = None) -> int:
     from ivr.sip.adapter import serve
 
     name = node_name(settings)
-    with running_services(settings) as services:
+    # A short Redis timeout: a hung Redis must cost a caller half a second, not seconds.
+    with running_services(settings, redis_timeout=0.5) as services:
 
         def on_call(channel: CallChannel) -> None:
             run_call(channel, services, assets.flow, assets.prompts, node=name)

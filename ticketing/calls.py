@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ticketing.actors import Actor
 from ticketing.errors import InvalidInput, NotFound
 from ticketing.events import record_event
-from ticketing.models import Call, Recording, SurveyResult, Ticket
+from ticketing.models import Call, Recording, RecordingAccess, SurveyResult, Ticket
 from ticketing.serialize import ticket_to_dict
 from ticketing.tickets import NewTicket, TicketService
 from ticketing.timeutil import as_utc, utcnow
@@ -181,6 +181,19 @@ class CallService:
                 },
             )
         log.info("call %s ended (%s, abandoned=%s)", call_id, reason, abandoned)
+
+    def log_recording_access(
+        self, recording_id: int, user_id: int | None, purpose: str = "listen"
+    ) -> None:
+        """PDPA: every listen to a recording is logged (who, which, when, why)."""
+        with self._sessions.begin() as session:
+            if session.get(Recording, recording_id) is None:
+                raise NotFound(f"no recording {recording_id}")
+            session.add(
+                RecordingAccess(
+                    recording_id=recording_id, user_id=user_id, at=utcnow(), purpose=purpose
+                )
+            )
 
     def get_call(self, call_id: str) -> dict[str, Any]:
         with self._sessions() as session:

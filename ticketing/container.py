@@ -51,8 +51,12 @@ def build_services(
     redis_url: str | None = None,
     catalog: Catalog | None = None,
     start_relay: bool = True,
+    redis_timeout: float = 5.0,
 ) -> Services:
-    """Build the services for one process. ``redis_url`` overrides the settings' (embedded)."""
+    """Build the services for one process. ``redis_url`` overrides the settings' (embedded).
+
+    ``redis_timeout`` bounds each Redis call: the IVR passes a short one, so a hung Redis costs a
+    caller half a second, not seconds (the WAV file is the durable copy)."""
     catalog = catalog or load_catalog(settings.config_dir)
     engine = make_engine(settings.effective_database_url)
     sessions = make_sessionmaker(engine)

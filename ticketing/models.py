@@ -167,6 +167,12 @@ class Ticket(Base):
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
         Index("ix_tickets_status_created", "status", "created_at"),
+        # Covering indexes for the supervisor's backlog figures (index-only scans of open work).
+        Index("ix_tickets_status_urgent_due", "status", "urgent", "resolve_due_at"),
+        Index("ix_tickets_status_category", "status", "category"),
+        Index("ix_tickets_status_province", "status", "province_code"),
+        Index("ix_tickets_status_agency", "status", "agency_code"),
+        Index("ix_tickets_confirmed_at", "confirmed_at"),
         Index("ix_tickets_category", "category"),
         Index("ix_tickets_province", "province_code"),
         Index("ix_tickets_agency", "agency_code"),

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, and_, not_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, not_, or_, select
 
 from ticketing.actors import Actor
 from ticketing.filters import TicketFilter
 from ticketing.models import Ticket
-from ticketing.status import TicketStatus
+from ticketing.status import OPEN_STATUSES, TicketStatus
 from ticketing.timeutil import utcnow
 
 FINISHED = (
@@ -18,8 +18,9 @@ FINISHED = (
 )
 
 
-def overdue_condition():  # type: ignore[no-untyped-def]
-    return and_(Ticket.resolve_due_at < utcnow(), Ticket.status.not_in(FINISHED))
+def overdue_condition() -> ColumnElement[bool]:
+    """Open (the complement of FINISHED) and past its resolve-by time; served by an index."""
+    return and_(Ticket.status.in_(OPEN_STATUSES), Ticket.resolve_due_at < utcnow())
 
 
 def ticket_query(filters: TicketFilter, actor: Actor | None) -> Select[Ticket]:

@@ -19,13 +19,17 @@ def configure_logging(settings: Settings) -> None:
 
 
 @contextmanager
-def running_services(settings: Settings, *, start_relay: bool = True) -> Iterator[Services]:
+def running_services(
+    settings: Settings, *, start_relay: bool = True, redis_timeout: float = 5.0
+) -> Iterator[Services]:
     """Services for one process; with HOTLINE_REDIS_URL unset, the embedded Redis under the data
     dir is used (started here if no other process of this installation runs it)."""
     with ExitStack() as stack:
         url = settings.redis_url
         if url is None:
             url = stack.enter_context(EmbeddedRedis(settings.data_dir)).url
-        services = build_services(settings, redis_url=url, start_relay=start_relay)
+        services = build_services(
+            settings, redis_url=url, start_relay=start_relay, redis_timeout=redis_timeout
+        )
         stack.callback(services.close)
         yield services

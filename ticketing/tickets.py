@@ -437,36 +437,61 @@ class TicketService:
             return update_to_dict(update_row)
 
     def claim(self, reference: str, actor: Actor, *, minutes: int = 10) -> dict[str, Any]:
-        """Reserve a draft for one call-taker; a claim by someone else that has not expired wins."""
+        """Reserve a draft for one call-taker; a claim by someone else that has not expired wins.
+
+        A claim is not an edit: it does not change the ticket's version, so a call-taker's form
+        stays current while the claim is renewed."""
         if actor.user_id is None:
             raise PermissionDenied("only a signed-in user can claim a ticket")
         with self._transaction() as session:
             ticket = self._load_for_change(session, reference, actor, None)
             now = utcnow()
-            held = (
-                ticket.claimed_by not in (None, actor.user_id)
-                and ticket.claim_expires_at is not None
-                and as_utc(ticket.claim_expires_at) > now
-            )
-            if held:
+            holder = self._live_claim_holder(ticket, now)
+            if holder not in (None, actor.user_id):
                 raise Conflict(f"ticket {reference} is being worked on by another call-taker")
-            ticket.claimed_by = actor.user_id
-            ticket.claim_expires_at = now + timedelta(minutes=minutes)
+            expires = now + timedelta(minutes=minutes)
+            self._set_claim(session, ticket, actor.user_id, expires)
             record_event(
                 session, "ticket.claimed", {**self._event_data(ticket), "user_id": actor.user_id}
             )
-            session.flush()
             return ticket_to_dict(ticket, actor)
 
     def release(self, reference: str, actor: Actor) -> None:
         with self._transaction() as session:
-            ticket = self._load_for_change(session, reference, actor, None)
+            ticket = self._load(session, reference)
+            self._check_visible(ticket, actor)
             if ticket.claimed_by == actor.user_id:
-                ticket.claimed_by = None
-                ticket.claim_expires_at = None
+                self._set_claim(session, ticket, None, None)
                 record_event(
                     session, "ticket.claimed", {**self._event_data(ticket), "user_id": None}
                 )
+
+    @staticmethod
+    def _set_claim(
+        session: Session, ticket: Ticket, user_id: int | None, expires: datetime | None
+    ) -> None:
+        # A Core UPDATE, not an attribute change: the ORM would bump the version column.
+        session.execute(
+            update(Ticket)
+            .where(Ticket.id == ticket.id)
+            .values(claimed_by=user_id, claim_expires_at=expires)
+            .execution_options(synchronize_session=False)
+        )
+        session.refresh(ticket)
+
+    @staticmethod
+    def _live_claim_holder(ticket: Ticket, now: datetime) -> int | None:
+        if ticket.claimed_by is None or ticket.claim_expires_at is None:
+            return None
+        return ticket.claimed_by if as_utc(ticket.claim_expires_at) > now else None
+
+    def _check_claim(self, ticket: Ticket, actor: Actor) -> None:
+        """A draft claimed by another call-taker can't be changed by a person until it expires."""
+        if actor.user_id is None or ticket.status is not TicketStatus.DRAFT:
+            return
+        holder = self._live_claim_holder(ticket, utcnow())
+        if holder not in (None, actor.user_id):
+            raise Conflict(f"ticket {ticket.reference} is being worked on by another call-taker")
 
     def apply_transcript(
         self,
@@ -542,6 +567,7 @@ class TicketService:
     ) -> Ticket:
         ticket = self._load(session, reference)
         self._check_visible(ticket, actor)
+        self._check_claim(ticket, actor)
         if expected_version is not None and ticket.version != expected_version:
             raise StaleVersion(
                 f"ticket {ticket.reference} is at version {ticket.version}, you edited "

@@ -11,7 +11,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from agent_ui.api.errors import error_response
-from agent_ui.console.access_log import log_recording_access
 from agent_ui.console.queries import recording_info
 from agent_ui.console.ranges import UnsatisfiableRange, parse_range
 from agent_ui.console.session import signed_in_actor
@@ -64,7 +63,7 @@ async def recording(request: Request) -> Response:
     end = min(end, start + MAX_CHUNK - 1)
     if start == 0:
         # The player asks from byte 0 once per listen; seeks ask from later bytes.
-        await run_in_threadpool(log_recording_access, services.sessions, info.id, actor.user_id)
+        await run_in_threadpool(services.calls.log_recording_access, info.id, actor.user_id)
         log.info("recording %s played by %s", info.id, actor.name)
     body = await run_in_threadpool(_read_slice, path, start, end - start + 1) if size else b""
     if wanted is None and end == size - 1:

@@ -299,6 +299,8 @@ def test_claim_keeps_others_out_until_it_expires(services: Services) -> None:
         services.tickets.claim(ref, second)
     services.tickets.claim(ref, first, minutes=-1)  # expired
     assert services.tickets.claim(ref, second)["claimed_by"] == 2
+    with pytest.raises(PermissionDenied):
+        services.tickets.claim(ref, AGENT)  # no user behind it
 
 
 def test_repeat_callers_open_tickets(services: Services) -> None:
@@ -308,3 +310,28 @@ def test_repeat_callers_open_tickets(services: Services) -> None:
     found = services.tickets.open_tickets_for_phone("089-999-9999")
     assert len(found) == 1
     assert services.tickets.open_tickets_for_phone("") == []
+
+
+def test_claim_does_not_change_the_version_and_keeps_others_from_editing(
+    services: Services,
+) -> None:
+    services.users.add_user("a", "password-a", "agent")
+    services.users.add_user("b", "password-b", "agent")
+    first = Actor(name="a", role="agent", user_id=1)
+    second = Actor(name="b", role="agent", user_id=2)
+    ticket = services.tickets.create(_new(), AGENT)
+    ref, version = ticket["reference"], ticket["version"]
+    claimed = services.tickets.claim(ref, first)
+    assert claimed["version"] == version
+    assert services.tickets.claim(ref, first)["version"] == version  # renewal
+    with pytest.raises(Conflict, match="another call-taker"):
+        services.tickets.update_fields(ref, {"urgent": True}, second)
+    with pytest.raises(Conflict, match="another call-taker"):
+        services.tickets.transition(ref, "confirmed", second)
+    services.tickets.release(ref, second)  # not the holder: nothing happens
+    assert services.tickets.get(ref)["claimed_by"] == 1
+    edited = services.tickets.update_fields(ref, {"urgent": True}, first, expected_version=version)
+    assert edited["urgent"] is True
+    services.tickets.release(ref, first)
+    assert services.tickets.get(ref)["claimed_by"] is None
+    assert services.tickets.transition(ref, "confirmed", second)["status"] == "confirmed"
