@@ -1,0 +1,115 @@
+"""`hotline1567 run` as a newcomer starts it: a SIPp caller dials 1567 through the embedded
+Kamailio and leaves a draft ticket with its recording and the caller's number."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.hotline1567.test_cli import _free_port, cli
+from tests.ivr.sip.sipkit import SippResult, free_udp_port, sipp
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def system(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
+    env.update(
+        {
+            "HOTLINE_DATA_DIR": str(tmp_path / "var"),
+            "HOTLINE_WEB_PORT": str(_free_port()),
+            "HOTLINE_KAMAILIO_LISTEN": f"127.0.0.1:{free_udp_port()}",
+            "HOTLINE_SIP_PORT": str(free_udp_port()),
+        }
+    )
+    log = tmp_path / "run.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hotline1567", "run"],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while "registered as ivr" not in log.read_text(errors="replace"):
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.3)
+        yield env, log
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    assert process.returncode == 0, log.read_text()[-3000:]
+    left = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True)
+    assert left.stdout == "", "processes left running after SIGTERM"
+
+
+def _api(env: dict[str, str], token: str, path: str) -> Any:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{env['HOTLINE_WEB_PORT']}/api/v1{path}",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_a_call_through_kamailio_leaves_a_draft_with_its_recording(
+    system: tuple[dict[str, str], Path],
+) -> None:
+    env, log = system
+    credentials = Path(env["HOTLINE_DATA_DIR"]) / "initial-credentials.txt"
+    assert oct(credentials.stat().st_mode & 0o777) == "0o600"
+    assert "first accounts" in log.read_text()
+    host, port = env["HOTLINE_KAMAILIO_LISTEN"].split(":")
+    # Key 1 interrupts the greeting; the caller listens to the complaint introduction (the PDPA
+    # notice and instructions, ~18 s with the synthetic voice) and speaks until '#' at 25.5 s.
+    result = sipp("uac.xml", (host, int(port)), hold_ms=25000, timeout=90)
+    assert isinstance(result, SippResult)
+    assert result.returncode == 0, result.output + result.errors
+
+    assert (
+        cli(env, "user", "add", "api", "--role", "agent", stdin="a-long-password\n").returncode == 0
+    )
+    token = cli(env, "token", "create", "--user", "api").stdout.strip()
+    deadline = time.monotonic() + 30
+    tickets: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        tickets = _api(env, token, "/tickets?status=draft")["items"]
+        if tickets and tickets[0]["asr_status"] not in ("pending", "streaming"):
+            break
+        time.sleep(0.5)
+    assert len(tickets) == 1, log.read_text()[-3000:]
+    ticket = tickets[0]
+    assert ticket["channel"] == "phone"
+    assert ticket["caller_phone"] == "0812345678"
+    assert ticket["recording_id"] is not None
+    # No speech model is bundled: the draft says so plainly.
+    assert ticket["asr_status"] == "no_model"
+    assert "no speech model" in (ticket["asr_error"] or "")
+
+    recordings = list((Path(env["HOTLINE_DATA_DIR"]) / "recordings").rglob("*.wav"))
+    assert len(recordings) == 1
+    with wave.open(str(recordings[0])) as wav:
+        assert (wav.getframerate(), wav.getsampwidth(), wav.getnchannels()) == (8000, 2, 1)
+        seconds = wav.getnframes() / 8000
+    intro = _seconds(Path(env["HOTLINE_DATA_DIR"]) / "prompts" / "complaint_intro.wav")
+    expected = 25.5 - 1.0 - intro  # '#' time, less pyVoIP's 1 s answer delay and the intro
+    assert expected - 2.0 <= seconds <= expected + 1.5, (seconds, expected)
+
+
+def _seconds(path: Path) -> float:
+    with wave.open(str(path)) as wav:
+        return wav.getnframes() / wav.getframerate()
