@@ -19,6 +19,7 @@ import json
 import multiprocessing
 import os
 import re
+import resource
 import select
 import socket
 import subprocess
@@ -257,8 +258,11 @@ def run_sipp(
         str(workdir / f"sipp-{calls}-err.log"),
     ]
     started = time.monotonic()
+    children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(args, cwd=FIXTURES, capture_output=True, text=True, timeout=hold + 600)
     elapsed = time.monotonic() - started
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    sipp_cpu = children.ru_utime + children.ru_stime - children0.ru_utime - children0.ru_stime
     rows = list(csv.reader(stat_file.open(), delimiter=";")) if stat_file.exists() else []
     ok = failed = peak = None
     if len(rows) >= 2:
@@ -268,7 +272,14 @@ def run_sipp(
     match = re.search(r"Peak was (\d+) calls", out.stdout)
     if match:
         peak = int(match.group(1))
-    return {"rc": out.returncode, "ok": ok, "failed": failed, "peak": peak, "seconds": elapsed}
+    return {
+        "rc": out.returncode,
+        "ok": ok,
+        "failed": failed,
+        "peak": peak,
+        "seconds": round(elapsed, 1),
+        "sipp_cpu_s": round(sipp_cpu, 1),
+    }
 
 
 def start_node(
