@@ -10,8 +10,10 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ticketing.actors import Actor
@@ -194,6 +196,25 @@ class CallService:
                     recording_id=recording_id, user_id=user_id, at=utcnow(), purpose=purpose
                 )
             )
+
+    def purge_expired_recordings(self, data_dir: Path, *, limit: int = 1000) -> int:
+        """Delete audio past its retention date (PDPA); the row stays, marked purged."""
+        now = utcnow()
+        with self._sessions.begin() as session:
+            expired = list(
+                session.scalars(
+                    select(Recording)
+                    .where(Recording.purge_after < now, Recording.purged_at.is_(None))
+                    .limit(limit)
+                )
+            )
+            for recording in expired:
+                (data_dir / recording.path).unlink(missing_ok=True)
+                recording.purged_at = now
+                log.info(
+                    "recording %d purged (retention ended %s)", recording.id, recording.purge_after
+                )
+            return len(expired)
 
     def get_call(self, call_id: str) -> dict[str, Any]:
         with self._sessions() as session:

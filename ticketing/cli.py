@@ -9,10 +9,12 @@ from typing import Any
 
 from config.catalog import CatalogError, load_catalog
 from config.settings import Settings
+from ticketing.calls import CallService
 from ticketing.container import sync_agencies
 from ticketing.db import make_engine, make_sessionmaker, upgrade_schema
 from ticketing.errors import DomainError
 from ticketing.models import Role
+from ticketing.tickets import TicketService
 from ticketing.users import UserService
 
 
@@ -40,6 +42,11 @@ def register(sub: Any) -> None:
     disable = user_sub.add_parser("disable", help="disable a user")
     disable.add_argument("name")
     disable.set_defaults(handler=user_disable)
+
+    recordings = sub.add_parser("recordings", help="call recordings")
+    rec_sub = recordings.add_subparsers(dest="recordings_command", required=True, metavar="ACTION")
+    purge = rec_sub.add_parser("purge", help="delete audio past its retention date (PDPA)")
+    purge.set_defaults(handler=recordings_purge)
 
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
@@ -125,4 +132,13 @@ def token_revoke(args: argparse.Namespace) -> int:
     if count == 0:
         return _fail("no such active token")
     print(f"{count} token(s) revoked", file=sys.stderr)
+    return 0
+
+
+def recordings_purge(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    sessions = make_sessionmaker(make_engine(settings.effective_database_url))
+    tickets = TicketService(sessions, load_catalog(settings.config_dir))
+    count = CallService(sessions, tickets).purge_expired_recordings(settings.data_dir)
+    print(f"{count} recording(s) purged", file=sys.stderr)
     return 0

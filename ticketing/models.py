@@ -113,6 +113,7 @@ class Recording(Base):
     complete: Mapped[bool] = mapped_column(Boolean, default=False)  # file closed and final
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     purge_after: Mapped[datetime | None]  # PDPA retention
+    purged_at: Mapped[datetime | None]  # the audio file was deleted at the end of retention
 
 
 class Ticket(Base):

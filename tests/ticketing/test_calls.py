@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
+
 import pytest
+from sqlalchemy import update
 
 from ticketing.container import Services
 from ticketing.errors import InvalidInput, NotFound
+from ticketing.models import Recording
+from ticketing.timeutil import utcnow
 
 
 def test_call_record_path_recording_draft_and_end(services: Services) -> None:
@@ -40,3 +46,23 @@ def test_bad_survey_and_unknown_call(services: Services) -> None:
         services.calls.record_survey("call-3", 6)
     with pytest.raises(NotFound):
         services.calls.answered("nope")
+
+
+def test_recordings_past_retention_are_purged(services: Services, tmp_path: Path) -> None:
+    services.calls.start_call("call-4")
+    old_id, _ = services.calls.start_recording("call-4", "recordings/old.wav")
+    services.calls.start_call("call-5")
+    services.calls.start_recording("call-5", "recordings/new.wav")
+    (tmp_path / "recordings").mkdir()
+    for name in ("old.wav", "new.wav"):
+        (tmp_path / "recordings" / name).write_bytes(b"RIFF")
+    with services.sessions.begin() as session:
+        session.execute(
+            update(Recording)
+            .where(Recording.id == old_id)
+            .values(purge_after=utcnow() - timedelta(days=1))
+        )
+    assert services.calls.purge_expired_recordings(tmp_path) == 1
+    assert not (tmp_path / "recordings" / "old.wav").exists()
+    assert (tmp_path / "recordings" / "new.wav").exists()
+    assert services.calls.purge_expired_recordings(tmp_path) == 0
