@@ -33,6 +33,11 @@ def test_parse_nodes_and_dispatcher_list():
         parse_nodes("ivr1@nohost")
 
 
+def test_listen_setting_is_checked():
+    with pytest.raises(SettingsError, match="HOTLINE_KAMAILIO_LISTEN='5060': expected host:port"):
+        EmbeddedKamailio(Settings(extra={"HOTLINE_KAMAILIO_LISTEN": "5060"}))
+
+
 def test_render_refuses_quotes_and_unfilled_placeholders():
     with pytest.raises(SettingsError, match="PASSWORD may not contain quotes"):
         render_config("x @@PASSWORD@@", {"PASSWORD": 'a"b'})
@@ -42,9 +47,11 @@ def test_render_refuses_quotes_and_unfilled_placeholders():
 
 @pytest.mark.slow
 def test_embedded_kamailio_answers_options_and_stops(tmp_path):
-    settings = Settings(data_dir=tmp_path, extra={"HOTLINE_KAMAILIO_LISTEN": "127.0.0.1:0"})
     listen = ("127.0.0.1", free_udp_port())
-    with EmbeddedKamailio(settings, listen=listen) as kamailio:
+    settings = Settings(
+        data_dir=tmp_path, extra={"HOTLINE_KAMAILIO_LISTEN": f"127.0.0.1:{listen[1]}"}
+    )
+    with EmbeddedKamailio(settings) as kamailio:  # listen address from the environment
         assert kamailio.registrar == listen
         assert options_ping(*listen) == 200
         assert (tmp_path / "kamailio" / "kamailio.cfg").exists()
