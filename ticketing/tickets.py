@@ -515,6 +515,9 @@ class TicketService:
                 raise NotFound(f"no ticket with id {ticket_id}")
             before = self._snapshot(ticket)
             edited = self._fields_edited_by_people(session, ticket.id)
+            machine_description = not ticket.description or ticket.description == (
+                ticket.transcript or ""
+            )
             ticket.transcript = transcript
             ticket.transcript_words = words
             ticket.asr_status = asr_status
@@ -528,7 +531,9 @@ class TicketService:
                         continue
                     setattr(ticket, name, value)
                     merged[name] = float(confidence.get(name, 0.0))
-                if transcript and not ticket.description:
+                # The description follows the transcript (partial, then final) until a person
+                # writes one.
+                if transcript and machine_description and "description" not in edited:
                     ticket.description = transcript
                 self._drop_inconsistent_place(ticket)
                 ticket.field_confidence = merged

@@ -335,3 +335,24 @@ def test_claim_does_not_change_the_version_and_keeps_others_from_editing(
     services.tickets.release(ref, first)
     assert services.tickets.get(ref)["claimed_by"] is None
     assert services.tickets.transition(ref, "confirmed", second)["status"] == "confirmed"
+
+
+def test_description_follows_partial_then_final_transcript_until_edited(
+    services: Services,
+) -> None:
+    ticket = services.tickets.create(NewTicket(channel="phone"), Actor.system("ivr"))
+
+    def apply(text: str, status: str) -> dict[str, object]:
+        return services.tickets.apply_transcript(
+            ticket["id"],
+            transcript=text,
+            words=None,
+            extracted={},
+            confidence={},
+            asr_status=status,
+        )
+
+    assert apply("น้ำ ท่วม", "streaming")["description"] == "น้ำ ท่วม"
+    assert apply("น้ำ ท่วม บ้าน สูง", "done")["description"] == "น้ำ ท่วม บ้าน สูง"
+    services.tickets.update_fields(ticket["reference"], {"description": "น้ำท่วมบ้าน"}, AGENT)
+    assert apply("น้ำ ท่วม บ้าน สูง มาก", "done")["description"] == "น้ำท่วมบ้าน"
