@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -109,8 +111,7 @@ class TicketService:
                     ticket = self._insert(session, values, actor)
                     return ticket_to_dict(ticket, actor)
             except IntegrityError as exc:
-                # Two processes took the same counter value only if the counter row was created
-                # concurrently for a new year; the retry sees the row and increments it.
+                # Should not happen (the counter is race-free); a retry is cheap insurance.
                 log.warning("reference collision on attempt %d: %s", attempt + 1, exc.orig)
         raise Conflict("could not allocate a reference number; try again")
 
@@ -151,20 +152,22 @@ class TicketService:
 
     def _next_reference(self, session: Session, now: datetime) -> str:
         year = buddhist_year_prefix(now)
-        bind = session.get_bind()
+        dialect = session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        # The year's counter row is made once, race-free: a concurrent twin waits for the first
+        # insert and then does nothing. The UPDATE then holds the row lock to commit, so two
+        # transactions never read the same value.
+        session.execute(
+            insert(ReferenceCounter)
+            .values(year_prefix=year, last_value=0)
+            .on_conflict_do_nothing(index_elements=["year_prefix"])
+        )
         counter = session.execute(
             update(ReferenceCounter)
             .where(ReferenceCounter.year_prefix == year)
             .values(last_value=ReferenceCounter.last_value + 1)
             .returning(ReferenceCounter.last_value)
-        ).scalar_one_or_none()
-        if counter is None:
-            # First ticket of the year: the primary key makes a concurrent twin fail, and
-            # create() retries into the UPDATE branch.
-            session.add(ReferenceCounter(year_prefix=year, last_value=1))
-            session.flush()
-            counter = 1
-        del bind
+        ).scalar_one()
         return format_reference(year, counter)
 
     def _set_due_times(self, ticket: Ticket) -> None:
