@@ -7,7 +7,7 @@ two threads per RTP stream and a 1 s delay. So this adapter keeps pyVoIP's ``SIP
 does well (building REGISTER requests and their digest answers, parsing the challenge) and runs its
 own transaction layer over one socket: every request is answered to its source, 200 OK carries the
 Record-Route set and is retransmitted until ACK, registration is a non-blocking state machine that
-retries with backoff forever, and media goes through the shared ``MediaEngine``.
+retries with backoff forever, and media goes to the node's media process (``MediaClient``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from config.settings import Settings
 from ivr.channel import CallChannel
 from ivr.sip import message as sipmsg
 from ivr.sip.channel import SipChannel
-from ivr.sip.media import MediaEngine, MediaStream, NoPortsAvailable
+from ivr.sip.media_client import MediaClient, MediaHandle, MediaUnavailable, NoPortsAvailable
 from ivr.sip.options import AdapterOptions
 
 with warnings.catch_warnings():
@@ -86,7 +86,7 @@ class _Call:
     invite_cseq: int
     source: tuple[str, int]
     to_tag: str
-    stream: MediaStream
+    stream: MediaHandle
     channel: SipChannel
     dialog: sipmsg.Dialog
     remote: tuple[str, int]
@@ -127,9 +127,15 @@ class SipNode:
         self.on_call = on_call
         self.options = options or AdapterOptions.from_extra(settings.extra)
         self.advertise = self.options.advertise or _advertise_address(settings)
-        self.media = MediaEngine(
-            settings.sip_bind, self.options.rtp_low, self.options.rtp_high, name=settings.sip_user
+        self.media = MediaClient(
+            settings.sip_bind,
+            self.options.rtp_low,
+            self.options.rtp_high,
+            name=settings.sip_user,
+            rtp_timeout=self.options.rtp_timeout,
         )
+        self._media_retry_at = 0.0
+        self._media_failures = 0
         self.registered = threading.Event()
         self.ready = threading.Event()  # set once the SIP socket is bound
         self.rejected_busy = 0
@@ -361,8 +367,8 @@ class SipNode:
         self._send(sipmsg.build_response(raw, 100, "Trying"), source)  # stops proxy retransmits
         try:
             stream = self.media.allocate()
-        except NoPortsAvailable:
-            log.error("INVITE %s: no free RTP port, 503", call_id)
+        except (NoPortsAvailable, MediaUnavailable) as exc:
+            log.error("INVITE %s: %s, 503", call_id, exc)
             self._send(
                 sipmsg.build_response(raw, 503, "Service Unavailable", to_tag=_tag()), source
             )
@@ -418,7 +424,7 @@ class SipNode:
         with contextlib.suppress(sipmsg.SipSyntaxError):
             offer = sipmsg.parse_sdp(body)
             call.remote = (offer.address, offer.port)
-            call.stream.remote = call.remote
+            call.stream.set_remote(call.remote)
         ok = sipmsg.build_response(raw, 200, "OK", extra=[self._contact()], body=call.answer_sdp)
         self._send(ok, source)
 
@@ -549,6 +555,8 @@ class SipNode:
     # ------------------------------------------------------------------ timers
     def _housekeeping(self, now: float) -> None:
         self._registration_tick(now)
+        if self.media.lost.is_set():
+            self._media_lost(now)
         with self._lock:
             calls = list(self._calls.values())
         for call in calls:
@@ -567,7 +575,7 @@ class SipNode:
                     self._send(call.last_response, call.source)
                     call.ok_interval = min(call.ok_interval * 2, T2)
                     call.ok_next = now + call.ok_interval
-            if now - call.stream.last_rx > self.options.rtp_timeout:
+            if call.stream.timed_out:
                 log.warning(
                     "call %s: no RTP for %.0f s, hanging up",
                     call.channel.call_id,
@@ -585,6 +593,29 @@ class SipNode:
             with self._lock:
                 for call_id in [k for k, expiry in self._recent.items() if expiry < now]:
                     del self._recent[call_id]
+
+    def _media_lost(self, now: float) -> None:
+        """The media process died: every call ends ('error', BYE sent), then a new one starts."""
+        with self._lock:
+            calls = list(self._calls.values())
+        for call in calls:
+            self._end_call(call, "error")
+        if now < self._media_retry_at:
+            return  # INVITEs get 503 meanwhile, so the dispatcher sends callers to other nodes
+        try:
+            self.media.restart()
+        except Exception:
+            self._media_failures += 1
+            backoff = min(2.0**self._media_failures, 30.0)
+            self._media_retry_at = now + backoff
+            log.exception(
+                "node %s: media process restart failed; retry in %.0f s (503 until then)",
+                self.settings.sip_user,
+                backoff,
+            )
+            return
+        self._media_failures = 0
+        log.warning("node %s: media process restarted after a failure", self.settings.sip_user)
 
     # ------------------------------------------------------------------ registration
     def _send_to_registrar(self, data: bytes) -> None:

@@ -1,4 +1,4 @@
-"""``SipChannel``: the CallChannel the adapter hands to the call flow, over a MediaStream."""
+"""``SipChannel``: the CallChannel the adapter hands to the call flow, over a MediaHandle."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 
 from ivr.channel import CallEnded
-from ivr.sip.media import FRAME_SECONDS, MediaStream
+from ivr.sip.media_client import FRAME_SECONDS, MediaHandle
 
 # Readers poll at the frame rate: audio arrives every 20 ms anyway, and sleeping is far cheaper
 # than a Condition per call (bench: 35% vs 85% of a core for 150 call threads).
@@ -20,7 +20,7 @@ class SipChannel:
         self,
         sip_call_id: str,
         caller_number: str | None,
-        stream: MediaStream,
+        stream: MediaHandle,
         on_hangup: Callable[[SipChannel], None],
     ) -> None:
         self._call_id = uuid.uuid4().hex
@@ -63,10 +63,10 @@ class SipChannel:
         self._stream.queue_pcm(pcm16)
 
     def stop_playback(self) -> None:
-        self._stream.outbound.clear()
+        self._stream.stop_playback()
 
     def playback_pending(self) -> float:
-        return len(self._stream.outbound) * FRAME_SECONDS
+        return self._stream.playback_pending()
 
     def read_audio(self, timeout: float) -> bytes:
         stream = self._stream

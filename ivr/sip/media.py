@@ -1,112 +1,128 @@
-"""RTP media for every call of a node: one shared receiver thread and one shared pacing thread.
+"""The media process: RTP for every call of a node, in one thread of its own process.
 
-pyVoIP runs two threads per RTP stream and decodes to 8-bit audio; at 150+ calls that is 300+
-threads fighting for the GIL. Here all sockets share a selector (receiver) and one clock (pacer)
-that sends one 20 ms frame per stream per tick, on an absolute schedule so late ticks catch up
-instead of drifting.
+In the node's process the 20 ms pacer shared the GIL with the call sessions (flow, recorder,
+SQLite, Redis) and waited up to 84 ms for it (p99 at 100 calls). Here one loop owns every RTP
+socket and the clock: it sends one frame per stream per tick on an absolute schedule (late
+ticks catch up instead of drifting), receives and decodes caller audio, detects RFC 2833 keys
+and silent callers, and talks to the node over one Unix socket (``ivr.sip.ipc``): prompts come
+in whole, caller audio goes out every 40 ms for all calls in one message. Nothing here shares a
+lock or an interpreter with the node; it exits when the node's end of the socket closes or the
+node dies.
 """
 
 from __future__ import annotations
 
+import array
 import collections
 import contextlib
 import logging
+import os
 import random
 import selectors
+import signal
 import socket
-import threading
+import struct
+import sys
 import time
-from dataclasses import dataclass
-
-import numpy as np
 
 from ivr.channel import FRAME_BYTES, FRAME_MS, SAMPLE_RATE
-from ivr.sip import g711, rtp
+from ivr.sip import g711, ipc, rtp
+from ivr.sip.ipc import Kind
 
 log = logging.getLogger(__name__)
 
 FRAME_SECONDS = FRAME_MS / 1000
 SAMPLES_PER_FRAME = SAMPLE_RATE * FRAME_MS // 1000
-MAX_INBOUND_SECONDS = 120  # caller audio kept when the flow does not read it (bounded memory)
-MAX_INBOUND_FRAMES = MAX_INBOUND_SECONDS * 1000 // FRAME_MS
-_JITTER_BINS = 2000  # send-interval histogram, 0.1 ms bins up to 200 ms
+FLUSH_TICKS = 2  # caller audio goes to the node every 2 ticks (40 ms), all calls in one message
+JITTER_BINS = 2000  # send-interval histogram, 0.1 ms bins up to 200 ms
+MAX_OUTBOX = 64 << 20  # bytes waiting for a node that stopped reading: give up past this
+_RTP_HEADER = struct.Struct("!BBHII")
+_DRAIN_PER_STREAM = 64  # datagrams per stream per wake-up: one flooded port cannot starve others
 
 
-class NoPortsAvailable(RuntimeError):
-    """Every RTP port of the configured range is in use."""
+class RtpStream:
+    """One call's RTP socket, queued encoded audio and caller audio not yet handed over."""
 
-
-@dataclass
-class SendStats:
-    """Histogram of the interval between consecutive packets of the same stream, in 0.1 ms bins."""
-
-    histogram: np.ndarray
-
-    def percentile_ms(self, q: float) -> float:
-        total = int(self.histogram.sum())
-        if not total:
-            return float("nan")
-        index = int(np.searchsorted(np.cumsum(self.histogram), q / 100 * total))
-        return index / 10
-
-    @property
-    def count(self) -> int:
-        return int(self.histogram.sum())
-
-
-class MediaStream:
-    """One call's RTP socket, outbound frame queue, inbound PCM buffer and DTMF keys."""
-
-    def __init__(self, sock: socket.socket, port: int) -> None:
+    def __init__(self, stream_id: int, sock: socket.socket, port: int, now: float) -> None:
+        self.stream_id = stream_id
         self.sock = sock
         self.port = port
         self.remote: tuple[str, int] | None = None
         self.payload_type = g711.PCMU
         self.event_payload_type: int | None = None
-        self.outbound: collections.deque[bytes] = collections.deque()
-        # Lock-free hand-over to the call thread: deque append/popleft are atomic, and the reader
-        # polls every 20 ms (measured: a Condition per call cost 3x the CPU at 150 calls).
-        self.inbound: collections.deque[bytes] = collections.deque(maxlen=MAX_INBOUND_FRAMES)
-        self.dtmf: collections.deque[str] = collections.deque()
-        self.closed = False
-        self.last_rx = time.monotonic()
-        self.packets_in = 0
-        self.packets_out = 0
+        self.last_rx = now
+        self.timed_out = False
+        self.last_sent: float | None = None
+        self.queued = 0  # frames the node asked to play (cumulative)
+        self.played = 0  # frames sent or dropped by a stop (cumulative)
+        self._reported = (0, 0)
+        self._out: collections.deque[bytes] = collections.deque()  # encoded, 160-byte multiples
+        self._out_offset = 0
+        self._unencoded: list[bytes] = []  # PLAY before START: encoded once the codec is known
+        self._raw: list[bytes] = []  # G.711 payloads of one payload type, decoded per batch
+        self._raw_pt = g711.PCMU
+        self._pcm: list[bytes] = []
         self._seen_events: collections.deque[tuple[int, int]] = collections.deque(maxlen=16)
         self._sequence = random.randrange(1 << 16)
         self._timestamp = random.randrange(1 << 32)
         self._ssrc = random.randrange(1 << 32)
-        self._last_sent: float | None = None
-        self._silence = b""
+        self._silence = g711.silence(g711.PCMU, SAMPLES_PER_FRAME)
 
-    def start(self, remote: tuple[str, int], payload_type: int, event_pt: int | None) -> None:
-        self.remote = remote
-        self.payload_type = payload_type
-        self.event_payload_type = event_pt
-        self._silence = g711.silence(payload_type, SAMPLES_PER_FRAME)
-        self.last_rx = time.monotonic()
+    def start(self, start: ipc.StartStream, now: float) -> None:
+        self.remote = start.remote
+        self.payload_type = start.payload_type
+        self.event_payload_type = start.event_payload_type
+        self._silence = g711.silence(start.payload_type, SAMPLES_PER_FRAME)
+        self.last_rx = now
+        for pcm16 in self._unencoded:
+            self._out.append(g711.encode(pcm16, self.payload_type))
+        self._unencoded.clear()
 
     def queue_pcm(self, pcm16: bytes) -> None:
-        if self.closed:
+        """A whole prompt at once: padded to whole frames and encoded in one numpy call."""
+        if not pcm16:
             return
-        for start in range(0, len(pcm16), FRAME_BYTES):
-            frame = pcm16[start : start + FRAME_BYTES]
-            if len(frame) < FRAME_BYTES:
-                frame = frame + b"\x00" * (FRAME_BYTES - len(frame))
-            self.outbound.append(frame)
+        frames = -(-len(pcm16) // FRAME_BYTES)
+        padded = pcm16 + b"\x00" * (frames * FRAME_BYTES - len(pcm16))
+        if self.remote is None:
+            self._unencoded.append(padded)
+        else:
+            self._out.append(g711.encode(padded, self.payload_type))
+        self.queued += frames
+
+    def stop_playback(self) -> None:
+        self._out.clear()
+        self._unencoded.clear()
+        self._out_offset = 0
+        self.played = self.queued
 
     def next_packet(self) -> bytes | None:
-        """The next 20 ms packet to send (queued audio, else silence to keep the stream alive)."""
-        if self.remote is None or self.closed:
+        """The next 20 ms packet (queued audio, else silence to keep the stream alive)."""
+        if self.remote is None:
             return None
-        outbound = self.outbound
-        payload = g711.encode(outbound.popleft(), self.payload_type) if outbound else self._silence
-        packet = rtp.build(self.payload_type, self._sequence, self._timestamp, self._ssrc, payload)
-        self._sequence += 1
-        self._timestamp += SAMPLES_PER_FRAME
+        out = self._out
+        if out:
+            chunk = out[0]
+            offset = self._out_offset
+            payload = chunk[offset : offset + SAMPLES_PER_FRAME]
+            offset += SAMPLES_PER_FRAME
+            if offset >= len(chunk):
+                out.popleft()
+                offset = 0
+            self._out_offset = offset
+            self.played += 1
+        else:
+            payload = self._silence
+        packet = (
+            _RTP_HEADER.pack(0x80, self.payload_type, self._sequence, self._timestamp, self._ssrc)
+            + payload
+        )
+        self._sequence = (self._sequence + 1) & 0xFFFF
+        self._timestamp = (self._timestamp + SAMPLES_PER_FRAME) & 0xFFFFFFFF
         return packet
 
-    def on_datagram(self, data: bytes) -> None:
+    def on_datagram(self, data: bytes, now: float) -> str | None:
+        """Take one datagram; returns a DTMF key when it starts a new RFC 2833 event."""
         payload_type = data[1] & 0x7F if len(data) > 12 else -1
         if payload_type in (g711.PCMU, g711.PCMA) and data[0] == 0x80:
             # The common case (no CSRC, extension or padding) without building an RtpPacket.
@@ -116,182 +132,258 @@ class MediaStream:
                 packet = rtp.parse(data)
             except rtp.RtpError as exc:
                 log.debug("RTP port %d: dropped packet: %s", self.port, exc)
-                return
+                return None
             payload_type, payload = packet.payload_type, packet.payload
             if payload_type == self.event_payload_type:
-                self.last_rx = time.monotonic()
-                self._on_event(packet)
-                return
-        self.last_rx = time.monotonic()
-        self.packets_in += 1
+                self.last_rx = now
+                return self._on_event(packet)
         if payload_type in (g711.PCMU, g711.PCMA):
-            self.inbound.append(g711.decode(payload, payload_type))
+            self.last_rx = now
+            if payload_type != self._raw_pt:
+                self._decode_raw()
+                self._raw_pt = payload_type
+            self._raw.append(payload)
+        return None
 
-    def _on_event(self, packet: rtp.RtpPacket) -> None:
+    def _on_event(self, packet: rtp.RtpPacket) -> str | None:
         try:
             event = rtp.parse_telephone_event(packet.payload)
         except rtp.RtpError as exc:
             log.debug("RTP port %d: bad telephone-event: %s", self.port, exc)
-            return
+            return None
         key = (packet.ssrc, packet.timestamp)  # one event = one timestamp, sent several times
         if event.key is None or key in self._seen_events:
-            return
+            return None
         self._seen_events.append(key)
-        self.dtmf.append(event.key)
+        return event.key
 
-    def take_inbound(self) -> bytes:
-        chunks = []
-        with contextlib.suppress(IndexError):
-            while True:
-                chunks.append(self.inbound.popleft())
-        return b"".join(chunks)
+    def _decode_raw(self) -> None:
+        if self._raw:
+            self._pcm.append(g711.decode(b"".join(self._raw), self._raw_pt))
+            self._raw.clear()
+
+    def take_report(self) -> ipc.StreamReport | None:
+        """Caller audio since the last report and the playback watermark, if anything changed."""
+        self._decode_raw()
+        watermark = (self.played, self.queued)
+        if not self._pcm and watermark == self._reported:
+            return None
+        pcm = b"".join(self._pcm)
+        self._pcm.clear()
+        self._reported = watermark
+        return ipc.StreamReport(self.stream_id, self.played, self.queued, pcm)
 
     def close(self) -> None:
-        self.closed = True
-        self.outbound.clear()
         self.sock.close()
 
 
-class MediaEngine:
-    """Allocates RTP ports and runs the shared receiver and pacer threads."""
+class MediaLoop:
+    """Every stream of one node, driven by a single thread: no lock and no GIL contention."""
 
-    def __init__(self, bind_ip: str, port_low: int, port_high: int, name: str = "media") -> None:
-        self.name = name
-        if port_low > port_high:
-            raise ValueError(f"RTP port range {port_low}-{port_high} is empty")
-        self.bind_ip = bind_ip
-        # Even ports only: RTP convention, leaving port+1 for RTCP.
-        self._free = list(range(port_low + port_low % 2, port_high + 1, 2))
-        random.shuffle(self._free)
-        self._lock = threading.Lock()
-        self._streams: dict[int, MediaStream] = {}
-        self._selector = selectors.DefaultSelector()
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
-        self._running = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._histogram = [0] * (_JITTER_BINS + 1)  # a list: cheaper to bump than numpy
+    def __init__(self, control: socket.socket, rtp_timeout: float, parent_pid: int) -> None:
+        control.setblocking(False)
+        self.control = control
+        self.rtp_timeout = rtp_timeout
+        self.parent_pid = parent_pid
+        self.streams: dict[int, RtpStream] = {}
+        self.histogram = array.array("q", bytes(8 * (JITTER_BINS + 1)))
         self.late_ticks = 0
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(control, selectors.EVENT_READ, None)
+        self._reader = ipc.FrameReader()
+        self._fds: collections.deque[int] = collections.deque()
+        self._outbox = bytearray()
+        self._running = True
 
-    @property
-    def ports_in_use(self) -> int:
-        with self._lock:
-            return len(self._streams)
-
-    def start(self) -> None:
-        self._running.set()
-        for target, role in ((self._receive_loop, "rtp-receive"), (self._pace_loop, "rtp-pacer")):
-            thread = threading.Thread(target=target, name=f"{role}[{self.name}]", daemon=True)
-            thread.start()
-            self._threads.append(thread)
-
-    def stop(self) -> None:
-        self._running.clear()
-        self._wake()
-        for thread in self._threads:
-            thread.join(timeout=2)
-        with self._lock:
-            streams = list(self._streams.values())
-        for stream in streams:
-            self.release(stream)
-        self._selector.close()
-        self._wake_r.close()
-        self._wake_w.close()
-
-    def allocate(self) -> MediaStream:
-        with self._lock:
-            for _ in range(len(self._free)):
-                port = self._free.pop(0)
-                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                try:
-                    sock.bind((self.bind_ip, port))
-                except OSError:
-                    sock.close()
-                    self._free.append(port)  # taken by someone else: try it again later
-                    continue
-                sock.setblocking(False)
-                stream = MediaStream(sock, port)
-                self._streams[port] = stream
-                self._selector.register(sock, selectors.EVENT_READ, stream)
-                return stream
-        raise NoPortsAvailable("no free RTP port in the configured range")
-
-    def release(self, stream: MediaStream) -> None:
-        with self._lock:
-            if self._streams.pop(stream.port, None) is None:
-                return
-            with contextlib.suppress(KeyError, ValueError):
-                self._selector.unregister(stream.sock)
-            stream.close()
-            self._free.append(stream.port)
-        self._wake()
-
-    def send_stats(self) -> SendStats:
-        return SendStats(np.array(self._histogram, dtype=np.int64))
-
-    def reset_send_stats(self) -> None:
-        self._histogram = [0] * (_JITTER_BINS + 1)
-
-    def _wake(self) -> None:
-        with contextlib.suppress(OSError):
-            self._wake_w.send(b"x")
-
-    def _receive_loop(self) -> None:
-        while self._running.is_set():
-            try:
-                events = self._selector.select(timeout=0.5)
-            except (OSError, ValueError):  # a socket closed under select: take a fresh look
-                time.sleep(0.001)
-                continue
-            for key, _ in events:
-                stream = key.data
-                if stream is None:
-                    with contextlib.suppress(OSError):
-                        self._wake_r.recv(4096)
-                    continue
-                self._drain(stream)
-
-    @staticmethod
-    def _drain(stream: MediaStream) -> None:
-        for _ in range(64):  # bounded so one flooded port cannot starve the others
-            try:
-                data = stream.sock.recv(2048)
-            except (BlockingIOError, OSError):
-                return
-            try:
-                stream.on_datagram(data)
-            except Exception:  # one bad packet must never stop the receiver for every call
-                log.exception("RTP port %d: packet handling failed", stream.port)
-
-    def _pace_loop(self) -> None:
-        next_tick = time.monotonic()
-        while self._running.is_set():
-            next_tick += FRAME_SECONDS
-            delay = next_tick - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            elif delay < -5 * FRAME_SECONDS:
-                # Far behind (machine stalled): skip ahead rather than burst old audio.
-                self.late_ticks += 1
-                next_tick = time.monotonic()
-            with self._lock:
-                streams = list(self._streams.values())
-            now = time.monotonic()
-            for stream in streams:
-                self._send_one(stream, now)
-
-    def _send_one(self, stream: MediaStream, now: float) -> None:
+    # ------------------------------------------------------------------ main loop
+    def run(self) -> None:
+        next_tick = time.monotonic() + FRAME_SECONDS
+        ticks = 0
         try:
+            while self._running:
+                delay = next_tick - time.monotonic()
+                for key, _ in self._selector.select(max(delay, 0)):
+                    if key.data is None:
+                        self._read_control()
+                    else:
+                        self._drain(key.data)
+                now = time.monotonic()
+                if now < next_tick:
+                    continue
+                next_tick += FRAME_SECONDS
+                if now - next_tick > 5 * FRAME_SECONDS:
+                    # Far behind (machine stalled): skip ahead rather than burst old audio.
+                    self.late_ticks += 1
+                    next_tick = now + FRAME_SECONDS
+                self._tick(now)
+                ticks += 1
+                if ticks % FLUSH_TICKS == 0:
+                    self._report(now)
+                if ticks % 25 == 0:
+                    self._housekeeping(now)
+                self._flush_outbox()
+        finally:
+            self._close_all()
+
+    def _tick(self, now: float) -> None:
+        histogram = self.histogram
+        for stream in self.streams.values():
             packet = stream.next_packet()
             if packet is None or stream.remote is None:
+                continue
+            try:
+                stream.sock.sendto(packet, stream.remote)
+            except OSError as exc:  # ICMP unreachable from a caller gone away, full buffer
+                log.debug("RTP port %d: send failed: %s", stream.port, exc)
+                continue
+            if stream.last_sent is not None:
+                histogram[min(int((now - stream.last_sent) * 10_000), JITTER_BINS)] += 1
+            stream.last_sent = now
+
+    def _drain(self, stream: RtpStream) -> None:
+        now = time.monotonic()
+        for _ in range(_DRAIN_PER_STREAM):
+            try:
+                data = stream.sock.recv(2048)
+            except OSError:  # BlockingIOError: drained; others: ICMP errors reported late
                 return
-            stream.sock.sendto(packet, stream.remote)
-        except OSError as exc:  # closed by a hang-up between listing and sending, or ICMP
-            log.debug("RTP port %d: send failed: %s", stream.port, exc)
+            try:
+                key = stream.on_datagram(data, now)
+            except Exception:  # one bad packet must never stop the media of every call
+                log.exception("RTP port %d: packet handling failed", stream.port)
+                continue
+            if key is not None:
+                self._send(Kind.DTMF, ipc.pack_dtmf(stream.stream_id, key))
+
+    def _report(self, now: float) -> None:
+        reports = []
+        for stream in self.streams.values():
+            report = stream.take_report()
+            if report is not None:
+                reports.append(report)
+        if reports:
+            self._send(Kind.BATCH, ipc.pack_batch(now, reports))
+
+    def _housekeeping(self, now: float) -> None:
+        if os.getppid() != self.parent_pid:
+            log.error("media process: the IVR node (pid %d) is gone; exiting", self.parent_pid)
+            self._running = False
             return
-        stream.packets_out += 1
-        if stream._last_sent is not None:
-            bin_index = min(int((now - stream._last_sent) * 10_000), _JITTER_BINS)
-            self._histogram[bin_index] += 1
-        stream._last_sent = now
+        for stream in self.streams.values():
+            if (
+                stream.remote is not None
+                and not stream.timed_out
+                and now - stream.last_rx > self.rtp_timeout
+            ):
+                stream.timed_out = True
+                self._send(Kind.TIMEOUT, ipc.pack_id(stream.stream_id))
+
+    # ------------------------------------------------------------------ the node's socket
+    def _send(self, kind: Kind, payload: bytes) -> None:
+        self._outbox += ipc.frame(kind, payload)
+        if len(self._outbox) > MAX_OUTBOX:
+            log.error("media process: the node stopped reading (%d bytes queued)", MAX_OUTBOX)
+            self._running = False
+
+    def _flush_outbox(self) -> None:
+        while self._outbox:
+            try:
+                sent = self.control.send(self._outbox)
+            except BlockingIOError:
+                return  # the node reads at its pace; the rest goes on the next tick
+            except OSError:
+                self._running = False
+                return
+            del self._outbox[:sent]
+
+    def _read_control(self) -> None:
+        for _ in range(16):  # a big prompt arrives in pieces; don't hold up the next tick for it
+            try:
+                data, fds, _flags, _addr = socket.recv_fds(self.control, 1 << 18, 64)
+            except BlockingIOError:
+                return
+            except OSError:
+                data, fds = b"", []
+            self._fds.extend(fds)
+            if not data:
+                self._running = False  # the node closed its end (or died): stop
+                return
+            for kind, payload in self._reader.feed(data):
+                try:
+                    self._on_message(kind, payload)
+                except Exception:  # a bad message must not take every call's media down
+                    log.exception("media process: %s message failed", kind.name)
+
+    def _on_message(self, kind: Kind, payload: bytes) -> None:
+        if kind is Kind.PLAY:
+            stream_id, pcm16 = ipc.unpack_play(payload)
+            stream = self.streams.get(stream_id)
+            if stream is not None:
+                stream.queue_pcm(pcm16)
+        elif kind is Kind.STOP_PLAYBACK:
+            stream = self.streams.get(ipc.unpack_id(payload))
+            if stream is not None:
+                stream.stop_playback()
+        elif kind is Kind.OPEN:
+            self._open(*ipc.unpack_open(payload))
+        elif kind is Kind.START:
+            start = ipc.unpack_start(payload)
+            stream = self.streams.get(start.stream_id)
+            if stream is not None:
+                stream.start(start, time.monotonic())
+        elif kind is Kind.REMOTE:
+            stream_id, remote = ipc.unpack_remote(payload)
+            stream = self.streams.get(stream_id)
+            if stream is not None:
+                stream.remote = remote
+        elif kind is Kind.CLOSE:
+            self._close(ipc.unpack_id(payload))
+        elif kind is Kind.STATS:
+            self._send(Kind.STATS_REPLY, ipc.pack_stats(self.late_ticks, self.histogram.tobytes()))
+            self.histogram = array.array("q", bytes(8 * (JITTER_BINS + 1)))
+        elif kind is Kind.QUIT:
+            self._running = False
+        else:
+            log.warning("media process: unexpected %s message", kind.name)
+
+    def _open(self, stream_id: int, port: int) -> None:
+        if not self._fds:
+            log.error(
+                "media process: OPEN of stream %d (port %d) without a socket", stream_id, port
+            )
+            return
+        sock = socket.socket(fileno=self._fds.popleft())
+        sock.setblocking(False)
+        stream = RtpStream(stream_id, sock, port, time.monotonic())
+        self.streams[stream_id] = stream
+        self._selector.register(sock, selectors.EVENT_READ, stream)
+
+    def _close(self, stream_id: int) -> None:
+        stream = self.streams.pop(stream_id, None)
+        if stream is None:
+            return
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.unregister(stream.sock)
+        stream.close()
+
+    def _close_all(self) -> None:
+        for stream_id in list(self.streams):
+            self._close(stream_id)
+        for fd in self._fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._flush_outbox()
+        self._selector.close()
+        self.control.close()
+
+
+def media_main(control: socket.socket, rtp_timeout: float, parent_pid: int, log_level: int) -> None:
+    """Entry point of the media process (multiprocessing 'spawn')."""
+    logging.basicConfig(
+        level=log_level, stream=sys.stderr, format="%(asctime)s media %(levelname)s %(message)s"
+    )
+    # Ctrl-C and SIGTERM reach the whole process group: the node ends its calls (BYE) and then
+    # closes the socket, which ends this process; dying first would cut the callers off.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    MediaLoop(control, rtp_timeout, parent_pid).run()

@@ -1,4 +1,5 @@
-"""SipChannel over a MediaStream, without sockets' traffic: queueing, reading, ending."""
+"""SipChannel over a MediaHandle with a recording fake client, and the media process's RtpStream,
+without sockets' traffic: queueing, watermarks, reading, ending."""
 
 import socket
 import threading
@@ -6,51 +7,121 @@ import time
 
 import pytest
 
-from ivr.channel import FRAME_BYTES, CallEnded
-from ivr.sip import g711, rtp
+from ivr.channel import CallEnded
+from ivr.sip import g711, ipc, rtp
 from ivr.sip.channel import SipChannel
-from ivr.sip.media import MediaStream
+from ivr.sip.ipc import Kind
+from ivr.sip.media import RtpStream
+from ivr.sip.media_client import MediaHandle
+
+
+class RecordingClient:
+    """Stands in for MediaClient: keeps what the handle would send to the media process."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[Kind, bytes]] = []
+
+    def send(self, kind, payload=b"", *, fd=None, under_lock=None):
+        if under_lock is not None:
+            under_lock()
+        self.sent.append((kind, payload))
+
+
+@pytest.fixture
+def handle():
+    return MediaHandle(RecordingClient(), 7, 10000)  # type: ignore[arg-type]
 
 
 @pytest.fixture
 def stream():
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    media = MediaStream(sock, 0)
-    media.start(("127.0.0.1", 9), g711.PCMU, 101)
+    media = RtpStream(7, sock, 0, time.monotonic())
+    media.start(ipc.StartStream(7, ("127.0.0.1", 9), g711.PCMU, 101), time.monotonic())
     yield media
     media.close()
 
 
-def test_play_splits_into_padded_20ms_frames_and_stop_drops_them(stream):
+def test_play_sends_the_whole_prompt_once_and_stop_drops_it(handle):
     hung_up = []
-    channel = SipChannel("sip-1", "0812345678", stream, hung_up.append)
+    channel = SipChannel("sip-1", "0812345678", handle, hung_up.append)
     channel.play(b"\x01\x00" * 170)  # 340 bytes -> 2 frames, the second padded
     assert channel.playback_pending() == pytest.approx(0.04)
-    assert [len(f) for f in stream.outbound] == [FRAME_BYTES, FRAME_BYTES]
-    first = rtp.parse(stream.next_packet())
-    assert (first.payload_type, len(first.payload)) == (0, 160)
+    assert handle.client.sent == [(Kind.PLAY, ipc.pack_play(7, b"\x01\x00" * 170))]
     channel.stop_playback()
     assert channel.playback_pending() == 0
-    silence = rtp.parse(stream.next_packet())
-    assert silence.sequence == first.sequence + 1
-    assert silence.timestamp == first.timestamp + 160
-    assert silence.payload == b"\xff" * 160
+    assert handle.client.sent[-1] == (Kind.STOP_PLAYBACK, ipc.pack_id(7))
+    channel.play(b"\x00" * 3200)  # a new prompt after the stop counts from zero
+    assert channel.playback_pending() == pytest.approx(0.2)
     channel.hangup()
     assert hung_up == [channel]
 
 
-def test_audio_and_keys_arrive_decoded_then_end_raises_after_draining(stream):
-    channel = SipChannel("sip-1", None, stream, lambda c: None)
-    stream.on_datagram(rtp.build(0, 1, 160, 5, b"\x80" * 160))
-    for _ in range(3):  # an RFC 2833 event is repeated; one key
-        stream.on_datagram(rtp.build(101, 2, 320, 5, bytes([11, 0x80, 0, 160])))
-    stream.on_datagram(b"\x00garbage")  # ignored
-    stream.on_datagram(b"")
+def test_pending_follows_the_media_watermark_between_reports(handle):
+    handle.queue_pcm(b"\x00" * 320 * 50)  # 1 s
+    now = time.monotonic()
+    handle.on_report(now, ipc.StreamReport(7, played=10, queued=50, pcm16=b""))
+    assert handle.playback_pending() == pytest.approx(0.8, abs=0.021)
+    handle.on_report(now - 0.1, ipc.StreamReport(7, played=10, queued=50, pcm16=b""))
+    assert handle.playback_pending() == pytest.approx(0.7, abs=0.021)  # 5 ticks since
+    handle.on_report(now - 5, ipc.StreamReport(7, played=10, queued=50, pcm16=b""))
+    assert handle.playback_pending() == 0  # never past what the media had queued
+    handle.queue_pcm(b"\x00" * 320)  # in flight: the media has not seen it yet
+    assert handle.playback_pending() == pytest.approx(0.02)
+
+
+def test_rtp_stream_sends_padded_frames_then_silence_in_sequence(stream):
+    stream.queue_pcm(b"\x01\x00" * 170)
+    assert (stream.queued, stream.played) == (2, 0)
+    first = rtp.parse(stream.next_packet())
+    assert (first.payload_type, len(first.payload)) == (0, 160)
+    assert first.payload == g711.encode(b"\x01\x00" * 160, 0)
+    second = rtp.parse(stream.next_packet())
+    assert second.payload[:10] == g711.encode(b"\x01\x00" * 10, 0)
+    assert second.payload[10:] == b"\xff" * 150  # zero padding is mu-law 0xff
+    stream.queue_pcm(b"\x01\x00" * 800)
+    stream.stop_playback()
+    assert stream.played == stream.queued == 7
+    silence = rtp.parse(stream.next_packet())
+    assert silence.sequence == (first.sequence + 2) & 0xFFFF
+    assert silence.timestamp == (first.timestamp + 320) & 0xFFFFFFFF
+    assert silence.payload == b"\xff" * 160
+    report = stream.take_report()
+    assert (report.played, report.queued, report.pcm16) == (7, 7, b"")
+    assert stream.take_report() is None  # nothing new: nothing to send to the node
+
+
+def test_play_before_start_is_encoded_with_the_answered_codec():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        stream = RtpStream(1, sock, 0, 0.0)
+        stream.queue_pcm(b"\x00\x10" * 160)
+        assert stream.next_packet() is None  # no remote yet: nothing to send
+        stream.start(ipc.StartStream(1, ("127.0.0.1", 9), g711.PCMA, None), 0.0)
+        packet = rtp.parse(stream.next_packet())
+        assert (packet.payload_type, packet.payload) == (8, g711.encode(b"\x00\x10" * 160, 8))
+
+
+def test_rtp_stream_decodes_audio_per_batch_and_reports_each_key_once(stream):
+    now = time.monotonic()
+    assert stream.on_datagram(rtp.build(0, 1, 160, 5, b"\x80" * 160), now) is None
+    keys = [stream.on_datagram(rtp.build(101, 2, 320, 5, bytes([11, 0x80, 0, 160])), now)]
+    keys += [stream.on_datagram(rtp.build(101, 3, 320, 5, bytes([11, 0x80, 0, 160])), now)]
+    assert keys == ["#", None]  # an RFC 2833 event is repeated; one key
+    assert stream.on_datagram(b"\x00garbage", now) is None
+    assert stream.on_datagram(b"", now) is None
+    stream.on_datagram(rtp.build(8, 4, 480, 5, b"\xd5" * 160), now)  # PCMA mid-call: decoded too
+    report = stream.take_report()
+    assert report.pcm16 == g711.decode(b"\x80" * 160, 0) + b"\x08\x00" * 160
+
+
+def test_audio_and_keys_arrive_then_end_raises_after_draining(handle):
+    channel = SipChannel("sip-1", None, handle, lambda c: None)
+    handle.on_report(time.monotonic(), ipc.StreamReport(7, 0, 0, b"\x01\x00" * 320))
+    handle.dtmf.append("#")
     assert channel.next_dtmf(0.1) == "#"
     assert channel.next_dtmf(0.05) is None
-    assert channel.read_audio(0.1) == g711.decode(b"\x80" * 160, 0)
+    assert channel.read_audio(0.1) == b"\x01\x00" * 320
     assert channel.read_audio(0.05) == b""
-    stream.on_datagram(rtp.build(8, 3, 480, 5, b"\xd5" * 160))  # PCMA mid-call is decoded too
+    handle.on_report(time.monotonic(), ipc.StreamReport(7, 0, 0, b"\x08\x00" * 160))
     assert channel.mark_ended("bye") and not channel.mark_ended("hangup")
     assert channel.read_audio(0.1) == b"\x08\x00" * 160  # what came before the end
     with pytest.raises(CallEnded):
@@ -60,8 +131,8 @@ def test_audio_and_keys_arrive_decoded_then_end_raises_after_draining(stream):
     assert channel.end_reason == "bye"
 
 
-def test_a_waiting_reader_wakes_when_the_call_ends(stream):
-    channel = SipChannel("sip-1", None, stream, lambda c: None)
+def test_a_waiting_reader_wakes_when_the_call_ends(handle):
+    channel = SipChannel("sip-1", None, handle, lambda c: None)
     errors = []
 
     def reader():
