@@ -39,10 +39,10 @@ NO_MODEL_ERROR = "no speech model installed: see README"
 # End reasons after which the stream is known to be incomplete (the IVR could not send every
 # chunk, or died: "idle" is ours) while the WAV file has all the audio there was.
 FILE_IS_BETTER = ("stream_lost", "idle")
-# Partial text is not published on the draft yet: apply_transcript would copy the first partial
-# into the description, where the final transcript could no longer replace it (see docs/asr.md).
-PUBLISH_PARTIALS = False
-PROGRESS_SECONDS = 3.0
+# The text so far goes on the draft while the caller speaks (apply_transcript lets the
+# description follow partial then final transcripts until a person edits it).
+PUBLISH_PARTIALS = True
+PROGRESS_SECONDS = 3.0  # at most one draft update per call this often
 
 
 @dataclass(frozen=True)

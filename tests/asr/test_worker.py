@@ -88,6 +88,7 @@ def test_a_streamed_call_is_transcribed_once_with_fields_while_a_second_worker_w
     expected_text, expected_words = file_transcript(recognizer, korean_audio)
     assert stored["asr_status"] == "done", stored["asr_error"]
     assert stored["transcript"] == expected_text  # the stream decodes like the file
+    assert stored["description"] == expected_text  # not a partial published on the way
     assert len(stored["transcript_words"]) == expected_words
     word = stored["transcript_words"][0]
     assert set(word) == {"word", "start", "end", "conf"}
