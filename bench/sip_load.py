@@ -5,7 +5,8 @@ seconds of Thai speech, key #, BYE. The IVR node runs in its own process (``node
 the adapter with a small flow — prompt, wait for 1, record until #, goodbye — or, with
 ``--real-node``, ``hotline1567 ivr``). The SDP of every call points the IVR's audio at a UDP sink
 in a third process, which measures the interval between consecutive packets of each stream (the
-receiving side's view of the 20 ms pacing). CPU comes from /proc for the node and Kamailio.
+receiving side's view of the 20 ms pacing). CPU comes from /proc for the node processes, their
+media processes (children) and Kamailio.
 
     .venv/bin/python bench/sip_load.py --steps 50,100,150,200 --hold 30
 """
@@ -194,6 +195,23 @@ def cpu_seconds(pids: list[int]) -> float:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])  # utime + stime
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def child_pids(parents: list[int]) -> list[int]:
+    """Descendants of ``parents`` (the media process of each node, multiprocessing's helpers)."""
+    by_parent: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                by_parent.setdefault(int(fields[1]), []).append(int(entry.name))
+    found: list[int] = []
+    todo = list(parents)
+    while todo:
+        children = by_parent.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
 
 
 def group_pids(pgid: int) -> list[int]:
@@ -403,7 +421,9 @@ def main() -> int:
         parent.send("stats")
         parent.recv()
         for index, calls in enumerate(steps):
+            media_pids = child_pids(node_pids)
             cpu_node0, cpu_k0 = cpu_seconds(node_pids), cpu_seconds(kamailio_pids)
+            cpu_media0 = cpu_seconds(media_pids)
             wall0 = time.monotonic()
             sipp = run_sipp(
                 kamailio.registrar,
@@ -417,6 +437,7 @@ def main() -> int:
             )
             wall = time.monotonic() - wall0
             cpu_node = cpu_seconds(node_pids) - cpu_node0
+            cpu_media = cpu_seconds(media_pids) - cpu_media0
             cpu_k = cpu_seconds(kamailio_pids) - cpu_k0
             stats = node_stats()
             parent.send("stats")
@@ -436,9 +457,12 @@ def main() -> int:
                 "rx_rfc3550_jitter_mean_ms": round(sink_stats["rfc3550_mean"], 2),
                 "rx_rfc3550_jitter_max_ms": round(sink_stats["rfc3550_max"], 2),
                 "node_cpu_s": round(cpu_node, 1),
+                "media_cpu_s": round(cpu_media, 1),
                 "kamailio_cpu_s": round(cpu_k, 1),
                 "node_cpu_pct_of_core_per_call": round(100 * cpu_node / call_seconds, 3),
+                "media_cpu_pct_of_core_per_call": round(100 * cpu_media / call_seconds, 3),
                 "node_cpu_pct_avg": round(100 * cpu_node / wall, 1),
+                "media_cpu_pct_avg": round(100 * cpu_media / wall, 1),
                 "load_avg": os.getloadavg()[0],
             }
             results.append(row)

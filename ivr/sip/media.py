@@ -37,6 +37,7 @@ FLUSH_TICKS = 2  # caller audio goes to the node every 2 ticks (40 ms), all call
 JITTER_BINS = 2000  # send-interval histogram, 0.1 ms bins up to 200 ms
 MAX_OUTBOX = 64 << 20  # bytes waiting for a node that stopped reading: give up past this
 _RTP_HEADER = struct.Struct("!BBHII")
+MEDIA_NICE = -10  # see _raise_priority
 _DRAIN_PER_STREAM = 64  # datagrams per stream per wake-up: one flooded port cannot starve others
 
 
@@ -386,4 +387,18 @@ def media_main(control: socket.socket, rtp_timeout: float, parent_pid: int, log_
     # closes the socket, which ends this process; dying first would cut the callers off.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _raise_priority()
     MediaLoop(control, rtp_timeout, parent_pid).run()
+
+
+def _raise_priority() -> None:
+    """Ask the kernel to run the pacer before the node's call threads when the CPU is contended.
+
+    Like Asterisk's ``-p``: the 20 ms clock matters more than any single call's database write.
+    Needs CAP_SYS_NICE (root, or ``AmbientCapabilities=CAP_SYS_NICE`` in a systemd unit); without
+    it the media process keeps its normal priority, which is logged once.
+    """
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, MEDIA_NICE)
+    except OSError as exc:
+        log.info("media process: keeps normal priority (nice %d refused: %s)", MEDIA_NICE, exc)
