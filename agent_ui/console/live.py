@@ -105,7 +105,7 @@ class LiveHub:
                         last_id = _text(stream_id)
                         self._fan_out(Event.from_fields(last_id, _fields(fields)))
         finally:
-            await client.aclose()
+            await client.aclose(close_connection_pool=True)
 
     def _fan_out(self, event: Event) -> None:
         for subscriber in list(self._subscribers):
