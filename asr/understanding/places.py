@@ -148,6 +148,14 @@ class PlaceIndex:
                 index += 1
                 continue
             marker = tokens[index - 1] if index and tokens[index - 1] in ALL_MARKERS else None
+            if (
+                marker is None
+                and index >= 2
+                and tokens[index - 1] == CAPITAL_WORD
+                and tokens[index - 2] in DISTRICT_MARKERS
+            ):
+                # "อำเภอ เมือง <province>": the word after is a province, as after จังหวัด
+                marker = "จังหวัด"
             if marker in SUBDISTRICT_MARKERS:
                 index += 1  # a subdistrict's name often repeats a district's; skip it
                 continue

@@ -48,6 +48,9 @@ def test_every_category_is_covered() -> None:
         # a longer phrase hides the shorter one inside it
         ("ซื้อ รถ น้ำท่วม มา จาก เต็นท์ รถ ครับ", "CONSUMER"),
         ("เลข บัตร ประชาชน ครับ ร้าน ขาย ของ หมดอายุ", "CONSUMER"),
+        # ศาลา (a pavilion) and ศาลากลาง (the provincial hall) are not ศาล (a court)
+        ("ศูนย์ดำรงธรรม ที่ ศาลากลาง เปิด กี่ โมง ครับ", "INFO"),
+        ("ลูก ไม่ ดูแล ต้อง นอน ศาลา วัด อยาก เข้า บ้าน พัก คน ชรา", "WELFARE"),
     ],
 )
 def test_longest_phrase_wins(understanding: Understanding, transcript: str, category: str) -> None:

@@ -30,6 +30,12 @@ from asr.understanding import Understanding
         ("ซื้อ รถ น้ำท่วม มา จาก เต็นท์", False),
         ("ซื้อ ยาฆ่าหญ้า ปลอม มา ครับ", False),
         ("ขอ ความ ช่วยเหลือ เร่ง ด่วน ค่ะ ไม่มี เงิน ซื้อ นม", False),
+        ("ปี นี้ ลำไย ส่ง ออก ไม่ ได้ ราคา ตก ค่ะ", False),  # not "trapped" (ออกไม่ได้)
+        ("ตอนนี้ นายทุน ขู่ จะ ยึด ที่ ถ้า ไม่ จ่าย ดอก ครับ", False),  # a threat to property
+        ("ไฟ ช็อต ที่ เสา ไฟ การไฟฟ้า ซ่อม เสร็จ แล้ว ครับ", False),
+        # live wires and fallen poles are dangers too
+        ("สาย ไฟ แรง สูง ขาด ตก ลง มา กลาง ถนน มี ประกาย ไฟ ครับ", True),
+        ("เสา ไฟฟ้า หัก ล้ม พาด หลังคา คน ยัง ออก มา ไม่ หมด ค่ะ", True),
     ],
 )
 def test_urgency(understanding: Understanding, transcript: str, urgent: bool) -> None:
