@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import geothai
 from rapidfuzz import fuzz, process
@@ -37,7 +37,9 @@ CAPITAL_WORD = "เมือง"
 # Words after which a bare place name is expected ("อยู่ ตาก", "ที่ ยะลา").
 LOCATIVES = frozenset({"อยู่", "ที่", "แถว", "จาก", "อยู่ที่"})
 MAX_SPAN = 4  # a name split into at most this many recogniser words
-MIN_BARE_DISTRICT = 4  # shorter district names must follow อำเภอ / เขต
+MIN_BARE_DISTRICT = 4
+HOUSE_WORD = "บ้าน"
+WEAK_PROVINCE_CONFIDENCE = 0.6  # shorter district names must follow อำเภอ / เขต
 ANCHORED_FUZZY_CUTOFF = 78.0
 SHORT_FUZZY_CUTOFF = 88.0
 BARE_PROVINCE_FUZZY_CUTOFF = 90.0
@@ -144,10 +146,11 @@ class PlaceIndex:
         index = 0
         while index < len(tokens):
             token = tokens[index]
-            if token in ALL_MARKERS or _is_stop(token):
+            marker = tokens[index - 1] if index and tokens[index - 1] in ALL_MARKERS else None
+            # a stop word is no place, except a district whose name is a number ("อำเภอ สอง")
+            if token in ALL_MARKERS or (_is_stop(token) and marker not in DISTRICT_MARKERS):
                 index += 1
                 continue
-            marker = tokens[index - 1] if index and tokens[index - 1] in ALL_MARKERS else None
             if (
                 marker is None
                 and index >= 2
@@ -172,7 +175,21 @@ class PlaceIndex:
                 continue
             mentions.extend(found)
             index = max(m.last for m in found) + 1
-        return [m for m in mentions if self._plausible(m, tokens, mentions)]
+        kept = [m for m in mentions if self._plausible(m, tokens, mentions)]
+        # "อยู่ เลย ครับ" is as often "still there" as "I live in Loei": such a province counts
+        # less than a place said plainly, which wins if there is one.
+        return [
+            replace(m, confidence=WEAK_PROVINCE_CONFIDENCE) if self._everyday_word(m, tokens) else m
+            for m in kept
+        ]
+
+    def _everyday_word(self, mention: _Mention, tokens: list[str]) -> bool:
+        return (
+            mention.kind == "province"
+            and not mention.anchored
+            and mention.first == mention.last
+            and name_key(tokens[mention.first]) in self._settings.ambiguous_province_words
+        )
 
     def _exact(self, tokens: list[str], start: int, marker: str | None) -> list[_Mention] | None:
         for length in range(MAX_SPAN, 0, -1):
@@ -192,7 +209,8 @@ class PlaceIndex:
                 found.append(
                     _Mention("province", (province,), start, last, confidence, bool(marker))
                 )
-            if not found and marker is not None and len(key) >= 4:
+            shortest = 2 if marker in DISTRICT_MARKERS | KHET_MARKERS else 4
+            if not found and marker is not None and len(key) >= shortest:
                 # a phonetic twin after a level word: "พิศณุโลก" for "พิษณุโลก"
                 found = self._phonetic(key, start, last, marker)
             if found:
@@ -283,7 +301,9 @@ class PlaceIndex:
         if not codes:
             return ()
         if marker is None and (
-            len(key) < MIN_BARE_DISTRICT or key in self._settings.common_word_districts
+            len(key) < MIN_BARE_DISTRICT
+            or key in self._settings.common_word_districts
+            or key.startswith(HOUSE_WORD)  # "บ้าน สร้าง" is a house being built, not บ้านสร้าง
         ):
             return ()
         # "เขต" names a Bangkok khet, "อำเภอ" a district elsewhere; callers sometimes mix them

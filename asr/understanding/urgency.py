@@ -67,10 +67,19 @@ class UrgencyDetector:
         s = self._settings
         # "เมื่อปีที่แล้ว" may come before or after the event; a worry ("กลัวว่าจะ") comes
         # before what is feared: "ดินไหลลงมาแล้ว กลัวจะถล่ม" is a landslide happening now.
-        doubted = self._has_cue(text, occurrence, clauses, s.past) or self._has_cue(
-            text, occurrence, clauses, s.hypothetical, after=False
-        )
-        return not doubted or self._has_cue(text, occurrence, clauses, s.present)
+        doubts = [
+            d
+            for d in (
+                self._cue_distance(text, occurrence, clauses, s.past),
+                self._cue_distance(text, occurrence, clauses, s.hypothetical, after=False),
+            )
+            if d is not None
+        ]
+        if not doubts:
+            return True
+        # "เมื่อเดือนก่อนมันมายิงปืน ... ตอนนี้ปลอดภัยดี": the nearer cue says when it happened
+        present = self._cue_distance(text, occurrence, clauses, s.present)
+        return present is not None and present < min(doubts)
 
     def _has_cue(
         self,
@@ -81,9 +90,33 @@ class UrgencyDetector:
         *,
         after: bool = True,
     ) -> bool:
+        return self._cue_distance(text, occurrence, clauses, cues, after=after) is not None
+
+    def _cue_distance(
+        self,
+        text: str,
+        occurrence: Occurrence,
+        clauses: list[int],
+        cues: tuple[str, ...],
+        *,
+        after: bool = True,
+    ) -> int | None:
+        """How many characters separate the phrase from the nearest cue in its window."""
         clause_start = max((end for end in clauses if end <= occurrence.start), default=0)
         clause_end = min((end for end in clauses if end > occurrence.end), default=len(text))
         window = self._settings.cue_window
         start = max(clause_start, occurrence.start - window)
         end = min(clause_end, occurrence.end + window) if after else occurrence.start
-        return any(cue in text[start:end] for cue in cues)
+        best: int | None = None
+        for cue in cues:
+            at = text.find(cue, start, end)
+            while at != -1 and at + len(cue) <= end:
+                if at + len(cue) <= occurrence.start:
+                    distance = occurrence.start - (at + len(cue))
+                elif at >= occurrence.end:
+                    distance = at - occurrence.end
+                else:
+                    distance = 0
+                best = distance if best is None else min(best, distance)
+                at = text.find(cue, at + 1, end)
+        return best

@@ -33,6 +33,9 @@ from asr.understanding import Understanding
         ("ปี นี้ ลำไย ส่ง ออก ไม่ ได้ ราคา ตก ค่ะ", False),  # not "trapped" (ออกไม่ได้)
         ("ตอนนี้ นายทุน ขู่ จะ ยึด ที่ ถ้า ไม่ จ่าย ดอก ครับ", False),  # a threat to property
         ("ไฟ ช็อต ที่ เสา ไฟ การไฟฟ้า ซ่อม เสร็จ แล้ว ครับ", False),
+        # the nearer time word decides: past here, although ตอนนี้ follows
+        ("เมื่อ เดือน ก่อน มัน มา ยิง ปืน หน้า บ้าน ตอนนี้ ย้าย ไป อยู่ กับ ญาติ แล้ว", False),
+        ("เมื่อ วาน ก็ มา ตอนนี้ มัน ถือ ปืน ยืน อยู่ หน้า บ้าน", True),
         # live wires and fallen poles are dangers too
         ("สาย ไฟ แรง สูง ขาด ตก ลง มา กลาง ถนน มี ประกาย ไฟ ครับ", True),
         ("เสา ไฟฟ้า หัก ล้ม พาด หลังคา คน ยัง ออก มา ไม่ หมด ค่ะ", True),
