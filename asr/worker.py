@@ -10,6 +10,10 @@ Sharing and failure, in Redis Streams terms:
   call is never taken from it; a job idle longer than ``reclaim_seconds`` (default 30 s) belongs
   to a dead worker and any worker takes it over (XAUTOCLAIM) and starts over from the audio.
 * A job that kills its worker every time is given up after ``max_deliveries``.
+* A recording whose job never reached the stream (Redis down for the whole call, or Redis lost
+  its data) would wait forever: every ``sweep_seconds`` a worker looks for drafts still waiting
+  for ASR a while after their recording ended and queues a file job for each one that has no
+  job (``AudioQueue.enqueue_if_absent``: atomic, so of many workers only one queues it).
 """
 
 from __future__ import annotations
@@ -22,16 +26,18 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import redis
+from sqlalchemy.exc import SQLAlchemyError
 
 from asr.fields import FieldExtractor
 from asr.job import JobRunner, JobSettings, JobState, Outcome
 from asr.recognizer import Recognizer
 from asr.stats import WorkerStats
 from config.settings import Settings, SettingsError
-from ticketing.audio_queue import JOBS_GROUP, JOBS_STREAM, ClaimedJob
+from ticketing.audio_queue import JOBS_GROUP, JOBS_STREAM, AsrJob, ClaimedJob
 from ticketing.container import Services
 
 log = logging.getLogger(__name__)
@@ -43,6 +49,9 @@ class WorkerConfig:
     concurrency: int
     reclaim_seconds: float = 30.0
     stats_seconds: float = 2.0
+    sweep_seconds: float = 60.0
+    sweep_after_seconds: float = 120.0  # a finished recording's job has had this long to appear
+    abandoned_after_seconds: float = 7200.0  # a recording its IVR node never finished
     job: JobSettings = field(default_factory=JobSettings)
 
     @property
@@ -59,6 +68,7 @@ class WorkerConfig:
                 _number(extra, "HOTLINE_ASR_CONCURRENCY", (os.cpu_count() or 1) * 3, minimum=1)
             ),
             reclaim_seconds=_number(extra, "HOTLINE_ASR_RECLAIM_SECONDS", 30.0, minimum=0.5),
+            sweep_seconds=_number(extra, "HOTLINE_ASR_SWEEP_SECONDS", 60.0, minimum=1),
             job=JobSettings(
                 stream_grace_seconds=_number(extra, "HOTLINE_ASR_STREAM_WAIT_SECONDS", 10.0),
                 stream_idle_seconds=_number(
@@ -113,6 +123,7 @@ class AsrWorker:
         )
         pool = ThreadPoolExecutor(cfg.concurrency, thread_name_prefix="asr-job")
         next_heartbeat = next_stats = next_reclaim = 0.0
+        next_sweep = time.monotonic() + min(cfg.sweep_seconds, 10.0)
         try:
             while not stop.is_set():
                 now = time.monotonic()
@@ -123,6 +134,9 @@ class AsrWorker:
                     if now >= next_stats:
                         self._publish_stats()
                         next_stats = now + cfg.stats_seconds
+                    if now >= next_sweep:
+                        next_sweep = now + cfg.sweep_seconds
+                        self.sweep()
                     if self._free_slots() == 0:
                         self._slot_free.wait(0.5)
                         self._slot_free.clear()
@@ -178,7 +192,7 @@ class AsrWorker:
             outcome = Outcome("retry", error=f"{type(exc).__name__}: {exc}")
         try:
             if outcome.ack:
-                self._services.audio.ack_job(claimed.message_id)
+                self._services.audio.ack_job(claimed.message_id, claimed.job.recording_id)
         except redis.RedisError:
             log.exception("ticket %d: could not acknowledge job", claimed.job.ticket_id)
         finally:
@@ -194,6 +208,37 @@ class AsrWorker:
             JOBS_STREAM, JOBS_GROUP, claimed.message_id, claimed.message_id, 1
         )
         return int(reply[0]["times_delivered"]) if reply else claimed.deliveries
+
+    def sweep(self) -> int:
+        """Queue a file job for each waiting recording that has none; returns how many."""
+        cfg = self._config
+        try:
+            waiting = self._services.calls.recordings_awaiting_asr(
+                finished_before=timedelta(seconds=cfg.sweep_after_seconds),
+                abandoned_after=timedelta(seconds=cfg.abandoned_after_seconds),
+            )
+        except SQLAlchemyError:
+            log.exception("asr worker %s: sweep could not read the database", cfg.consumer)
+            return 0
+        queued = 0
+        for row in waiting:
+            job = AsrJob(
+                recording_id=row["recording_id"],
+                ticket_id=row["ticket_id"],
+                call_id=row["call_id"],
+                path=row["path"],
+                sample_rate=row["sample_rate"],
+                streaming=False,
+            )
+            if self._services.audio.enqueue_if_absent(job) is not None:
+                queued += 1
+                log.warning(
+                    "asr worker %s: recording %d (ticket %d) had no ASR job: queued its file",
+                    cfg.consumer,
+                    job.recording_id,
+                    job.ticket_id,
+                )
+        return queued
 
     # --- liveness ---------------------------------------------------------------------------
     def _heartbeat(self) -> None:

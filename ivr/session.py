@@ -336,7 +336,11 @@ class CallSession:
             sample_rate=SAMPLE_RATE,
             streaming=streaming,
         )
-        return self._attempt("enqueue ASR job", lambda: self._services.audio.enqueue_job(job))
+        audio = self._services.audio
+        if streaming:
+            return self._attempt("enqueue ASR job", lambda: audio.enqueue_job(job))
+        # a file job at the end of the call: an ASR sweeper may have queued one already
+        return self._attempt("enqueue ASR job", lambda: audio.enqueue_if_absent(job))
 
     def _on_audio(self, recording: _Recording, pcm: bytes) -> None:
         if recording.writer is not None:

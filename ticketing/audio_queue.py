@@ -3,6 +3,10 @@
 * ``hotline:asr:jobs`` — one entry per recording, read by the ``asr-workers`` consumer group, so
   any number of workers share the load; a job whose worker died is reclaimed (XAUTOCLAIM) by
   another, which starts over from the stored audio.
+* ``hotline:asr:queued`` — the recordings that have a job in the stream (added with the job,
+  removed when it is acknowledged), so a sweeper can queue again, exactly once, a recording
+  whose job never got there (Redis down while the call was recorded, or Redis lost its data).
+  Acknowledged jobs are deleted from the stream, which therefore holds only live work.
 * ``hotline:audio:<recording_id>`` — 16-bit little-endian mono PCM chunks at the recording's
   sample rate, appended while the caller speaks, then an ``end`` entry. Bounded (MAXLEN) and
   expiring: the WAV file under the data dir is the durable copy.
@@ -19,6 +23,7 @@ import redis
 
 JOBS_STREAM = "hotline:asr:jobs"
 JOBS_GROUP = "asr-workers"
+QUEUED_SET = "hotline:asr:queued"
 AUDIO_KEY = "hotline:audio:{recording_id}"
 AUDIO_TTL_SECONDS = 3600
 AUDIO_MAXLEN = 20_000  # 20 ms chunks: ~6.6 minutes; longer calls fall back to the file
@@ -56,10 +61,22 @@ class AudioQueue:
 
     # --- IVR side ---------------------------------------------------------------------------
     def enqueue_job(self, job: AsrJob) -> str:
-        data = asdict(job)
-        data["enqueued_at"] = job.enqueued_at or time.time()
-        entry: Any = self._redis.xadd(JOBS_STREAM, {"job": json.dumps(data)})
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.sadd(QUEUED_SET, job.recording_id)
+        pipe.xadd(JOBS_STREAM, {"job": _encode(job)})
+        _added, entry = pipe.execute()
         return _text(entry)
+
+    def enqueue_if_absent(self, job: AsrJob) -> str | None:
+        """Queue ``job`` unless its recording already has one; atomic, so of several sweepers
+        only one queues it. Returns the new entry's id, or None."""
+        entry: Any = self._redis.eval(
+            _ENQUEUE_IF_ABSENT, 2, QUEUED_SET, JOBS_STREAM, job.recording_id, _encode(job)
+        )
+        return _text(entry) if entry else None
+
+    def is_queued(self, recording_id: int) -> bool:
+        return bool(self._redis.sismember(QUEUED_SET, str(recording_id)))
 
     def append_audio(self, recording_id: int, pcm16: bytes) -> None:
         key = AUDIO_KEY.format(recording_id=recording_id)
@@ -103,8 +120,14 @@ class AudioQueue:
                 return ClaimedJob(_text(message_id), _job(fields), deliveries=2)
         return None
 
-    def ack_job(self, message_id: str) -> None:
-        self._redis.xack(JOBS_STREAM, JOBS_GROUP, message_id)
+    def ack_job(self, message_id: str, recording_id: int | None = None) -> None:
+        """The job is finished (done, failed or given up): forget it."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.xack(JOBS_STREAM, JOBS_GROUP, message_id)
+        pipe.xdel(JOBS_STREAM, message_id)
+        if recording_id is not None:
+            pipe.srem(QUEUED_SET, recording_id)
+        pipe.execute()
 
     def read_audio(
         self, recording_id: int, after: str = "0-0", *, block_ms: int = 500, count: int = 200
@@ -140,8 +163,13 @@ class AudioQueue:
         group = next((g for g in groups if _text(g["name"]) == JOBS_GROUP), None)
         if group is None:
             return {"waiting": 0, "pending": 0, "oldest_seconds": 0.0}
-        waiting = int(group.get("lag") or 0)
         pending = int(group.get("pending") or 0)
+        lag = group.get("lag")
+        if lag is None:  # Redis can't tell after some deletions: count what follows instead
+            last = _text(group.get("last-delivered-id") or "0-0")
+            after: Any = self._redis.xrange(JOBS_STREAM, min=f"({last}", count=10_000)
+            lag = len(after or [])
+        waiting = int(lag)
         oldest = 0.0
         first_id = None
         if pending:
@@ -155,6 +183,20 @@ class AudioQueue:
             millis = int(_text(first_id).split("-")[0])
             oldest = max(0.0, time.time() - millis / 1000)
         return {"waiting": waiting, "pending": pending, "oldest_seconds": round(oldest, 3)}
+
+
+_ENQUEUE_IF_ABSENT = """
+if redis.call('SADD', KEYS[1], ARGV[1]) == 1 then
+  return redis.call('XADD', KEYS[2], '*', 'job', ARGV[2])
+end
+return false
+"""
+
+
+def _encode(job: AsrJob) -> str:
+    data = asdict(job)
+    data["enqueued_at"] = job.enqueued_at or time.time()
+    return json.dumps(data)
 
 
 def _job(fields: dict[Any, Any]) -> AsrJob:

@@ -216,6 +216,43 @@ class CallService:
                 )
             return len(expired)
 
+    def recordings_awaiting_asr(
+        self, *, finished_before: timedelta, abandoned_after: timedelta, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Recordings whose draft still waits for a transcript, for the ASR sweeper.
+
+        A recording qualifies once it was finished ``finished_before`` ago (or, if its IVR node
+        died and never finished it, once it is ``abandoned_after`` old), its audio is kept and
+        its draft's ASR is still "pending" or "streaming". Whether a job is already queued for
+        it is the audio queue's to say; the oldest come first.
+        """
+        now = utcnow()
+        with self._sessions() as session:
+            rows = session.execute(
+                select(
+                    Recording.id,
+                    Recording.path,
+                    Recording.sample_rate,
+                    Recording.call_id,
+                    Ticket.id,
+                )
+                .join(Ticket, Ticket.recording_id == Recording.id)
+                .where(
+                    Ticket.asr_status.in_(("pending", "streaming")),
+                    Recording.purged_at.is_(None),
+                    Ticket.updated_at < now - finished_before,
+                    (Recording.complete.is_(True) & (Recording.created_at < now - finished_before))
+                    | (Recording.created_at < now - abandoned_after),
+                )
+                .order_by(Recording.id)
+                .limit(limit)
+            ).all()
+        return [
+            {"recording_id": rid, "path": path, "sample_rate": rate, "call_id": call_id,
+             "ticket_id": ticket_id}
+            for rid, path, rate, call_id, ticket_id in rows
+        ]  # fmt: skip
+
     def get_call(self, call_id: str) -> dict[str, Any]:
         with self._sessions() as session:
             call = self._call(session, call_id)

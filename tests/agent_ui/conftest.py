@@ -18,16 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 import uvicorn
 from starlette.testclient import TestClient
 
 from agent_ui.app import create_app
 from config.settings import Settings
+from tests.redis_db import private_redis_db
 from ticketing.container import Services, build_services, sync_agencies
 from ticketing.db import upgrade_schema
+from ticketing.embedded_redis import EmbeddedRedis
 
-REDIS_URL = "redis://127.0.0.1:6379/14"
 PASSWORD = "correct-horse-1"
 
 
@@ -40,23 +40,25 @@ def schema_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, schema_template: Path) -> Settings:
+def ui_redis_url(redis_server: EmbeddedRedis) -> str:
+    return private_redis_db(redis_server, 14)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, schema_template: Path, ui_redis_url: str) -> Settings:
     database = tmp_path / "hotline.sqlite3"
     shutil.copy(schema_template, database)
     return Settings(
         data_dir=tmp_path,
         database_url=f"sqlite:///{database}",
-        redis_url=REDIS_URL,
+        redis_url=ui_redis_url,
         extra={},
     )
 
 
 @pytest.fixture
 def services(settings: Settings) -> Iterator[Services]:
-    client = redis.Redis.from_url(REDIS_URL)
-    client.flushdb()
-    client.close()
-    built = build_services(settings, redis_url=REDIS_URL)
+    built = build_services(settings, redis_url=settings.redis_url)
     sync_agencies(built.sessions, built.catalog)
     for name, role, provinces in (
         ("somchai", "agent", ()),

@@ -16,10 +16,12 @@ import redis
 from asr.recognizer import Recognizer
 from asr.wavfile import WavAudio, read_wav
 from config.settings import Settings
+from tests.redis_db import private_redis_db
 from ticketing.container import Services, build_services, sync_agencies
 from ticketing.db import upgrade_schema
+from ticketing.embedded_redis import EmbeddedRedis
 
-ASR_REDIS_URL = os.environ.get("HOTLINE_TEST_ASR_REDIS_URL", "redis://127.0.0.1:6379/13")
+ASR_REDIS_URL = os.environ.get("HOTLINE_TEST_ASR_REDIS_URL", "")
 
 KOREAN_TEXT = "안녕하세요 도로에 큰 구멍이 있어서 신고하려고 전화했습니다."
 
@@ -89,7 +91,9 @@ def recognizer(model_dir: Path) -> Recognizer:
 
 
 @pytest.fixture
-def asr_redis_url() -> str:
+def asr_redis_url(redis_server: EmbeddedRedis) -> str:
+    if not ASR_REDIS_URL:
+        return private_redis_db(redis_server, 13)
     client = redis.Redis.from_url(ASR_REDIS_URL)
     try:
         client.flushdb()

@@ -8,9 +8,12 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from asr.fields import DraftFields, FieldExtractor
 from asr.job import NO_MODEL_ERROR, JobSettings
@@ -30,7 +33,10 @@ from tests.asr.drafts import (
     ticket,
     wait_for,
 )
+from ticketing.audio_queue import JOBS_STREAM
 from ticketing.container import Services
+from ticketing.models import Recording, Ticket
+from ticketing.timeutil import utcnow
 
 
 class FixedFields(FieldExtractor):
@@ -219,3 +225,51 @@ def test_a_job_of_a_killed_worker_is_finished_by_another(
     # Started over from the first chunk: the whole call, not just what came after the kill.
     assert stored["transcript"] == file_transcript(recognizer, korean_audio)[0]
     assert rescuer.stats.snapshot(0)["jobs_done"] == 1
+
+
+def _age(services: Services, draft: dict[str, Any], *, seconds: float, complete: bool) -> None:
+    """Make a recording (and its draft) look as if the call ended ``seconds`` ago."""
+    then = utcnow() - timedelta(seconds=seconds)
+    with services.sessions.begin() as session:
+        session.execute(
+            update(Recording)
+            .where(Recording.id == draft["recording_id"])
+            .values(created_at=then, complete=complete)
+        )
+        session.execute(
+            update(Ticket).where(Ticket.id == draft["ticket"]["id"]).values(updated_at=then)
+        )
+
+
+def test_a_recording_whose_job_never_reached_redis_is_queued_once_by_the_sweep(
+    asr_services: Services, korean_audio: WavAudio
+) -> None:
+    """Redis was down for the whole call: the draft and the WAV exist, no job does."""
+    services = asr_services
+    lost = new_draft(services, "call-lost", korean_audio)
+    _age(services, lost, seconds=600, complete=True)
+    queued = new_draft(services, "call-queued", korean_audio)  # has its job, waiting its turn
+    _age(services, queued, seconds=600, complete=True)
+    enqueue(services, queued, streaming=False)
+    recent = new_draft(services, "call-recent", korean_audio)  # its job may still come
+    _age(services, recent, seconds=10, complete=True)
+    dead_node = new_draft(services, "call-dead-node", korean_audio)  # never finished
+    _age(services, dead_node, seconds=600, complete=False)
+
+    first = AsrWorker(services, None, config("w1"), FixedFields())
+    second = AsrWorker(services, None, config("w2"), FixedFields())
+    assert first.sweep() == 1
+    assert second.sweep() == 0 and first.sweep() == 0  # queued once, whoever sweeps
+    assert services.audio.is_queued(lost["recording_id"])
+    assert not services.audio.is_queued(recent["recording_id"])
+    assert not services.audio.is_queued(dead_node["recording_id"])
+
+    with running(first):
+        wait_for(status_is(services, lost, "no_model"), 20, "the swept job")
+        wait_for(status_is(services, queued, "no_model"), 20, "the queued job")
+        wait_for(lambda: pending(services) == 0, 5, "the acknowledgements")
+    # finished jobs leave nothing behind: not in the set, not in the stream
+    assert not services.audio.is_queued(lost["recording_id"])
+    assert services.redis.xlen(JOBS_STREAM) == 0
+    assert services.audio.backlog()["waiting"] == 0
+    assert ticket(services, recent)["asr_status"] == "pending"

@@ -7,15 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 from config.catalog import Catalog, load_catalog
 from config.settings import Settings
 from ivr.flow.menu import FlowConfig, load_flow, menu_path
 from ivr.prompts.manifest import PromptManifest, load_manifest, manifest_path
+from tests.redis_db import private_redis_db
 from ticketing.container import Services, build_services, sync_agencies
-
-IVR_REDIS_URL = "redis://127.0.0.1:6379/11"
+from ticketing.embedded_redis import EmbeddedRedis
 
 
 @pytest.fixture(scope="session")
@@ -34,11 +33,8 @@ def catalog() -> Catalog:
 
 
 @pytest.fixture
-def ivr_redis_url() -> str:
-    client = redis.Redis.from_url(IVR_REDIS_URL)
-    client.flushdb()
-    client.close()
-    return IVR_REDIS_URL
+def ivr_redis_url(redis_server: EmbeddedRedis) -> str:
+    return private_redis_db(redis_server, 11)
 
 
 @pytest.fixture
