@@ -42,8 +42,9 @@ class UrgencyDetector:
                 continue
             if self._counts(text, occurrence, clauses):
                 counted[phrase.key] = phrase.weight
-                present_near = present_near or self._has_cue(
-                    text, occurrence, clauses, self._settings.present
+                present_near = present_near or (
+                    self._cue_distance(text, occurrence, clauses, self._settings.present)
+                    is not None
                 )
         for match in self._matcher.combination_matches(text):
             if match.phrase.key in counted:
@@ -81,17 +82,6 @@ class UrgencyDetector:
         present = self._cue_distance(text, occurrence, clauses, s.present)
         return present is not None and present < min(doubts)
 
-    def _has_cue(
-        self,
-        text: str,
-        occurrence: Occurrence,
-        clauses: list[int],
-        cues: tuple[str, ...],
-        *,
-        after: bool = True,
-    ) -> bool:
-        return self._cue_distance(text, occurrence, clauses, cues, after=after) is not None
-
     def _cue_distance(
         self,
         text: str,
@@ -110,7 +100,7 @@ class UrgencyDetector:
         best: int | None = None
         for cue in cues:
             at = text.find(cue, start, end)
-            while at != -1 and at + len(cue) <= end:
+            while at != -1:
                 if at + len(cue) <= occurrence.start:
                     distance = occurrence.start - (at + len(cue))
                 elif at >= occurrence.end:
