@@ -363,7 +363,7 @@ class PlaceIndex:
         if province in named and province in implied:
             confidence = min(1.0, confidence + 0.03)
         if len(scores) > 1:
-            confidence *= 0.8  # two provinces came up: the call-taker should check
+            confidence *= 0.7  # two provinces came up: the call-taker should check (amber)
         district, district_confidence = self._district_in(province, districts, capital_said)
         if district is not None and province not in named:
             district_confidence *= 0.95

@@ -82,3 +82,12 @@ def test_district_confidence(
     understanding: Understanding, transcript: str, at_least: float, at_most: float
 ) -> None:
     assert at_least <= understanding.extract(transcript).district_code.confidence <= at_most
+
+
+def test_two_provinces_named_leave_the_province_unsure(understanding: Understanding) -> None:
+    """The caller's son lives in Bangkok, the problem is in Khon Kaen: whichever wins, the
+    console must show the field as unsure (below 0.7) so the call-taker asks."""
+    two = understanding.extract("ลูก ชาย ทำงาน อยู่ กรุงเทพ ครับ ส่วน ผม อยู่ จังหวัด ขอนแก่น ครับ")
+    one = understanding.extract("ผม อยู่ จังหวัด ขอนแก่น ครับ")
+    assert one.province_code.value == "40" and one.province_code.confidence >= 0.9
+    assert two.province_code.confidence < 0.7
