@@ -3,6 +3,10 @@
 A phrase key is either simple ("น้ำท่วม|ท่วม": any alternative) or a combination
 ("เกษตรกร + หนี้": every part somewhere in the text). Simple phrases are found leftmost-longest
 without overlaps, so "รถน้ำท่วม" (a flood-damaged car) hides the "น้ำท่วม" inside it.
+
+With the spaces gone, a phrase can also appear across a syllable: "มีด" (a knife) inside
+"สามีดิฉัน" (my husband). A match must not end before a vowel or tone mark that belongs to its
+last consonant, nor start after a leading vowel (เ แ โ ใ ไ) that belongs to its first.
 """
 
 from __future__ import annotations
@@ -12,6 +16,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from asr.understanding.normalise import match_form
+
+_LEADING_VOWELS = "\u0e40-\u0e44"  # เ แ โ ใ ไ: written before the consonant they follow
+# ะ ั า ำ ิ ี ึ ื ุ ู ฺ ็ ่ ้ ๊ ๋ ์ ํ ๎: written after (or over) the consonant they belong to
+_BOUND_MARKS = "\u0e30-\u0e3a\u0e47-\u0e4e"
+_LEADING_RE = re.compile(f"[{_LEADING_VOWELS}]")
+_MARK_RE = re.compile(f"[{_BOUND_MARKS}]")
+
+
+def whole_syllables(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` begins and ends on syllable boundaries (as far as the
+    script shows them)."""
+    if start > 0 and _LEADING_RE.match(text, start - 1):
+        return False
+    return not (end < len(text) and _MARK_RE.match(text, end))
 
 
 @dataclass(frozen=True)
@@ -68,7 +86,12 @@ class PhraseMatcher:
                 # the first entry to claim an alternative keeps it; later duplicates add nothing
                 self._simple.setdefault(alternative, phrase)
         ordered = sorted(self._simple, key=len, reverse=True)
-        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+        alternation = "|".join(map(re.escape, ordered))
+        self._pattern = (
+            re.compile(f"(?<![{_LEADING_VOWELS}])(?:{alternation})(?![{_BOUND_MARKS}])")
+            if ordered
+            else None
+        )
 
     def simple_occurrences(self, text: str) -> list[Occurrence]:
         if self._pattern is None:
@@ -92,6 +115,7 @@ def _find_all(text: str, alternatives: tuple[str, ...], phrase: Phrase) -> tuple
     for alternative in alternatives:
         start = text.find(alternative)
         while start != -1:
-            out.append(Occurrence(phrase, start, start + len(alternative)))
+            if whole_syllables(text, start, start + len(alternative)):
+                out.append(Occurrence(phrase, start, start + len(alternative)))
             start = text.find(alternative, start + 1)
     return tuple(out)

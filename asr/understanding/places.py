@@ -201,7 +201,13 @@ class PlaceIndex:
             found: list[_Mention] = []
             districts = self._district_candidates(self._districts.get(key), key, marker)
             if districts:
-                confidence = 0.95 if marker else 0.85
+                # a short or everyday-word name after อำเภอ may be the start of a misheard
+                # longer one ("อำเภอ พนม ไพ" for พนมไพร): it does not outvote a named province
+                plain = (
+                    len(key) >= MIN_BARE_DISTRICT
+                    and key not in self._settings.common_word_districts
+                )
+                confidence = 0.95 if marker and plain else 0.85
                 found.append(_Mention("district", districts, start, last, confidence, bool(marker)))
             if key in self._provinces and (marker not in DISTRICT_MARKERS or not districts):
                 confidence = 0.95 if marker in PROVINCE_MARKERS else 0.9
@@ -347,13 +353,17 @@ class PlaceIndex:
         # also named it, the agreement counts extra. A mishearing rarely produces both.
         scores: dict[str, float] = defaultdict(float, named)
         implied: dict[str, float] = defaultdict(float)
+        votes: dict[str, float] = defaultdict(float)
         for m in districts:
             provinces = {c[:2] for c in m.codes}
             if len(provinces) == 1:
                 code = provinces.pop()
                 implied[code] = max(implied[code], m.confidence)
-        for code, confidence in implied.items():
-            scores[code] += 0.8 * confidence + (0.5 if code in named else 0.0)
+                # "อำเภอ X" is said of where the problem is; a province said in passing
+                # ("ผมโทรจากที่ทำงานที่กรุงเทพ") weighs less than a district said with its marker
+                votes[code] = max(votes[code], (1.0 if m.anchored else 0.8) * m.confidence)
+        for code, vote in votes.items():
+            scores[code] += vote + (0.5 if code in named else 0.0)
         capital_said = any(m.kind == "capital" for m in mentions)
         if not scores:
             # Something place-like was said that does not pin a place down: ask the caller.

@@ -78,8 +78,11 @@ class UrgencyDetector:
         ]
         if not doubts:
             return True
-        # "เมื่อเดือนก่อนมันมายิงปืน ... ตอนนี้ปลอดภัยดี": the nearer cue says when it happened
-        present = self._cue_distance(text, occurrence, clauses, s.present)
+        # "เมื่อเดือนก่อนมันมายิงปืน ... ตอนนี้ปลอดภัยดี": the nearer cue says when it happened,
+        # and "ตอนนี้หายแล้ว" (now it's over) is no present danger
+        present = self._cue_distance(
+            text, occurrence, clauses, s.present, unless_followed_by=s.past
+        )
         return present is not None and present < min(doubts)
 
     def _cue_distance(
@@ -90,8 +93,10 @@ class UrgencyDetector:
         cues: tuple[str, ...],
         *,
         after: bool = True,
+        unless_followed_by: tuple[str, ...] = (),
     ) -> int | None:
-        """How many characters separate the phrase from the nearest cue in its window."""
+        """How many characters separate the phrase from the nearest cue in its window (a cue
+        right before one of ``unless_followed_by`` does not count)."""
         clause_start = max((end for end in clauses if end <= occurrence.start), default=0)
         clause_end = min((end for end in clauses if end > occurrence.end), default=len(text))
         window = self._settings.cue_window
@@ -101,6 +106,9 @@ class UrgencyDetector:
         for cue in cues:
             at = text.find(cue, start, end)
             while at != -1:
+                if any(text.startswith(word, at + len(cue)) for word in unless_followed_by):
+                    at = text.find(cue, at + 1, end)
+                    continue
                 if at + len(cue) <= occurrence.start:
                     distance = occurrence.start - (at + len(cue))
                 elif at >= occurrence.end:

@@ -61,3 +61,13 @@ def test_fallback_has_low_confidence(understanding: Understanding) -> None:
     clear = understanding.extract("มี บ่อน การพนัน และ วง ไพ่ ใน ซอย").category.confidence
     fallback = understanding.extract("สวัสดี ครับ").category.confidence
     assert fallback < 0.5 < clear
+
+
+def test_phrases_match_whole_syllables_only() -> None:
+    from asr.understanding.phrases import whole_syllables
+
+    text = "สามีดิฉัน"  # สามี ดิฉัน: "มีด" appears in the letters, not in the words
+    start = text.index("มีด")
+    assert not whole_syllables(text, start, start + len("มีด"))
+    assert whole_syllables("ถือมีดมา", 3, 6)
+    assert not whole_syllables("เมา", 1, 3)  # "มา" after the leading vowel of เมา

@@ -36,6 +36,12 @@ from asr.understanding import Understanding
         # the nearer time word decides: past here, although ตอนนี้ follows
         ("เมื่อ เดือน ก่อน มัน มา ยิง ปืน หน้า บ้าน ตอนนี้ ย้าย ไป อยู่ กับ ญาติ แล้ว", False),
         ("เมื่อ วาน ก็ มา ตอนนี้ มัน ถือ ปืน ยืน อยู่ หน้า บ้าน", True),
+        # "มีด" (knife) across two words: สามี ดิฉัน (my husband); ชักดาบ (skip paying) is no sword
+        ("สามี ดิฉัน มี ผู้หญิง ใหม่ แล้ว ค่ะ อยาก ฟ้อง หย่า", False),
+        ("ขู่ ว่า จะ เอา รูป ไป ติด ประกาศ ว่า ดิฉัน ชักดาบ", False),
+        # "ตอนนี้ หาย แล้ว": now it is over
+        ("เดือน ที่แล้ว มัน มา ตี สามี หัว แตก ตอนนี้ หาย แล้ว ค่ะ", False),
+        ("มัน ลาก สามี ขึ้น รถ ไป บอก ว่า จะ ตัด นิ้ว ค่ะ", True),
         # live wires and fallen poles are dangers too
         ("สาย ไฟ แรง สูง ขาด ตก ลง มา กลาง ถนน มี ประกาย ไฟ ครับ", True),
         ("เสา ไฟฟ้า หัก ล้ม พาด หลังคา คน ยัง ออก มา ไม่ หมด ค่ะ", True),
