@@ -24,9 +24,10 @@ HELDOUT_B = DATA / "heldout-b.jsonl"
 HELDOUT_C = DATA / "heldout-c.jsonl"
 HELDOUT_D = DATA / "heldout-d.jsonl"
 HELDOUT_E = DATA / "heldout-e.jsonl"
-# b-e: 540 transcripts by four engineers who had not seen the rules. Their first scores, before
-# any rule was changed for them, are in docs/asr.md (category 74-86 % with the rules of the day): these sets now guard
-# what was learnt from their misses; the next unseen set is the honest measure of a change.
+# b-e: 540 transcripts by four engineers who had not seen the rules. Their first scores,
+# before any rule was changed for them, are in docs/asr.md (category 74-86 % with the rules of
+# the day): these sets now guard what was learnt from their misses; the next unseen set is the
+# honest measure of a change.
 
 TARGETS = {
     "category": 0.90,
