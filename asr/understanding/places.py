@@ -37,9 +37,9 @@ CAPITAL_WORD = "เมือง"
 # Words after which a bare place name is expected ("อยู่ ตาก", "ที่ ยะลา").
 LOCATIVES = frozenset({"อยู่", "ที่", "แถว", "จาก", "อยู่ที่"})
 MAX_SPAN = 4  # a name split into at most this many recogniser words
-MIN_BARE_DISTRICT = 4
-HOUSE_WORD = "บ้าน"
-WEAK_PROVINCE_CONFIDENCE = 0.6  # shorter district names must follow อำเภอ / เขต
+MIN_BARE_DISTRICT = 4  # shorter district names must follow อำเภอ / เขต
+HOUSE_WORD = "บ้าน"  # "บ้าน X" alone is a house, not the district บ้านX
+WEAK_PROVINCE_CONFIDENCE = 0.6  # a province name that is also an everyday word ("เลย")
 ANCHORED_FUZZY_CUTOFF = 78.0
 SHORT_FUZZY_CUTOFF = 88.0
 BARE_PROVINCE_FUZZY_CUTOFF = 90.0
