@@ -337,10 +337,9 @@ class CallSession:
             streaming=streaming,
         )
         audio = self._services.audio
-        if streaming:
-            return self._attempt("enqueue ASR job", lambda: audio.enqueue_job(job))
         # a file job at the end of the call: an ASR sweeper may have queued one already
-        return self._attempt("enqueue ASR job", lambda: audio.enqueue_if_absent(job))
+        enqueue = audio.enqueue_job if streaming else audio.enqueue_if_absent
+        return self._attempt("enqueue ASR job", lambda: enqueue(job))
 
     def _on_audio(self, recording: _Recording, pcm: bytes) -> None:
         if recording.writer is not None:

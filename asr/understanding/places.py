@@ -324,9 +324,7 @@ class PlaceIndex:
 
     def _plausible(self, mention: _Mention, tokens: list[str], mentions: list[_Mention]) -> bool:
         """A province name that is also an everyday word needs a place context around it."""
-        if mention.kind != "province" or mention.anchored or mention.first != mention.last:
-            return True
-        if name_key(tokens[mention.first]) not in self._settings.ambiguous_province_words:
+        if not self._everyday_word(mention, tokens):
             return True
         previous = tokens[mention.first - 1] if mention.first else ""
         if previous in LOCATIVES:

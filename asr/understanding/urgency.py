@@ -106,15 +106,10 @@ class UrgencyDetector:
         for cue in cues:
             at = text.find(cue, start, end)
             while at != -1:
-                if any(text.startswith(word, at + len(cue)) for word in unless_followed_by):
-                    at = text.find(cue, at + 1, end)
-                    continue
-                if at + len(cue) <= occurrence.start:
-                    distance = occurrence.start - (at + len(cue))
-                elif at >= occurrence.end:
-                    distance = at - occurrence.end
-                else:
-                    distance = 0
-                best = distance if best is None else min(best, distance)
+                stop = at + len(cue)
+                if not any(text.startswith(word, stop) for word in unless_followed_by):
+                    # before the phrase, after it, or overlapping it (0)
+                    distance = max(occurrence.start - stop, at - occurrence.end, 0)
+                    best = distance if best is None else min(best, distance)
                 at = text.find(cue, at + 1, end)
         return best
