@@ -139,10 +139,14 @@ def test_media_process_exits_when_the_node_socket_closes():
     client.start()
     process = client._process
     assert process is not None
-    client.allocate()
-    client._sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]  (as if the node died)
-    process.join(5)
-    assert process.exitcode == 0
-    assert wait_for(lambda: client.lost.is_set(), 2)
-    client.stop()
+    try:
+        client.allocate()
+        client._sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]  (as if the node died)
+        # The client's reader notices first and reaps the child (Process.join from two threads
+        # races on waitpid: the loser sees no exit code), so wait for it, then join.
+        assert wait_for(lambda: client.lost.is_set(), 5)
+        process.join(5)
+        assert process.exitcode == 0
+    finally:
+        client.stop()
     assert ports_free(base, base + 39)
