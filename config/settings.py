@@ -35,6 +35,13 @@ class Settings:
     secret_key: str = ""
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
+    cookie_secure: bool = False
+    log_format: str = "text"
+    # Each role's own /metrics, /livez, /readyz port (0 = off); web serves them on its web port.
+    ivr_metrics_port: int = 9101
+    asr_metrics_port: int = 9102
+    scheduler_metrics_port: int = 9103
+    metrics_host: str = "127.0.0.1"
 
     @property
     def effective_database_url(self) -> str:
@@ -85,6 +92,14 @@ class Settings:
                 env, "HOTLINE_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
             ),
             extra={k: v for k, v in env.items() if k.startswith("HOTLINE_")},
+            cookie_secure=_bool(env, "HOTLINE_COOKIE_SECURE", False),
+            log_format=_choice(env, "HOTLINE_LOG_FORMAT", ("TEXT", "JSON"), "TEXT").lower(),
+            ivr_metrics_port=_port(env, "HOTLINE_IVR_METRICS_PORT", 9101, allow_zero=True),
+            asr_metrics_port=_port(env, "HOTLINE_ASR_METRICS_PORT", 9102, allow_zero=True),
+            scheduler_metrics_port=_port(
+                env, "HOTLINE_SCHEDULER_METRICS_PORT", 9103, allow_zero=True
+            ),
+            metrics_host=env.get("HOTLINE_METRICS_HOST") or "127.0.0.1",
         )
 
 
@@ -113,12 +128,14 @@ def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | N
     return value
 
 
-def _port(env: Mapping[str, str], name: str, default: int) -> int:
+def _port(env: Mapping[str, str], name: str, default: int, *, allow_zero: bool = False) -> int:
     value = env.get(name, "").strip()
     if not value:
         return default
-    if not value.isdigit() or not 0 < int(value) < 65536:
-        raise SettingsError(f"{name}={value!r}: expected a port number 1-65535")
+    lowest = 0 if allow_zero else 1
+    if not value.isdigit() or not lowest <= int(value) < 65536:
+        off = " (0 = off)" if allow_zero else ""
+        raise SettingsError(f"{name}={value!r}: expected a port number {lowest}-65535{off}")
     return int(value)
 
 
@@ -160,3 +177,19 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default
     if value not in choices:
         raise SettingsError(f"{name}={value!r}: expected one of {', '.join(choices)}")
     return value
+
+
+_TRUE = ("1", "true", "yes")
+_FALSE = ("0", "false", "no")
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """1/0, true/false, yes/no in any case; anything else stops start-up (``on`` is no guess)."""
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise SettingsError(f"{name}={value!r}: expected one of 1, 0, true, false, yes, no")

@@ -95,7 +95,7 @@ class StopLiveHubOnShutdown:
 
 
 def console_middleware(settings: Settings) -> list[Middleware]:
-    secure = settings.extra.get("HOTLINE_COOKIE_SECURE", "") == "1"
+    secure = settings.cookie_secure
     return [
         Middleware(SecurityHeaders),
         Middleware(StopLiveHubOnShutdown),

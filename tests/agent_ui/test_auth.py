@@ -158,7 +158,7 @@ def test_secure_cookie_flag_when_configured(settings: Settings, services: Servic
         data_dir=settings.data_dir,
         database_url=settings.database_url,
         redis_url=settings.redis_url,
-        extra={"HOTLINE_COOKIE_SECURE": "1"},
+        cookie_secure=True,
     )
     with TestClient(create_app(secure, services), base_url="https://testserver") as client:
         page = client.get("/login")
