@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 APT_PACKAGES=(python3-venv python3-dev build-essential redis-server kamailio fonts-thai-tlwg-otf
-              kamailio-extra-modules sip-tester espeak-ng sox chromium chromium-driver)
+              kamailio-extra-modules sip-tester espeak-ng sox chromium chromium-driver
+              prometheus)  # prometheus: its promtool checks the exported metrics in the suite
 VENV=.venv
 PY=${PYTHON:-python3}
 
@@ -37,6 +38,10 @@ ensure_debian_packages() {
     # Packages' own services (redis-server, kamailio) are not needed: the system runs its own.
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       "${wanted[@]}"
+    # Only promtool is wanted from the prometheus package; leave no Prometheus server running.
+    if [[ " ${wanted[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+      as_root systemctl disable --now prometheus >/dev/null 2>&1 || true
+    fi
   fi
 }
 

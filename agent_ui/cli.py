@@ -38,6 +38,8 @@ def serve_web(args: argparse.Namespace) -> int:
             host=args.host or settings.web_host,
             port=args.port or settings.web_port,
             log_level=settings.log_level.lower(),
+            # JSON logs: uvicorn's loggers go through the root handler (configure_logging).
+            log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
             proxy_headers=True,
             timeout_graceful_shutdown=5,
         )

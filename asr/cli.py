@@ -55,6 +55,7 @@ def load_recognizer(model_dir: Path) -> Recognizer:
 
 def run_worker(args: argparse.Namespace) -> int:
     from asr.worker import AsrWorker, WorkerConfig
+    from ticketing.observability import role_observability
     from ticketing.runtime import configure_logging, running_services
 
     settings = Settings.from_env()
@@ -78,7 +79,11 @@ def run_worker(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    with running_services(settings) as services:
+    port, variable = settings.asr_metrics_port, "HOTLINE_ASR_METRICS_PORT"
+    with (
+        role_observability(settings, "asr-worker", port, variable),
+        running_services(settings) as services,
+    ):
         AsrWorker(services, recognizer, config).run(stop)
     return 0
 

@@ -11,6 +11,8 @@ from typing import Any
 from config.settings import Settings
 from ivr.prompts.build import PromptBuildError, build_prompts
 from ivr.prompts.manifest import ManifestError, load_manifest, manifest_path
+from ticketing.observability import role_observability
+from ticketing.runtime import configure_logging
 
 
 def register(sub: Any) -> None:
@@ -35,7 +37,11 @@ def register(sub: Any) -> None:
 def _run_node(args: argparse.Namespace) -> int:
     from ivr.node import run_node
 
-    return run_node(Settings.from_env())
+    settings = Settings.from_env()
+    configure_logging(settings)
+    port, variable = settings.ivr_metrics_port, "HOTLINE_IVR_METRICS_PORT"
+    with role_observability(settings, "ivr", port, variable):
+        return run_node(settings)
 
 
 def _build(args: argparse.Namespace) -> int:

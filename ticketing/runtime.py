@@ -9,13 +9,12 @@ from contextlib import ExitStack, contextmanager
 from config.settings import Settings
 from ticketing.container import Services, build_services
 from ticketing.embedded_redis import EmbeddedRedis
+from ticketing.logformat import log_handler
 
 
 def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    # HOTLINE_LOG_FORMAT=json: one JSON object a line, call id and ticket reference as fields.
+    logging.basicConfig(level=settings.log_level, handlers=[log_handler(settings.log_format)])
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from agent_ui.api.auth import current_actor, require_role, services_of
 from ticketing.container import Services
+from ticketing.observability import Readiness, metrics_text
 
 
 def _check_database(services: Services) -> str:
@@ -118,9 +119,19 @@ def prometheus_text(figures: dict[str, Any]) -> str:
 
 async def metrics(request: Request) -> PlainTextResponse:
     figures = await run_in_threadpool(collect_metrics, services_of(request))
-    return PlainTextResponse(
-        prometheus_text(figures), media_type="text/plain; version=0.0.4; charset=utf-8"
-    )
+    # The database figures above, then this process's default registry (prometheus_client).
+    body = prometheus_text(figures) + metrics_text().decode()
+    return PlainTextResponse(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+async def livez(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "alive", "role": "web"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    services = services_of(request)
+    report = await run_in_threadpool(Readiness.of(services.engine, services.redis).report)
+    return JSONResponse(report.as_json(), status_code=report.http_status)
 
 
 async def metrics_summary(request: Request) -> JSONResponse:
@@ -134,4 +145,6 @@ routes = [Route("/metrics/summary", metrics_summary, methods=["GET"])]
 root_routes = [
     Route("/healthz", healthz, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),
+    Route("/livez", livez, methods=["GET"]),
+    Route("/readyz", readyz, methods=["GET"]),
 ]
