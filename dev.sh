@@ -2,7 +2,7 @@
 # hotline1567 set-up and entry points. Two commands do everything (see README):
 #   ./dev.sh run    install what is missing, then start the whole system on embedded defaults
 #   ./dev.sh test   install what is missing, then run the linters and the complete test suite
-# Also: ./dev.sh setup (install only), ./dev.sh lint, ./dev.sh bench.
+# Also: ./dev.sh setup (install only), ./dev.sh lint, ./dev.sh bench, ./dev.sh lock (re-pin).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -53,14 +53,46 @@ ensure_python() {
     say "creating the virtual environment in $VENV"
     "$PY" -m venv "$VENV"
   fi
-  local stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+  local stamp="$VENV/.installed-$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)"
   if [ ! -e "$stamp" ]; then
-    say "installing Python packages (pinned in pyproject.toml)"
+    say "installing Python packages (every pin in requirements.lock)"
     "$VENV/bin/pip" install -q --upgrade pip
-    "$VENV/bin/pip" install -q -e '.[dev]'
+    "$VENV/bin/pip" install -q -r requirements.lock
+    # The project itself, built with the locked setuptools; its dependencies are all in the lock.
+    "$VENV/bin/pip" install -q --no-deps --no-build-isolation -e .
+    if ! "$VENV/bin/pip" check >/dev/null; then
+      "$VENV/bin/pip" check >&2 || true
+      say "requirements.lock does not satisfy pyproject.toml: run ./dev.sh lock"; exit 1
+    fi
     rm -f "$VENV"/.installed-*
     touch "$stamp"
   fi
+}
+
+# A fresh requirements.lock from pyproject.toml: a clean venv, '.[dev]' resolved there, every
+# installed version frozen; dependencies with a marker (audioop-lts on 3.13) keep their line.
+lock() {
+  local tmp
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' RETURN
+  "$PY" -m venv "$tmp/venv"
+  "$tmp/venv/bin/pip" install -q --upgrade pip
+  "$tmp/venv/bin/pip" install -q "$(grep -o '"setuptools==[^"]*"' pyproject.toml | tr -d '"')"
+  "$tmp/venv/bin/pip" install -q --no-build-isolation '.[dev]'
+  {
+    sed -n '1,/^$/{/^#/p}' requirements.lock
+    "$tmp/venv/bin/pip" freeze --all --exclude-editable | grep -v -i -e '^hotline1567' -e '^pip=='
+    "$tmp/venv/bin/python" - <<'PY'
+import tomllib
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+for requirement in project["dependencies"] + project["optional-dependencies"]["dev"]:
+    if ";" in requirement:
+        pin, marker = (part.strip() for part in requirement.split(";", 1))
+        print(f"{pin} ; {marker.replace(chr(39), chr(34))}")
+PY
+  } > "$tmp/requirements.lock"
+  mv "$tmp/requirements.lock" requirements.lock
+  say "requirements.lock written ($(grep -c '==' requirements.lock) pins)"
 }
 
 setup() {
@@ -90,6 +122,7 @@ case "${1:-}" in
     exec "$VENV/bin/pytest" "$@"
     ;;
   setup) setup ;;
+  lock) lock ;;
   lint) setup; lint ;;
   bench)
     setup
@@ -97,7 +130,7 @@ case "${1:-}" in
     exec "$VENV/bin/python" bench/tickets.py "$@"
     ;;
   *)
-    echo "usage: ./dev.sh run | test [pytest args] | setup | lint | bench" >&2
+    echo "usage: ./dev.sh run | test [pytest args] | setup | lint | bench | lock" >&2
     exit 2
     ;;
 esac

@@ -51,9 +51,15 @@ class ReadyReport:
 class Readiness:
     """Runs the two checks; each is a callable that raises when its service cannot be reached."""
 
-    def __init__(self, database: Check, bus: Check) -> None:
+    def __init__(self, database: Check, bus: Check, close: Check | None = None) -> None:
         self._database = database
         self._bus = bus
+        self._close = close
+
+    def close(self) -> None:
+        """Release the connections the checks opened themselves (none for ``of``)."""
+        if self._close is not None:
+            self._close()
 
     def report(self) -> ReadyReport:
         database = _outcome(self._database)
@@ -82,7 +88,12 @@ class Readiness:
             socket_timeout=PROBE_TIMEOUT_SECONDS,
             socket_connect_timeout=PROBE_TIMEOUT_SECONDS,
         )
-        return cls(lambda: _select_one(engine), lambda: _ping(client))
+
+        def close() -> None:
+            client.close()
+            engine.dispose()
+
+        return cls(lambda: _select_one(engine), lambda: _ping(client), close)
 
 
 def _outcome(check: Check) -> str:
@@ -150,6 +161,7 @@ class ObservabilityServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        self._readiness.close()
 
     def respond(self, path: str) -> tuple[int, str, bytes]:
         """(status, content type, body) for one GET; pure enough to test without a socket."""
@@ -194,11 +206,11 @@ def role_observability(
         log.info("%s: metrics endpoint off (%s=0)", role, variable)
         yield None
         return
+    readiness = Readiness.from_settings(settings)
     try:
-        server = ObservabilityServer(
-            settings.metrics_host, port, Readiness.from_settings(settings), role=role
-        )
+        server = ObservabilityServer(settings.metrics_host, port, readiness, role=role)
     except OSError as exc:
+        readiness.close()
         raise SettingsError(
             f"{variable}={port}: cannot listen on {settings.metrics_host}:{port}: {exc.strerror}"
         ) from exc
