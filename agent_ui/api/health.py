@@ -14,6 +14,7 @@ from starlette.routing import Route
 from agent_ui.api.auth import current_actor, require_role, services_of
 from ticketing.container import Services
 from ticketing.observability import Readiness, metrics_text
+from ticketing.outbox_stats import outbox_backlog, outbox_text
 
 
 def _check_database(services: Services) -> str:
@@ -119,8 +120,9 @@ def prometheus_text(figures: dict[str, Any]) -> str:
 
 async def metrics(request: Request) -> PlainTextResponse:
     figures = await run_in_threadpool(collect_metrics, services_of(request))
+    outbox = await run_in_threadpool(outbox_backlog, services_of(request).sessions)
     # The database figures above, then this process's default registry (prometheus_client).
-    body = prometheus_text(figures) + metrics_text().decode()
+    body = prometheus_text(figures) + outbox_text(outbox) + metrics_text().decode()
     return PlainTextResponse(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
