@@ -35,6 +35,10 @@ class Settings:
     secret_key: str = ""
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
+    # Numbers the IVR answers (Request-URI user of an INVITE): HOTLINE_IVR_SERVICE_NUMBERS=1567,1111
+    ivr_service_numbers: tuple[str, ...] = ("1567",)
+    # Addresses INVITEs may come from (HOTLINE_SIP_PROXIES); empty: the registrar and 127.0.0.1
+    sip_proxies: tuple[str, ...] = ()
 
     @property
     def effective_database_url(self) -> str:
@@ -85,6 +89,8 @@ class Settings:
                 env, "HOTLINE_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
             ),
             extra={k: v for k, v in env.items() if k.startswith("HOTLINE_")},
+            ivr_service_numbers=_service_numbers(env, "HOTLINE_IVR_SERVICE_NUMBERS"),
+            sip_proxies=_list(env, "HOTLINE_SIP_PROXIES"),
         )
 
 
@@ -160,3 +166,17 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default
     if value not in choices:
         raise SettingsError(f"{name}={value!r}: expected one of {', '.join(choices)}")
     return value
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
+
+
+def _service_numbers(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    numbers = _list(env, name)
+    if name in env and not numbers:
+        raise SettingsError(f"{name} is set but empty")
+    for number in numbers:
+        if not all(char.isdigit() or char in "+*#" for char in number):
+            raise SettingsError(f"{name}={env[name]!r}: {number!r} is not a dialable number")
+    return numbers or ("1567",)
