@@ -1,13 +1,10 @@
 """The media process: RTP for every call of a node, in one thread of its own process.
 
-In the node's process the 20 ms pacer shared the GIL with the call sessions (flow, recorder,
-SQLite, Redis) and waited up to 84 ms for it (p99 at 100 calls). Here one loop owns every RTP
-socket and the clock: it sends one frame per stream per tick on an absolute schedule (late
-ticks catch up instead of drifting), receives and decodes caller audio, detects RFC 2833 keys
-and silent callers, and talks to the node over one Unix socket (``ivr.sip.ipc``): prompts come
-in whole, caller audio goes out every 40 ms for all calls in one message. Nothing here shares a
-lock or an interpreter with the node; it exits when the node's end of the socket closes or the
-node dies.
+One loop owns every RTP socket and the clock (in the node's process the 20 ms pacer waited up to
+84 ms for the GIL): one frame per stream per tick on an absolute schedule, caller audio heard
+only from the SDP's peer (latched), put back in order with lost packets filled (``reorder``),
+RFC 2833 keys, silent callers; one Unix socket to the node (``ivr.sip.ipc``) with prompts in
+whole and every call's audio per 40 ms. It exits when the node's end closes or the node dies.
 """
 
 from __future__ import annotations

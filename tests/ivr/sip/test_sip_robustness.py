@@ -208,3 +208,42 @@ def test_other_service_numbers_and_proxies_are_configurable():
             exchange(port, ours.replace(b"Call-ID: c1", b"Call-ID: c2"), source="127.0.0.2")
         )
         assert from_proxy[:2] == ["SIP/2.0 100 Trying", "SIP/2.0 180 Ringing"]
+
+
+def test_an_answered_call_never_acked_is_torn_down_at_timer_h_and_its_slot_freed():
+    """A caller (or a flood) that never ACKs the 200 OK holds no slot past 64·T1 = 32 s."""
+    reasons: list[str | None] = []
+
+    def on_call(channel: CallChannel) -> None:
+        wait_until_call_flow(channel)
+        reasons.append(channel.end_reason)
+
+    # RTP timeout far away: only Timer H can end this call within the test.
+    with running_node(on_call, extra={"HOTLINE_IVR_RTP_TIMEOUT": "300"}) as node:
+        port = node.node.settings.sip_port
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            mine = sock.getsockname()[1]
+            invite = request("INVITE", port, call_id="noack", body=SDP).replace(
+                b"127.0.0.1:9", f"127.0.0.1:{mine}".encode()
+            )
+            sock.sendto(invite, ("127.0.0.1", port))
+            started = time.monotonic()
+            sock.settimeout(1)
+            oks, bye_at, bye = 0, None, b""
+            while time.monotonic() - started < 45:
+                try:
+                    data = sock.recv(65535)
+                except TimeoutError:
+                    continue
+                if data.startswith(b"SIP/2.0 200"):
+                    oks += 1
+                elif data.startswith(b"BYE "):
+                    bye_at, bye = time.monotonic() - started, data
+                    break
+            assert bye_at is not None, f"no BYE within 45 s ({oks} x 200 OK)"
+            assert 30 <= bye_at <= 40, bye_at
+            assert oks >= 5  # the 200 OK was resent meanwhile (Timer G)
+            assert b"Call-ID: noack\r\n" in bye
+        node.wait_idle()
+    assert reasons == ["no_ack"]
