@@ -124,9 +124,10 @@ class RtpStream:
     def on_datagram(self, data: bytes, source: tuple[str, int], now: float) -> str | None:
         """Take one datagram; returns a DTMF key when it starts a new RFC 2833 event.
 
-        Only the negotiated peer is heard (``_latch``); audio goes through ``Reorder``.
+        Only the negotiated peer is heard (``_may_latch``); audio goes through ``Reorder``.
         """
-        if source != self._peer and not self._latch(source, data):
+        latch = source != self._peer
+        if latch and not self._may_latch(source, data):
             return None
         key = None
         payload_type = data[1] & 0x7F if len(data) > 12 else -1
@@ -149,6 +150,8 @@ class RtpStream:
             elif payload_type not in (g711.PCMU, g711.PCMA):
                 return None
         self.last_rx = now
+        if latch:
+            self._peer = source  # only once the packet is real RTP
         if ssrc != self._in_ssrc:
             if self._in_ssrc is not None:
                 self._take(self._reorder.reset())
@@ -162,12 +165,11 @@ class RtpStream:
         self.remote = remote
         self._peer = None
 
-    def _latch(self, source: tuple[str, int], data: bytes) -> bool:
+    def _may_latch(self, source: tuple[str, int], data: bytes) -> bool:
         """Only the SDP's address is heard; its first packet latches the source port, and
         another port of that address takes over only with a new SSRC (a new stream)."""
         ours = self.remote is not None and source[0] == self.remote[0]
         if ours and (self._peer is None or data[8:12] != self._in_ssrc_bytes):
-            self._peer = source
             return True
         self.foreign += 1
         return False

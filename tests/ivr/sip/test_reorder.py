@@ -97,6 +97,9 @@ def test_rtp_from_another_address_is_dropped_and_the_first_sdp_packet_latches(st
     stream.on_datagram(rtp.build(0, 11, 160, 5, frame(0x90)), caller, 1.02)
     assert audio(stream) == [level, level]
     assert stream.foreign == 2 and stream.last_rx == 1.02
+    stream.on_datagram(b"junk from the caller's address", ("127.0.0.1", 4020), 1.03)
+    stream.on_datagram(rtp.build(0, 12, 320, 5, frame(0x90)), caller, 1.04)
+    assert audio(stream) == [level]  # junk moved nothing: the caller is still heard
 
 
 def test_rtp_stream_reorders_and_fills_a_lost_packet_with_silence(stream):
