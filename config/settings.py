@@ -42,6 +42,10 @@ class Settings:
     asr_metrics_port: int = 9102
     scheduler_metrics_port: int = 9103
     metrics_host: str = "127.0.0.1"
+    # Numbers the IVR answers (Request-URI user of an INVITE): HOTLINE_IVR_SERVICE_NUMBERS=1567,1111
+    ivr_service_numbers: tuple[str, ...] = ("1567",)
+    # Addresses INVITEs may come from (HOTLINE_SIP_PROXIES); empty: the registrar and 127.0.0.1
+    sip_proxies: tuple[str, ...] = ()
 
     @property
     def effective_database_url(self) -> str:
@@ -100,6 +104,8 @@ class Settings:
                 env, "HOTLINE_SCHEDULER_METRICS_PORT", 9103, allow_zero=True
             ),
             metrics_host=env.get("HOTLINE_METRICS_HOST") or "127.0.0.1",
+            ivr_service_numbers=_service_numbers(env, "HOTLINE_IVR_SERVICE_NUMBERS"),
+            sip_proxies=_list(env, "HOTLINE_SIP_PROXIES"),
         )
 
 
@@ -193,3 +199,15 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if value.lower() in _FALSE:
         return False
     raise SettingsError(f"{name}={value!r}: expected one of 1, 0, true, false, yes, no")
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
+
+
+def _service_numbers(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    numbers = _list(env, name)
+    if name in env and not numbers:
+        raise SettingsError(f"{name} is set but empty")
+    for number in numbers:
+        if not all(char.isdigit() or char in "+*#" for char in number):
+            raise SettingsError(f"{name}={env[name]!r}: {number!r} is not a dialable number")
+    return numbers or ("1567",)

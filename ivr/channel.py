@@ -39,7 +39,7 @@ class CallChannel(Protocol):
 
     @property
     def end_reason(self) -> str | None:
-        """'bye', 'cancel', 'rtp_timeout', 'hangup' (we hung up), 'error'."""
+        """'bye', 'cancel', 'rtp_timeout', 'no_ack' (Timer H), 'hangup' (we hung up), 'error'."""
         ...
 
     def play(self, pcm16: bytes) -> None:

@@ -1,13 +1,10 @@
 """The media process: RTP for every call of a node, in one thread of its own process.
 
-In the node's process the 20 ms pacer shared the GIL with the call sessions (flow, recorder,
-SQLite, Redis) and waited up to 84 ms for it (p99 at 100 calls). Here one loop owns every RTP
-socket and the clock: it sends one frame per stream per tick on an absolute schedule (late
-ticks catch up instead of drifting), receives and decodes caller audio, detects RFC 2833 keys
-and silent callers, and talks to the node over one Unix socket (``ivr.sip.ipc``): prompts come
-in whole, caller audio goes out every 40 ms for all calls in one message. Nothing here shares a
-lock or an interpreter with the node; it exits when the node's end of the socket closes or the
-node dies.
+One loop owns every RTP socket and the clock (in the node's process the 20 ms pacer waited up to
+84 ms for the GIL): one frame per stream per tick on an absolute schedule, caller audio heard
+only from the SDP's peer (latched), put back in order with lost packets filled (``reorder``),
+RFC 2833 keys, silent callers; one Unix socket to the node (``ivr.sip.ipc``) with prompts in
+whole and every call's audio per 40 ms. It exits when the node's end closes or the node dies.
 """
 
 from __future__ import annotations
@@ -21,13 +18,13 @@ import random
 import selectors
 import signal
 import socket
-import struct
 import sys
 import time
 
 from ivr.channel import FRAME_BYTES, FRAME_MS, SAMPLE_RATE
 from ivr.sip import g711, ipc, rtp
 from ivr.sip.ipc import Kind
+from ivr.sip.reorder import Reorder
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +33,6 @@ SAMPLES_PER_FRAME = SAMPLE_RATE * FRAME_MS // 1000
 FLUSH_TICKS = 2  # caller audio goes to the node every 2 ticks (40 ms), all calls in one message
 JITTER_BINS = 2000  # send-interval histogram, 0.1 ms bins up to 200 ms
 MAX_OUTBOX = 64 << 20  # bytes waiting for a node that stopped reading: give up past this
-_RTP_HEADER = struct.Struct("!BBHII")
 MEDIA_NICE = -10  # see _raise_priority
 _DRAIN_PER_STREAM = 64  # datagrams per stream per wake-up: one flooded port cannot starve others
 
@@ -68,9 +64,15 @@ class RtpStream:
         self._timestamp = random.randrange(1 << 32)
         self._ssrc = random.randrange(1 << 32)
         self._silence = g711.silence(g711.PCMU, SAMPLES_PER_FRAME)
+        self._peer: tuple[str, int] | None = None  # the caller's RTP source, once latched
+        self._in_ssrc: int | None = None
+        self._in_ssrc_bytes = b""
+        self._reorder: Reorder[tuple[int, bytes]] = Reorder()
+        self._frame = SAMPLES_PER_FRAME  # bytes per caller packet (for filling a lost one)
+        self.foreign = 0  # packets dropped: not from the caller's address
 
     def start(self, start: ipc.StartStream, now: float) -> None:
-        self.remote = start.remote
+        self.move(start.remote)
         self.payload_type = start.payload_type
         self.event_payload_type = start.event_payload_type
         self._silence = g711.silence(start.payload_type, SAMPLES_PER_FRAME)
@@ -114,19 +116,25 @@ class RtpStream:
             self.played += 1
         else:
             payload = self._silence
-        packet = (
-            _RTP_HEADER.pack(0x80, self.payload_type, self._sequence, self._timestamp, self._ssrc)
-            + payload
-        )
+        packet = rtp.build(self.payload_type, self._sequence, self._timestamp, self._ssrc, payload)
         self._sequence = (self._sequence + 1) & 0xFFFF
         self._timestamp = (self._timestamp + SAMPLES_PER_FRAME) & 0xFFFFFFFF
         return packet
 
-    def on_datagram(self, data: bytes, now: float) -> str | None:
-        """Take one datagram; returns a DTMF key when it starts a new RFC 2833 event."""
+    def on_datagram(self, data: bytes, source: tuple[str, int], now: float) -> str | None:
+        """Take one datagram; returns a DTMF key when it starts a new RFC 2833 event.
+
+        Only the negotiated peer is heard (``_may_latch``); audio goes through ``Reorder``.
+        """
+        latch = source != self._peer
+        if latch and not self._may_latch(source, data):
+            return None
+        key = None
         payload_type = data[1] & 0x7F if len(data) > 12 else -1
         if payload_type in (g711.PCMU, g711.PCMA) and data[0] == 0x80:
             # The common case (no CSRC, extension or padding) without building an RtpPacket.
+            sequence = (data[2] << 8) | data[3]
+            ssrc = int.from_bytes(data[8:12], "big")
             payload = data[12:]
         else:
             try:
@@ -135,16 +143,51 @@ class RtpStream:
                 log.debug("RTP port %d: dropped packet: %s", self.port, exc)
                 return None
             payload_type, payload = packet.payload_type, packet.payload
+            sequence, ssrc = packet.sequence, packet.ssrc
             if payload_type == self.event_payload_type:
-                self.last_rx = now
-                return self._on_event(packet)
-        if payload_type in (g711.PCMU, g711.PCMA):
-            self.last_rx = now
+                key = self._on_event(packet)
+                payload = b""  # keeps its place in the sequence, adds no audio
+            elif payload_type not in (g711.PCMU, g711.PCMA):
+                return None
+        self.last_rx = now
+        if latch:
+            self._peer = source  # only once the packet is real RTP
+        if ssrc != self._in_ssrc:
+            if self._in_ssrc is not None:
+                self._take(self._reorder.reset())
+            self._in_ssrc = ssrc
+            self._in_ssrc_bytes = ssrc.to_bytes(4, "big")
+        self._take(self._reorder.push(sequence, (payload_type, payload), now))
+        return key
+
+    def move(self, remote: tuple[str, int]) -> None:
+        """A re-INVITE moved the caller: latch again to the new address."""
+        self.remote = remote
+        self._peer = None
+
+    def _may_latch(self, source: tuple[str, int], data: bytes) -> bool:
+        """Only the SDP's address is heard; its first packet latches the source port, and
+        another port of that address takes over only with a new SSRC (a new stream)."""
+        ours = self.remote is not None and source[0] == self.remote[0]
+        if ours and (self._peer is None or data[8:12] != self._in_ssrc_bytes):
+            return True
+        self.foreign += 1
+        return False
+
+    def _take(self, items: list[tuple[int, bytes] | None]) -> None:
+        for item in items:
+            if item is None:  # a lost packet: silence of the same length keeps the timing
+                self._decode_raw()
+                self._pcm.append(bytes(2 * self._frame))
+                continue
+            payload_type, payload = item
+            if not payload:
+                continue
             if payload_type != self._raw_pt:
                 self._decode_raw()
                 self._raw_pt = payload_type
             self._raw.append(payload)
-        return None
+            self._frame = len(payload)
 
     def _on_event(self, packet: rtp.RtpPacket) -> str | None:
         try:
@@ -163,8 +206,10 @@ class RtpStream:
             self._pcm.append(g711.decode(b"".join(self._raw), self._raw_pt))
             self._raw.clear()
 
-    def take_report(self) -> ipc.StreamReport | None:
+    def take_report(self, now: float | None = None) -> ipc.StreamReport | None:
         """Caller audio since the last report and the playback watermark, if anything changed."""
+        if now is not None and self._reorder.holding:
+            self._take(self._reorder.flush(now))
         self._decode_raw()
         watermark = (self.played, self.queued)
         if not self._pcm and watermark == self._reported:
@@ -245,11 +290,11 @@ class MediaLoop:
         now = time.monotonic()
         for _ in range(_DRAIN_PER_STREAM):
             try:
-                data = stream.sock.recv(2048)
+                data, source = stream.sock.recvfrom(2048)
             except OSError:  # BlockingIOError: drained; others: ICMP errors reported late
                 return
             try:
-                key = stream.on_datagram(data, now)
+                key = stream.on_datagram(data, source, now)
             except Exception:  # one bad packet must never stop the media of every call
                 log.exception("RTP port %d: packet handling failed", stream.port)
                 continue
@@ -259,7 +304,7 @@ class MediaLoop:
     def _report(self, now: float) -> None:
         reports = []
         for stream in self.streams.values():
-            report = stream.take_report()
+            report = stream.take_report(now)
             if report is not None:
                 reports.append(report)
         if reports:
@@ -336,7 +381,7 @@ class MediaLoop:
             stream_id, remote = ipc.unpack_remote(payload)
             stream = self.streams.get(stream_id)
             if stream is not None:
-                stream.remote = remote
+                stream.move(remote)
         elif kind is Kind.CLOSE:
             self._close(ipc.unpack_id(payload))
         elif kind is Kind.STATS:

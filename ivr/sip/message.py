@@ -1,14 +1,15 @@
-"""Pure SIP text helpers: raw header access, responses and in-dialog requests, caller number, SDP.
+"""SIP messages (RFC 3261) parsed once into typed objects that serialise back to their bytes.
 
-pyVoIP's parser keeps only the first of repeated headers and re-serialises Via badly, so the adapter
-echoes the request's own header lines (Via, From, Call-ID, CSeq, Record-Route) from the raw bytes,
-the way RFC 3261 §8.2.6 asks a UAS to.
+``parse(data)`` splits a datagram into a ``SipRequest`` or ``SipResponse``: start line, header
+lines in order (names as written, compact forms resolved for look-up), body. ``bytes(message)``
+gives the datagram back (byte for byte for the usual ``Name: value`` form). Responses echo the
+request's own Via, From, Call-ID, CSeq and Record-Route values as RFC 3261 §8.2.6 asks a UAS to;
+pyVoIP's parser keeps only the first of repeated headers, so it is used for none of this.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 COMPACT = {
     "i": "call-id",
@@ -22,19 +23,121 @@ COMPACT = {
     "s": "subject",
 }
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS"
-_USER_AGENT = "hotline1567-ivr"
+USER_AGENT = "hotline1567-ivr"
 _NUMBER = re.compile(r"^\+?[0-9*#]{1,32}$")
+_LIST_HEADERS = {"via", "record-route", "route", "contact", "p-asserted-identity"}
+_CANONICAL = {
+    "via": "Via",
+    "from": "From",
+    "to": "To",
+    "call-id": "Call-ID",
+    "cseq": "CSeq",
+    "record-route": "Record-Route",
+    "route": "Route",
+    "contact": "Contact",
+}
 
 
 class SipSyntaxError(ValueError):
-    """A SIP message or SDP body the adapter cannot use."""
+    """A SIP message or SDP body the node cannot use.
+
+    ``partial`` is the message as far as it could be read (its headers are sound, something else
+    is not, e.g. the Content-Length), so that a request can still be answered 400.
+    """
+
+    def __init__(self, text: str, partial: SipMessage | None = None) -> None:
+        super().__init__(text)
+        self.partial = partial
 
 
-def split_message(raw: bytes) -> tuple[str, list[tuple[str, str]], bytes]:
-    """Start line, (lower-case full name, value) header pairs in order, body."""
-    head, sep, body = raw.partition(b"\r\n\r\n")
+class SipMessage:
+    """Header lines in order and the body; looked up by lower-case full name."""
+
+    def __init__(self, headers: list[tuple[str, str]], body: bytes = b"") -> None:
+        self.headers = headers  # (name as written, value)
+        self.body = body
+        self._index: dict[str, list[str]] = {}
+        for name, value in headers:
+            key = name.lower()
+            self._index.setdefault(COMPACT.get(key, key), []).append(value)
+
+    @property
+    def start_line(self) -> str:
+        raise NotImplementedError
+
+    def get(self, name: str) -> str | None:
+        """The first value of header ``name`` (lower-case full name), unsplit."""
+        values = self._index.get(name)
+        return values[0] if values else None
+
+    def values(self, name: str) -> list[str]:
+        """Every value of ``name``, comma-separated lists (Via, Route, Contact…) split, in order."""
+        found = self._index.get(name, [])
+        if name not in _LIST_HEADERS:
+            return list(found)
+        return [part for value in found for part in _split_commas(value)]
+
+    def lines(self, name: str) -> list[tuple[str, str]]:
+        """(canonical name, value) of every line of ``name``, unsplit, for echoing."""
+        return [(_CANONICAL.get(name, name), value) for value in self._index.get(name, [])]
+
+    @property
+    def call_id(self) -> str:
+        value = self.get("call-id")
+        if not value:
+            raise SipSyntaxError("message has no Call-ID")
+        return value
+
+    @property
+    def cseq(self) -> tuple[int, str]:
+        """(number, method) of the CSeq header."""
+        parts = (self.get("cseq") or "").split()
+        if len(parts) != 2 or not parts[0].isdigit():
+            raise SipSyntaxError(f"bad CSeq {self.get('cseq')!r}")
+        return int(parts[0]), parts[1].upper()
+
+    def __bytes__(self) -> bytes:
+        lines = [self.start_line, *(f"{name}: {value}" for name, value in self.headers)]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + self.body
+
+
+class SipRequest(SipMessage):
+    def __init__(
+        self, method: str, uri: str, headers: list[tuple[str, str]], body: bytes = b""
+    ) -> None:
+        super().__init__(headers, body)
+        self.method = method
+        self.uri = uri
+
+    @property
+    def start_line(self) -> str:
+        return f"{self.method} {self.uri} SIP/2.0"
+
+    def __repr__(self) -> str:
+        return f"<SipRequest {self.method} {self.uri}>"
+
+
+class SipResponse(SipMessage):
+    def __init__(
+        self, status: int, reason: str, headers: list[tuple[str, str]], body: bytes = b""
+    ) -> None:
+        super().__init__(headers, body)
+        self.status = status
+        self.reason = reason
+
+    @property
+    def start_line(self) -> str:
+        return f"SIP/2.0 {self.status} {self.reason}"
+
+    def __repr__(self) -> str:
+        return f"<SipResponse {self.status} {self.reason}>"
+
+
+def parse(data: bytes) -> SipRequest | SipResponse:
+    """One datagram -> a typed message; SipSyntaxError names what is wrong."""
+    head, sep, body = data.partition(b"\r\n\r\n")
     if not sep:
-        head, sep, body = raw.partition(b"\n\n")
+        head, sep, body = data.partition(b"\n\n")
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -52,41 +155,65 @@ def split_message(raw: bytes) -> tuple[str, list[tuple[str, str]], bytes]:
         name, colon, value = line.partition(":")
         if not colon or not name.strip() or " " in name.strip():
             raise SipSyntaxError(f"malformed header line {line[:60]!r}")
-        key = name.strip().lower()
-        headers.append((COMPACT.get(key, key), value.strip()))
-    return start, headers, body
+        headers.append((name.strip(), value.strip()))
+    message = _start(start, headers, body)
+    length = message.get("content-length")
+    if length is not None:
+        # On UDP the datagram is the message: a length past its end is a broken message (§18.3).
+        if not length.isdigit() or len(length) > 9:
+            raise SipSyntaxError(f"bad Content-Length {length[:20]!r}", message)
+        if int(length) > len(body):
+            raise SipSyntaxError(
+                f"Content-Length {int(length)} exceeds the body ({len(body)} bytes)", message
+            )
+        message.body = body[: int(length)]
+    return message
 
 
-def header_values(raw: bytes, name: str) -> list[str]:
-    """Every value of header ``name`` (comma-separated lists split), in order."""
-    _, headers, _ = split_message(raw)
-    wanted = name.lower()
-    values: list[str] = []
-    for key, value in headers:
-        if key == wanted:
-            values.extend(_split_commas(value) if wanted in _LIST_HEADERS else [value])
-    return values
+def _start(start: str, headers: list[tuple[str, str]], body: bytes) -> SipRequest | SipResponse:
+    if start.startswith("SIP/2.0 "):
+        status, _, reason = start[8:].partition(" ")
+        if len(status) != 3 or not status.isdigit():
+            raise SipSyntaxError(f"bad status line {start[:80]!r}")
+        return SipResponse(int(status), reason, headers, body)
+    parts = start.split(" ")
+    if len(parts) != 3 or parts[2] != "SIP/2.0" or not parts[0].isalpha():
+        raise SipSyntaxError(f"bad request line {start[:80]!r}")
+    return SipRequest(parts[0].upper(), parts[1], headers, body)
 
 
-def header_lines(raw: bytes, name: str) -> list[str]:
-    """The raw header lines (``Name: value``) of ``name``, unsplit, for echoing in a response."""
-    _, headers, _ = split_message(raw)
-    wanted = name.lower()
-    canonical = _CANONICAL.get(wanted, name)
-    return [f"{canonical}: {value}" for key, value in headers if key == wanted]
-
-
-_LIST_HEADERS = {"via", "record-route", "route", "contact", "p-asserted-identity"}
-_CANONICAL = {
-    "via": "Via",
-    "from": "From",
-    "to": "To",
-    "call-id": "Call-ID",
-    "cseq": "CSeq",
-    "record-route": "Record-Route",
-    "route": "Route",
-    "contact": "Contact",
-}
+def build_response(
+    request: SipRequest,
+    status: int,
+    reason: str,
+    *,
+    to_tag: str | None = None,
+    extra: list[tuple[str, str]] | None = None,
+    body: str = "",
+    content_type: str = "application/sdp",
+) -> SipResponse:
+    """A response echoing Via, From, To, Call-ID, CSeq (and Record-Route on 18x/2xx)."""
+    for needed in ("via", "from", "to", "call-id", "cseq"):
+        if request.get(needed) is None:
+            raise SipSyntaxError(f"request has no {_CANONICAL[needed]} header")
+    to_value = request.get("to") or ""
+    if to_tag and tag_of(to_value) is None:
+        to_value = f"{to_value};tag={to_tag}"
+    headers = [
+        *request.lines("via"),
+        *request.lines("from"),
+        ("To", to_value),
+        *request.lines("call-id"),
+        *request.lines("cseq"),
+        *(request.lines("record-route") if 100 < status < 300 else []),
+        *(extra or []),
+        ("User-Agent", USER_AGENT),
+    ]
+    encoded = body.encode()
+    if encoded:
+        headers.append(("Content-Type", content_type))
+    headers.append(("Content-Length", str(len(encoded))))
+    return SipResponse(status, reason, headers, encoded)
 
 
 def _split_commas(value: str) -> list[str]:
@@ -177,179 +304,3 @@ def caller_number(p_asserted_identity: list[str], from_value: str | None) -> str
         if _NUMBER.match(number):
             return number
     return None
-
-
-def build_response(
-    request: bytes,
-    status: int,
-    reason: str,
-    *,
-    to_tag: str | None = None,
-    extra: list[str] | None = None,
-    body: str = "",
-    content_type: str = "application/sdp",
-) -> bytes:
-    """A response echoing Via, From, To, Call-ID, CSeq (and Record-Route on 18x/2xx)."""
-    _, headers, _ = split_message(request)
-    lines = [f"SIP/2.0 {status} {reason}"]
-    to_seen = False
-    for key, value in headers:
-        if key in ("via", "from", "call-id", "cseq"):
-            lines.append(f"{_CANONICAL[key]}: {value}")
-        elif key == "record-route" and 100 < status < 300:
-            lines.append(f"Record-Route: {value}")
-        elif key == "to" and not to_seen:
-            to_seen = True
-            if to_tag and tag_of(value) is None:
-                value = f"{value};tag={to_tag}"
-            lines.append(f"To: {value}")
-    for needed in ("via", "from", "to", "call-id", "cseq"):
-        if not any(key == needed for key, _ in headers):
-            raise SipSyntaxError(f"request has no {_CANONICAL[needed]} header")
-    lines.extend(extra or [])
-    lines.append(f"User-Agent: {_USER_AGENT}")
-    if body:
-        lines.append(f"Content-Type: {content_type}")
-    lines.append(f"Content-Length: {len(body.encode())}")
-    return ("\r\n".join(lines) + "\r\n\r\n" + body).encode()
-
-
-@dataclass(frozen=True)
-class Dialog:
-    """What the UAS needs to send in-dialog requests (BYE) after answering an INVITE."""
-
-    call_id: str
-    local_tag: str
-    local_uri: str  # the To value of the INVITE, without tag
-    remote: str  # the From value of the INVITE, with its tag
-    remote_target: str  # Contact URI of the caller
-    route_set: list[str] = field(default_factory=list)  # Record-Route values, in order (UAS)
-
-    def next_hop(self) -> tuple[str, int]:
-        """The first Route if any (loose routing through the proxy), else the caller's Contact."""
-        target = name_addr_uri(self.route_set[0]) if self.route_set else self.remote_target
-        return uri_host_port(target)
-
-
-def dialog_from_invite(invite: bytes, local_tag: str) -> Dialog:
-    _, headers, _ = split_message(invite)
-    values: dict[str, str] = {}
-    for key, value in headers:
-        values.setdefault(key, value)
-    for needed in ("call-id", "from", "to", "contact"):
-        if needed not in values:
-            raise SipSyntaxError(f"INVITE has no {needed} header")
-    to_value = re.sub(r";\s*tag=[^;\s]+", "", values["to"], flags=re.IGNORECASE)
-    contacts = header_values(invite, "contact")
-    return Dialog(
-        call_id=values["call-id"],
-        local_tag=local_tag,
-        local_uri=to_value,
-        remote=values["from"],
-        remote_target=name_addr_uri(contacts[0]),
-        route_set=header_values(invite, "record-route"),
-    )
-
-
-def build_bye(dialog: Dialog, cseq: int, via_host: str, via_port: int, branch: str) -> bytes:
-    lines = [
-        f"BYE {dialog.remote_target} SIP/2.0",
-        f"Via: SIP/2.0/UDP {via_host}:{via_port};branch={branch};rport",
-        "Max-Forwards: 70",
-        *[f"Route: {route}" for route in dialog.route_set],
-        f"From: {dialog.local_uri};tag={dialog.local_tag}",
-        f"To: {dialog.remote}",
-        f"Call-ID: {dialog.call_id}",
-        f"CSeq: {cseq} BYE",
-        f"User-Agent: {_USER_AGENT}",
-        "Content-Length: 0",
-    ]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-
-@dataclass(frozen=True)
-class SdpOffer:
-    address: str
-    port: int
-    payload_types: dict[int, str]  # payload type -> encoding name upper-case ("PCMU", ...)
-
-    def first_of(self, names: tuple[str, ...]) -> int | None:
-        """The offer's first payload type (in the caller's order of preference) among ``names``."""
-        for payload_type, name in self.payload_types.items():
-            if name in names:
-                return payload_type
-        return None
-
-
-_STATIC = {0: "PCMU", 8: "PCMA", 18: "G729", 3: "GSM", 9: "G722"}
-
-
-def parse_sdp(body: bytes) -> SdpOffer:
-    """The first audio stream of an SDP offer (RFC 4566), with session- or media-level c=."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SipSyntaxError("SDP is not UTF-8") from exc
-    address: str | None = None
-    media_address: str | None = None
-    port: int | None = None
-    order: list[int] = []
-    names: dict[int, str] = {}
-    in_audio = False
-    for line in text.replace("\r\n", "\n").split("\n"):
-        kind, eq, value = line.strip().partition("=")
-        if not eq:
-            continue
-        if kind == "m":
-            if port is not None:
-                break  # only the first audio stream is used
-            fields = value.split()
-            in_audio = len(fields) >= 4 and fields[0] == "audio"
-            if in_audio:
-                if not fields[1].isdigit() or not 0 < int(fields[1]) < 65536:
-                    raise SipSyntaxError(f"bad SDP media port {fields[1]!r}")
-                port = int(fields[1])
-                order = [int(pt) for pt in fields[3:] if pt.isdigit()]
-        elif kind == "c":
-            fields = value.split()
-            if len(fields) != 3 or fields[0] != "IN":
-                raise SipSyntaxError(f"bad SDP connection line {value!r}")
-            if in_audio:
-                media_address = fields[2].split("/")[0]
-            elif port is None:
-                address = fields[2].split("/")[0]
-        elif kind == "a" and in_audio and value.startswith("rtpmap:"):
-            number, _, encoding = value[7:].partition(" ")
-            if number.isdigit():
-                names[int(number)] = encoding.split("/")[0].strip().upper()
-    if port is None:
-        raise SipSyntaxError("SDP has no audio stream")
-    final = media_address or address
-    if not final:
-        raise SipSyntaxError("SDP has no connection address")
-    return SdpOffer(final, port, {pt: names.get(pt, _STATIC.get(pt, "")) for pt in order})
-
-
-def build_sdp(
-    session_id: int, address: str, port: int, payload_type: int, event_payload_type: int | None
-) -> str:
-    codec = {0: "PCMU", 8: "PCMA"}[payload_type]
-    formats = f"{payload_type}" + (
-        f" {event_payload_type}" if event_payload_type is not None else ""
-    )
-    lines = [
-        "v=0",
-        f"o=hotline1567 {session_id} {session_id} IN IP4 {address}",
-        "s=hotline1567",
-        f"c=IN IP4 {address}",
-        "t=0 0",
-        f"m=audio {port} RTP/AVP {formats}",
-        f"a=rtpmap:{payload_type} {codec}/8000",
-    ]
-    if event_payload_type is not None:
-        lines += [
-            f"a=rtpmap:{event_payload_type} telephone-event/8000",
-            f"a=fmtp:{event_payload_type} 0-15",
-        ]
-    lines += ["a=ptime:20", "a=sendrecv"]
-    return "\r\n".join(lines) + "\r\n"

@@ -111,6 +111,7 @@ def running_node(
     user: str = "ivr",
     password: str = "ivr",
     extra: dict[str, str] | None = None,
+    settings_overrides: dict[str, object] | None = None,
 ) -> Iterator[Node]:
     base = free_even_block()
     settings = Settings(
@@ -123,6 +124,7 @@ def running_node(
             "HOTLINE_IVR_ANSWER_DELAY": "0.05",
             **(extra or {}),
         },
+        **(settings_overrides or {}),  # type: ignore[arg-type]
     )
     threads_before = {t.ident for t in threading.enumerate()}
     node = SipNode(settings, on_call)

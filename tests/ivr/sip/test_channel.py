@@ -27,6 +27,9 @@ class RecordingClient:
         self.sent.append((kind, payload))
 
 
+PEER = ("127.0.0.1", 9)  # the SDP address of the stream fixture
+
+
 @pytest.fixture
 def handle():
     return MediaHandle(RecordingClient(), 7, 10000)  # type: ignore[arg-type]
@@ -102,13 +105,15 @@ def test_play_before_start_is_encoded_with_the_answered_codec():
 
 def test_rtp_stream_decodes_audio_per_batch_and_reports_each_key_once(stream):
     now = time.monotonic()
-    assert stream.on_datagram(rtp.build(0, 1, 160, 5, b"\x80" * 160), now) is None
-    keys = [stream.on_datagram(rtp.build(101, 2, 320, 5, bytes([11, 0x80, 0, 160])), now)]
-    keys += [stream.on_datagram(rtp.build(101, 3, 320, 5, bytes([11, 0x80, 0, 160])), now)]
+    assert stream.on_datagram(rtp.build(0, 1, 160, 5, b"\x80" * 160), PEER, now) is None
+    keys = [stream.on_datagram(rtp.build(101, 2, 320, 5, bytes([11, 0x80, 0, 160])), PEER, now)]
+    keys += [stream.on_datagram(rtp.build(101, 3, 320, 5, bytes([11, 0x80, 0, 160])), PEER, now)]
     assert keys == ["#", None]  # an RFC 2833 event is repeated; one key
-    assert stream.on_datagram(b"\x00garbage", now) is None
-    assert stream.on_datagram(b"", now) is None
-    stream.on_datagram(rtp.build(8, 4, 480, 5, b"\xd5" * 160), now)  # PCMA mid-call: decoded too
+    assert stream.on_datagram(b"\x00garbage", PEER, now) is None
+    assert stream.on_datagram(b"", PEER, now) is None
+    stream.on_datagram(
+        rtp.build(8, 4, 480, 5, b"\xd5" * 160), PEER, now
+    )  # PCMA mid-call: decoded too
     report = stream.take_report()
     assert report.pcm16 == g711.decode(b"\x80" * 160, 0) + b"\x08\x00" * 160
 
