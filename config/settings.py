@@ -6,6 +6,7 @@ a message naming the variable (Starlette's ``config.py`` habit).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,11 @@ class Settings:
     secret_key: str = ""
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
+    # Kamailio's per-source limits (ivr/kamailio_cfg/template.cfg): addresses never limited (trunks,
+    # PBXs; CIDRs), requests per 2 s before an address is blocked, concurrent calls per address.
+    kamailio_trusted: tuple[str, ...] = ()
+    kamailio_pike_requests: int = 40
+    kamailio_max_calls_per_source: int = 10
 
     @property
     def effective_database_url(self) -> str:
@@ -85,6 +91,11 @@ class Settings:
                 env, "HOTLINE_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
             ),
             extra={k: v for k, v in env.items() if k.startswith("HOTLINE_")},
+            kamailio_trusted=_networks(env, "HOTLINE_KAMAILIO_TRUSTED"),
+            kamailio_pike_requests=_positive(env, "HOTLINE_KAMAILIO_PIKE_REQUESTS", 40),
+            kamailio_max_calls_per_source=_positive(
+                env, "HOTLINE_KAMAILIO_MAX_CALLS_PER_SOURCE", 10
+            ),
         )
 
 
@@ -160,3 +171,23 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default
     if value not in choices:
         raise SettingsError(f"{name}={value!r}: expected one of {', '.join(choices)}")
     return value
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated IPv4 addresses or CIDR networks."""
+    networks = []
+    for item in filter(None, (p.strip() for p in env.get(name, "").split(","))):
+        try:
+            networks.append(str(ipaddress.IPv4Network(item, strict=False)))
+        except ValueError:
+            raise SettingsError(f"{name}: {item!r} is not an IPv4 address or network") from None
+    return tuple(networks)
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise SettingsError(f"{name}={value!r}: expected a whole number of at least 1")
+    return int(value)

@@ -21,11 +21,12 @@ from typing import Any
 
 from config.catalog import CatalogError, load_catalog
 from config.settings import Settings
-from hotline1567.first_run import ensure_first_users
+from hotline1567.first_run import ensure_first_users, ensure_ivr_account
 from ticketing.container import sync_agencies
 from ticketing.db import make_engine, make_sessionmaker, upgrade_schema
 from ticketing.embedded_redis import EmbeddedRedis, EmbeddedRedisError
 from ticketing.runtime import configure_logging
+from ticketing.sip_accounts import SipAccountService
 from ticketing.users import UserService
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,9 @@ def run_all(args: argparse.Namespace) -> int:
             if settings.sip_registrar is None:
                 from ivr.kamailio import EmbeddedKamailio
 
+                password = ensure_ivr_account(SipAccountService(sessions), settings)
+                env["HOTLINE_SIP_PASSWORD"] = password
+
                 host, port = stack.enter_context(EmbeddedKamailio(settings)).registrar
                 env["HOTLINE_SIP_REGISTRAR"] = f"{host}:{port}"
         _print_banner(settings, env, credentials, roles)
@@ -112,12 +116,12 @@ def _print_banner(
     ]
     if "ivr" in roles:
         lines.append(
-            f"  SIP: register a softphone to {env.get('HOTLINE_SIP_REGISTRAR')} "
-            "(any user name) and dial 1567"
+            f"  SIP: dial 1567 at {env.get('HOTLINE_SIP_REGISTRAR')} "
+            "(REGISTER needs a SIP account: digest auth)"
         )
     if credentials is not None:
+        # The passwords stay in the 0600 file: a banner ends up in terminals, logs and journals.
         lines.append(f"  first accounts (admin, supervisor, agent) and passwords: {credentials}")
-        lines.append(f"    {credentials.read_text(encoding='utf-8').splitlines()[1]}")
     else:
         lines.append("  sign in with your account ('hotline1567 user add' makes more)")
     lines.append("  stop with Ctrl-C")

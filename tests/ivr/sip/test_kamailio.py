@@ -18,8 +18,23 @@ from ivr.kamailio import (
     parse_nodes,
     render_config,
 )
+from ticketing.db import make_engine, make_sessionmaker, upgrade_schema
+from ticketing.sip_accounts import SipAccountService
 
 from .sipkit import best_correlation, free_udp_port, running_node, sipp, speech_pcm16, tone
+
+
+def with_accounts(settings: Settings, **passwords: str) -> Settings:
+    """Migrate the settings' database and give each SIP user its password (auth_db reads it)."""
+    url = settings.effective_database_url
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_schema(url)
+    engine = make_engine(url)
+    accounts = SipAccountService(make_sessionmaker(engine))
+    for user, password in passwords.items():
+        accounts.set_password(user, password)
+    engine.dispose()
+    return settings
 
 
 def test_parse_nodes_and_dispatcher_list():
@@ -39,8 +54,8 @@ def test_listen_setting_is_checked():
 
 
 def test_render_refuses_quotes_and_unfilled_placeholders():
-    with pytest.raises(SettingsError, match="PASSWORD may not contain quotes"):
-        render_config("x @@PASSWORD@@", {"PASSWORD": 'a"b'})
+    with pytest.raises(SettingsError, match="TRUSTED may not contain quotes"):
+        render_config("x @@TRUSTED@@", {"TRUSTED": 'a"b'})
     with pytest.raises(RuntimeError, match="unfilled placeholder"):
         render_config("x @@PORT@@ @@HOST@@", {"PORT": "1"})
 
@@ -48,8 +63,8 @@ def test_render_refuses_quotes_and_unfilled_placeholders():
 @pytest.mark.slow
 def test_embedded_kamailio_answers_options_and_stops(tmp_path):
     listen = ("127.0.0.1", free_udp_port())
-    settings = Settings(
-        data_dir=tmp_path, extra={"HOTLINE_KAMAILIO_LISTEN": f"127.0.0.1:{listen[1]}"}
+    settings = with_accounts(
+        Settings(data_dir=tmp_path, extra={"HOTLINE_KAMAILIO_LISTEN": f"127.0.0.1:{listen[1]}"})
     )
     with EmbeddedKamailio(settings) as kamailio:  # listen address from the environment
         assert kamailio.registrar == listen
@@ -83,7 +98,7 @@ def test_call_through_kamailio_registers_with_digest_and_follows_record_route(tm
     records: list[dict[str, object]] = []
     node_port = free_udp_port()
     listen = ("127.0.0.1", free_udp_port())
-    settings = Settings(data_dir=tmp_path, sip_password="s3cret")
+    settings = with_accounts(Settings(data_dir=tmp_path), ivr1="s3cret-long")
     nodes = [IvrNode("ivr1", "127.0.0.1", node_port)]
     with (
         EmbeddedKamailio(settings, listen=listen, nodes=nodes, ping_interval=1) as kamailio,
@@ -92,7 +107,7 @@ def test_call_through_kamailio_registers_with_digest_and_follows_record_route(tm
             sip_port=node_port,
             user="ivr1",
             registrar=kamailio.registrar,
-            password="s3cret",
+            password="s3cret-long",
         ) as node,
     ):
         assert node.node.registered.wait(5), "digest REGISTER to Kamailio failed"
@@ -139,16 +154,29 @@ def test_two_nodes_share_calls_and_a_dead_node_is_skipped(tmp_path):
     records: list[dict[str, object]] = []
     ports = [free_udp_port(), free_udp_port()]
     listen = ("127.0.0.1", free_udp_port())
-    settings = Settings(data_dir=tmp_path, sip_password="ivr")
+    # SIPp stands for a trunk here (20 calls from one address): trusted, so not limited per source.
+    settings = with_accounts(
+        Settings(data_dir=tmp_path, kamailio_trusted=("127.0.0.1/32",)),
+        ivr1="ivr-password",
+        ivr2="ivr-password",
+    )
     nodes = [IvrNode(f"ivr{i + 1}", "127.0.0.1", port) for i, port in enumerate(ports)]
     with (
         EmbeddedKamailio(settings, listen=listen, nodes=nodes, ping_interval=1) as kamailio,
         running_node(
-            flow(records, "ivr1"), sip_port=ports[0], user="ivr1", registrar=kamailio.registrar
+            flow(records, "ivr1"),
+            sip_port=ports[0],
+            user="ivr1",
+            registrar=kamailio.registrar,
+            password="ivr-password",
         ) as first,
     ):
         second_ctx = running_node(
-            flow(records, "ivr2"), sip_port=ports[1], user="ivr2", registrar=kamailio.registrar
+            flow(records, "ivr2"),
+            sip_port=ports[1],
+            user="ivr2",
+            registrar=kamailio.registrar,
+            password="ivr-password",
         )
         second = second_ctx.__enter__()
         try:
@@ -175,7 +203,7 @@ def test_two_nodes_share_calls_and_a_dead_node_is_skipped(tmp_path):
 @pytest.mark.slow
 def test_wrong_password_never_stops_the_node(tmp_path):
     listen = ("127.0.0.1", free_udp_port())
-    settings = Settings(data_dir=tmp_path, sip_password="right")
+    settings = with_accounts(Settings(data_dir=tmp_path), ivr1="right-password")
     node_port = free_udp_port()
     nodes = [IvrNode("ivr1", "127.0.0.1", node_port)]
     with (
