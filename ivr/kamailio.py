@@ -292,7 +292,8 @@ class EmbeddedKamailio:
         assert self._process is not None and self._process.stderr is not None
         for line in self._process.stderr:
             text = line.decode("utf-8", "replace").rstrip()
-            level = logging.WARNING if (" ERROR:" in text or "CRITICAL" in text) else logging.DEBUG
+            loud = any(tag in text for tag in (" ERROR:", " WARNING:", "CRITICAL"))
+            level = logging.WARNING if loud else logging.DEBUG
             log.log(level, "kamailio: %s", text)
 
     def stop(self) -> None:
