@@ -288,6 +288,10 @@ class EmbeddedKamailio:
         self.stop()
         raise KamailioError(f"kamailio did not answer OPTIONS on {self.listen} within 15 s")
 
+    def exited(self) -> bool:
+        """The Kamailio this object started has died (a supervisor restarts it with start())."""
+        return self._process is not None and self._process.poll() is not None
+
     def _pump_log(self) -> None:
         assert self._process is not None and self._process.stderr is not None
         for line in self._process.stderr:
@@ -309,6 +313,10 @@ class EmbeddedKamailio:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=5)
+        else:
+            # The main process died (kill -9): its worker processes may still hold the port.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
         if self._log_thread is not None:
             self._log_thread.join(timeout=2)
         if process.stderr is not None:
