@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 APT_PACKAGES=(python3-venv python3-dev build-essential redis-server kamailio fonts-thai-tlwg-otf
-              kamailio-extra-modules sip-tester espeak-ng sox chromium chromium-driver
+              kamailio-extra-modules kamailio-sqlite-modules kamailio-postgres-modules
+              sip-tester espeak-ng sox chromium chromium-driver
               prometheus)  # prometheus: its promtool checks the exported metrics in the suite
 VENV=.venv
 PY=${PYTHON:-python3}

@@ -6,6 +6,7 @@ a message naming the variable (Starlette's ``config.py`` habit).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -46,6 +47,11 @@ class Settings:
     ivr_service_numbers: tuple[str, ...] = ("1567",)
     # Addresses INVITEs may come from (HOTLINE_SIP_PROXIES); empty: the registrar and 127.0.0.1
     sip_proxies: tuple[str, ...] = ()
+    # Kamailio's per-source limits (ivr/kamailio_cfg/template.cfg): addresses never limited (trunks,
+    # PBXs; CIDRs), requests per 2 s before an address is blocked, concurrent calls per address.
+    kamailio_trusted: tuple[str, ...] = ()
+    kamailio_pike_requests: int = 40
+    kamailio_max_calls_per_source: int = 10
 
     @property
     def effective_database_url(self) -> str:
@@ -106,6 +112,10 @@ class Settings:
             metrics_host=env.get("HOTLINE_METRICS_HOST") or "127.0.0.1",
             ivr_service_numbers=_service_numbers(env, "HOTLINE_IVR_SERVICE_NUMBERS"),
             sip_proxies=_list(env, "HOTLINE_SIP_PROXIES"),
+            kamailio_trusted=_networks(env, "HOTLINE_KAMAILIO_TRUSTED"),
+            kamailio_pike_requests=_positive(env, "HOTLINE_KAMAILIO_PIKE_REQUESTS", 40),
+            kamailio_max_calls_per_source=_positive(
+                env, "HOTLINE_KAMAILIO_MAX_CALLS_PER_SOURCE", 10
         )
 
 
@@ -211,3 +221,18 @@ def _service_numbers(env: Mapping[str, str], name: str) -> tuple[str, ...]:
         if not all(char.isdigit() or char in "+*#" for char in number):
             raise SettingsError(f"{name}={env[name]!r}: {number!r} is not a dialable number")
     return numbers or ("1567",)
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated IPv4 addresses or CIDR networks."""
+    networks = []
+    for item in filter(None, (p.strip() for p in env.get(name, "").split(","))):
+        try:
+            networks.append(str(ipaddress.IPv4Network(item, strict=False)))
+        except ValueError:
+            raise SettingsError(f"{name}: {item!r} is not an IPv4 address or network") from None
+    return tuple(networks)
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise SettingsError(f"{name}={value!r}: expected a whole number of at least 1")
+    return int(value)

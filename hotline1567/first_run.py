@@ -1,4 +1,5 @@
-"""First start on an empty database: one account per role, passwords written for the operator."""
+"""First start: one account per role and the IVR's SIP account, passwords written for the operator
+into 0600 files under the data dir (never printed)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import os
 import secrets
 from pathlib import Path
 
+from config.settings import Settings
+from ticketing.sip_accounts import SipAccountService, ensure_ivr_password
 from ticketing.users import UserService
 
 FIRST_USERS = (("admin", "admin"), ("supervisor", "supervisor"), ("agent", "agent"))
@@ -25,3 +28,12 @@ def ensure_first_users(users: UserService, data_dir: Path) -> Path | None:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.writelines(lines)
     return path
+
+
+def ensure_ivr_account(accounts: SipAccountService, settings: Settings) -> str:
+    """The password the IVR registers to the embedded Kamailio with: HOTLINE_SIP_PASSWORD when
+    the operator set one, else one generated once into the data dir; its HA1 is stored."""
+    if "HOTLINE_SIP_PASSWORD" in settings.extra:
+        accounts.set_password(settings.sip_user, settings.sip_password, kind="ivr")
+        return settings.sip_password
+    return ensure_ivr_password(accounts, settings.sip_user, settings.data_dir)

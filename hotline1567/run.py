@@ -3,7 +3,8 @@
 Starts (or reuses) the embedded Redis and Kamailio when no external ones are configured, brings the
 database schema up to date, renders missing prompts, creates the first accounts, then runs the
 ``web``, ``ivr`` and ``asr-worker`` roles as child processes — the same processes production runs
-as separate services — restarting any that dies, and stops everything on Ctrl-C or SIGTERM.
+as separate services. Every child it started (Redis, Kamailio, each role) is restarted with
+backoff when it dies (hotline1567/supervisor.py); Ctrl-C or SIGTERM stops everything.
 """
 
 from __future__ import annotations
@@ -14,18 +15,17 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from contextlib import ExitStack
-from dataclasses import dataclass, field
 from typing import Any
 
 from config.catalog import CatalogError, load_catalog
 from config.settings import Settings
-from hotline1567.first_run import ensure_first_users
+from hotline1567.first_run import ensure_first_users, ensure_ivr_account
+from hotline1567.supervisor import RoleProcess, Supervisor
 from ticketing.container import sync_agencies
 from ticketing.db import make_engine, make_sessionmaker, upgrade_schema
 from ticketing.embedded_redis import EmbeddedRedis, EmbeddedRedisError
 from ticketing.runtime import configure_logging
+from ticketing.sip_accounts import SipAccountService
 from ticketing.users import UserService
 
 log = logging.getLogger(__name__)
@@ -45,16 +45,6 @@ def register(sub: Any) -> None:
     run.set_defaults(handler=run_all)
 
 
-@dataclass
-class Child:
-    role: str
-    process: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
-    started_at: float = 0.0
-    backoff: float = 1.0
-    next_start: float = field(default=0.0)
-
-
 def run_all(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     configure_logging(settings)
@@ -66,15 +56,19 @@ def run_all(args: argparse.Namespace) -> int:
         return 2
     roles = [r for r in ROLES if r not in args.without]
     stop = _stop_on_signals()
-    with ExitStack() as stack:
+    supervisor = Supervisor([])
+    try:
         env = dict(os.environ)
         env["HOTLINE_DATA_DIR"] = str(settings.data_dir.resolve())
         if settings.redis_url is None:
+            redis = EmbeddedRedis(settings.data_dir)
             try:
-                env["HOTLINE_REDIS_URL"] = stack.enter_context(EmbeddedRedis(settings.data_dir)).url
+                redis.start()
             except EmbeddedRedisError as exc:
                 print(f"hotline1567: {exc}", file=sys.stderr)
                 return 2
+            supervisor.adopt("redis", redis)
+            env["HOTLINE_REDIS_URL"] = redis.url
         url = settings.effective_database_url
         upgrade_schema(url)
         sessions = make_sessionmaker(make_engine(url))
@@ -90,10 +84,20 @@ def run_all(args: argparse.Namespace) -> int:
             if settings.sip_registrar is None:
                 from ivr.kamailio import EmbeddedKamailio
 
-                host, port = stack.enter_context(EmbeddedKamailio(settings)).registrar
+                password = ensure_ivr_account(SipAccountService(sessions), settings)
+                env["HOTLINE_SIP_PASSWORD"] = password
+                kamailio = EmbeddedKamailio(settings)
+                kamailio.start()
+                supervisor.adopt("kamailio", kamailio)
+                host, port = kamailio.registrar
                 env["HOTLINE_SIP_REGISTRAR"] = f"{host}:{port}"
         _print_banner(settings, env, credentials, roles)
-        return _supervise([Child(role) for role in roles], env, stop)
+        for role in roles:
+            supervisor.add(role, RoleProcess(role, env))
+        supervisor.run(stop)
+    finally:
+        supervisor.stop_all()
+    return 0
 
 
 def _build_prompts(env: dict[str, str]) -> int:
@@ -112,12 +116,12 @@ def _print_banner(
     ]
     if "ivr" in roles:
         lines.append(
-            f"  SIP: register a softphone to {env.get('HOTLINE_SIP_REGISTRAR')} "
-            "(any user name) and dial 1567"
+            f"  SIP: dial 1567 at {env.get('HOTLINE_SIP_REGISTRAR')} "
+            "(REGISTER needs a SIP account: digest auth)"
         )
     if credentials is not None:
+        # The passwords stay in the 0600 file: a banner ends up in terminals, logs and journals.
         lines.append(f"  first accounts (admin, supervisor, agent) and passwords: {credentials}")
-        lines.append(f"    {credentials.read_text(encoding='utf-8').splitlines()[1]}")
     else:
         lines.append("  sign in with your account ('hotline1567 user add' makes more)")
     lines.append("  stop with Ctrl-C")
@@ -134,47 +138,3 @@ def _stop_on_signals() -> list[bool]:
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
     return stop
-
-
-def _supervise(children: list[Child], env: dict[str, str], stop: list[bool]) -> int:
-    try:
-        while not stop[0]:
-            now = time.monotonic()
-            for child in children:
-                _keep_running(child, env, now)
-            time.sleep(0.2)
-    finally:
-        _stop_children(children)
-    return 0
-
-
-def _keep_running(child: Child, env: dict[str, str], now: float) -> None:
-    if child.process is not None:
-        code = child.process.poll()
-        if code is None:
-            if now - child.started_at > 60:
-                child.backoff = 1.0  # it stayed up: a later crash restarts quickly again
-            return
-        log.warning("%s exited with %s; restarting in %.0f s", child.role, code, child.backoff)
-        child.process = None
-        child.next_start = now + child.backoff
-        child.backoff = min(child.backoff * 2, 30.0)
-        child.restarts += 1
-        return
-    if now >= child.next_start:
-        child.process = subprocess.Popen([sys.executable, "-m", "hotline1567", child.role], env=env)
-        child.started_at = now
-        log.info("%s started (pid %d)", child.role, child.process.pid)
-
-
-def _stop_children(children: list[Child]) -> None:
-    running = [c.process for c in children if c.process is not None]
-    for process in running:
-        process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 15
-    for process in running:
-        try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()

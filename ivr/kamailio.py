@@ -1,19 +1,23 @@
 """Embedded Kamailio: registrar + dispatcher in front of the IVR nodes, for `hotline1567 run`.
 
-Renders ``deploy/kamailio/kamailio.cfg.tmpl`` and a dispatcher list under
+Renders the template shipped in ``ivr/kamailio_cfg/template.cfg`` (package data, read with
+importlib.resources so a wheel install has it) and a dispatcher list under
 ``settings.data_dir / "kamailio"``, runs ``/usr/sbin/kamailio -DD -E`` in the foreground with its
 own pid file and runtime dir, waits until it answers an OPTIONS ping, and stops it on exit.
 
 Dispatcher destinations come from a list file written here (HOTLINE_IVR_NODES, default: this
 host's node), not from registrations: the dispatcher probes each with OPTIONS, so a node that is
 down is skipped within a ping interval, and a node that comes back is used again. Nodes still
-REGISTER (as ``ivr1``, ``ivr2``, ...; pyVoIP-style phones need it and it shows who is up).
+REGISTER (as ``ivr1``, ``ivr2``, ...; pyVoIP-style phones need it and it shows who is up), with
+digest auth against the project's ``sip_subscribers`` table (ticketing/sip_accounts.py), which
+Kamailio reads through its own database driver (db_sqlite / db_postgres).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.resources
 import logging
 import os
 import signal
@@ -26,12 +30,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from sqlalchemy.engine import make_url
+
 from config.settings import Settings, SettingsError
+from ticketing.sip_accounts import SIP_REALM
 
 log = logging.getLogger(__name__)
 
 KAMAILIO = "/usr/sbin/kamailio"
-TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "deploy" / "kamailio"
+PIKE_UNIT_SECONDS = 2  # pike's sampling unit: HOTLINE_KAMAILIO_PIKE_REQUESTS per this long
+PIKE_LATENCY_SECONDS = 10  # a blocked address is forgotten after this long without requests
+NEVER_TRUSTED = "192.0.2.255/32"  # TEST-NET-1: stands for "no trusted source" in the template
+RESTART_USER = "ivr-node-restarted"  # OPTIONS to this user: a node says it holds no call
 MODULE_DIRS = (
     "/usr/lib/x86_64-linux-gnu/kamailio/modules",
     "/usr/lib/kamailio/modules",
@@ -88,17 +98,57 @@ def dispatcher_list(nodes: list[IvrNode], max_calls: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def options_ping(host: str, port: int, timeout: float = 0.5) -> int | None:
-    """Send one OPTIONS to ``host:port``; the status code of the answer, or None."""
+def template_text() -> str:
+    return (
+        importlib.resources.files("ivr.kamailio_cfg")
+        .joinpath("template.cfg")
+        .read_text(encoding="utf-8")
+    )
+
+
+def kamailio_db_url(database_url: str) -> tuple[str, str]:
+    """SQLAlchemy URL -> (Kamailio db module, Kamailio db_url) for auth_db."""
+    url = make_url(database_url)
+    base = url.get_backend_name()
+    if url.query:
+        raise SettingsError(
+            "HOTLINE_DATABASE_URL: Kamailio needs a plain URL (no ?options) to read SIP accounts"
+        )
+    if base == "sqlite":
+        if not url.database or url.database == ":memory:":
+            raise SettingsError("HOTLINE_DATABASE_URL: Kamailio needs an SQLite file")
+        return "sqlite", f"sqlite://{Path(url.database).resolve()}"
+    if base == "postgresql":
+        auth = url.username or ""
+        if url.password:
+            auth += f":{url.password}"
+        host = f"{url.host or '127.0.0.1'}:{url.port or 5432}"
+        return "postgres", f"postgres://{auth}{'@' if auth else ''}{host}/{url.database}"
+    raise SettingsError(f"HOTLINE_DATABASE_URL: Kamailio cannot read a {base!r} database")
+
+
+def options_ping(
+    host: str,
+    port: int,
+    timeout: float = 0.5,
+    *,
+    user: str = "",
+    local: tuple[str, int] | None = None,
+) -> int | None:
+    """Send one OPTIONS to ``[user@]host:port`` (from ``local`` if given); the status code of
+    the answer, or None."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1" if host.startswith("127.") else "0.0.0.0", 0))
-        local_port = sock.getsockname()[1]
+        if local is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(local or ("127.0.0.1" if host.startswith("127.") else "0.0.0.0", 0))
+        local_ip, local_port = sock.getsockname()[:2]
         call_id = uuid.uuid4().hex
+        target = f"{user}@{host}:{port}" if user else f"{host}:{port}"
         request = (
-            f"OPTIONS sip:{host}:{port} SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP 127.0.0.1:{local_port};branch=z9hG4bK{call_id[:16]};rport\r\n"
+            f"OPTIONS sip:{target} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {local_ip}:{local_port};branch=z9hG4bK{call_id[:16]};rport\r\n"
             "Max-Forwards: 70\r\n"
-            f"From: <sip:ping@127.0.0.1>;tag={call_id[:8]}\r\n"
+            f"From: <sip:ping@{local_ip}>;tag={call_id[:8]}\r\n"
             f"To: <sip:{host}:{port}>\r\n"
             f"Call-ID: {call_id}\r\n"
             "CSeq: 1 OPTIONS\r\n"
@@ -112,6 +162,23 @@ def options_ping(host: str, port: int, timeout: float = 0.5) -> int | None:
             return None
     parts = data.split(b" ", 2)
     return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+
+
+def announce_restart(registrar: tuple[str, int], node: tuple[str, int], tries: int = 3) -> bool:
+    """Tell Kamailio that the node on ``node`` (its SIP address, sent from there) has just
+    started and holds no call, so Kamailio ends the dialogs it still keeps for it (a BYE to each
+    caller of a node that crashed). Sent before the node's SIP socket is bound."""
+    for _ in range(tries):
+        try:
+            status = options_ping(*registrar, timeout=0.5, user=RESTART_USER, local=node)
+        except OSError as exc:
+            log.warning("cannot tell %s:%d about the restart: %s", *registrar, exc)
+            return False
+        if status is not None:
+            if status != 200:
+                log.warning("%s:%d refused the restart notice (%d)", *registrar, status)
+            return status == 200
+    return False
 
 
 class EmbeddedKamailio:
@@ -154,16 +221,24 @@ class EmbeddedKamailio:
         (self.workdir / "run").mkdir(exist_ok=True)
         dispatcher = self.workdir / "dispatcher.list"
         dispatcher.write_text(dispatcher_list(self.nodes, self.max_calls), encoding="utf-8")
-        template = (TEMPLATE_DIR / "kamailio.cfg.tmpl").read_text(encoding="utf-8")
+        db_module, db_url = kamailio_db_url(self.settings.effective_database_url)
+        settings = self.settings
         config = render_config(
-            template,
+            template_text(),
             {
                 "HOST": self.listen[0],
                 "PORT": str(self.listen[1]),
                 "MODULES": _module_dir(),
                 "DISPATCHER_LIST": str(dispatcher.resolve()),
                 "PING_INTERVAL": str(self.ping_interval),
-                "PASSWORD": self.settings.sip_password,
+                "DB_MODULE": db_module,
+                "DB_URL": db_url,
+                "REALM": SIP_REALM,
+                "TRUSTED": ",".join(settings.kamailio_trusted) or NEVER_TRUSTED,
+                "PIKE_UNIT": str(PIKE_UNIT_SECONDS),
+                "PIKE_DENSITY": str(settings.kamailio_pike_requests),
+                "PIKE_LATENCY": str(PIKE_LATENCY_SECONDS),
+                "MAX_PER_SOURCE": str(settings.kamailio_max_calls_per_source),
                 "SERVICE": self.service,
                 "CHILDREN": self.settings.extra.get("HOTLINE_KAMAILIO_CHILDREN", "4"),
                 "DEBUG": "3" if self.settings.log_level == "DEBUG" else "1",
@@ -213,11 +288,16 @@ class EmbeddedKamailio:
         self.stop()
         raise KamailioError(f"kamailio did not answer OPTIONS on {self.listen} within 15 s")
 
+    def exited(self) -> bool:
+        """The Kamailio this object started has died (a supervisor restarts it with start())."""
+        return self._process is not None and self._process.poll() is not None
+
     def _pump_log(self) -> None:
         assert self._process is not None and self._process.stderr is not None
         for line in self._process.stderr:
             text = line.decode("utf-8", "replace").rstrip()
-            level = logging.WARNING if (" ERROR:" in text or "CRITICAL" in text) else logging.DEBUG
+            loud = any(tag in text for tag in (" ERROR:", " WARNING:", "CRITICAL"))
+            level = logging.WARNING if loud else logging.DEBUG
             log.log(level, "kamailio: %s", text)
 
     def stop(self) -> None:
@@ -233,6 +313,10 @@ class EmbeddedKamailio:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=5)
+        else:
+            # The main process died (kill -9): its worker processes may still hold the port.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
         if self._log_thread is not None:
             self._log_thread.join(timeout=2)
         if process.stderr is not None:

@@ -7,16 +7,20 @@ import signal
 import socket
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import FrameType
 
 from config.settings import Settings
 from ivr.channel import CallChannel
 from ivr.flow.menu import FlowConfig, MenuError, load_flow, menu_path
+from ivr.kamailio import announce_restart
 from ivr.prompts.library import PromptError, PromptLibrary
 from ivr.prompts.manifest import ManifestError, load_manifest, manifest_path
+from ivr.recorder import repair_wav
 from ivr.session import run_call
+from ticketing.container import Services
 from ticketing.runtime import configure_logging, running_services
+from ticketing.sip_accounts import IVR_PASSWORD_FILE
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +59,13 @@ def run_node(settings: Settings, stop: threading.Event | None = None) -> int:
     from ivr.sip.adapter import serve
 
     name = node_name(settings)
+    settings = with_generated_sip_password(settings)
     # A short Redis timeout: a hung Redis must cost a caller half a second, not seconds.
     with running_services(settings, redis_timeout=0.5) as services:
+        close_orphaned_calls(services, name)
+        if settings.sip_registrar is not None:
+            # Before the SIP socket is bound: sent from the node's own SIP address.
+            announce_restart(settings.sip_registrar, (settings.sip_bind, settings.sip_port))
 
         def on_call(channel: CallChannel) -> None:
             run_call(channel, services, assets.flow, assets.prompts, node=name)
@@ -65,6 +74,37 @@ def run_node(settings: Settings, stop: threading.Event | None = None) -> int:
         serve(settings, on_call, stop)
     log.info("IVR node %s stopped", name)
     return 0
+
+
+def with_generated_sip_password(settings: Settings) -> Settings:
+    """Unless HOTLINE_SIP_PASSWORD is set, the password ``hotline1567 run`` generated into the
+    data dir (the embedded Kamailio knows its HA1)."""
+    path = settings.data_dir / IVR_PASSWORD_FILE
+    if "HOTLINE_SIP_PASSWORD" in settings.extra or not path.exists():
+        return settings
+    return replace(settings, sip_password=path.read_text(encoding="utf-8").strip())
+
+
+def close_orphaned_calls(services: Services, node: str) -> int:
+    """A node that starts holds no call: calls its last run left open (killed mid-call) are
+    closed, their WAV files repaired and their recordings kept as partial."""
+    try:
+        orphans = services.calls.open_calls_of_node(node)
+    except Exception as exc:
+        log.error("node %s: cannot look for calls left open: %s", node, exc)
+        return 0
+    for orphan in orphans:
+        seconds: dict[int, float] = {}
+        for recording in orphan["recordings"]:
+            length = repair_wav(services.settings.data_dir / recording["path"])
+            seconds[recording["id"]] = length or 0.0
+        try:
+            services.calls.close_orphaned_call(orphan["call_id"], seconds)
+        except Exception as exc:
+            log.error("call %s: closing it after a crash failed: %s", orphan["call_id"], exc)
+    if orphans:
+        log.warning("node %s: closed %d call(s) left open by its last run", node, len(orphans))
+    return len(orphans)
 
 
 def _stop_on_signals(stop: threading.Event) -> None:

@@ -109,6 +109,27 @@ class WavWriter:
         self._file.seek(0, os.SEEK_END)
 
 
+def repair_wav(path: Path) -> float | None:
+    """Make a WAV left behind by a crashed node whole: header sizes from the bytes on disk (an odd
+    trailing byte dropped). Returns its length in seconds, or None when there is no such WAV."""
+    try:
+        with path.open("r+b") as handle:
+            head = handle.read(_HEADER_BYTES)
+            if len(head) < _HEADER_BYTES or head[:4] != b"RIFF" or head[36:40] != b"data":
+                log.error("%s is not a recording this node wrote; left as it is", path)
+                return None
+            data_bytes = handle.seek(0, os.SEEK_END) - _HEADER_BYTES
+            data_bytes -= data_bytes % SAMPLE_WIDTH
+            handle.truncate(_HEADER_BYTES + data_bytes)
+            handle.seek(0)
+            handle.write(_header(data_bytes))
+            handle.flush()
+            os.fsync(handle.fileno())
+    except FileNotFoundError:
+        return None
+    return data_bytes / (SAMPLE_RATE * SAMPLE_WIDTH)
+
+
 def level_threshold(dbfs: float) -> float:
     """RMS amplitude of a 16-bit sample stream at the given level below full scale."""
     return float(32768 * 10 ** (dbfs / 20))

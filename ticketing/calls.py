@@ -20,7 +20,7 @@ from ticketing.actors import Actor
 from ticketing.errors import InvalidInput, NotFound
 from ticketing.events import record_event
 from ticketing.models import Call, Recording, RecordingAccess, SurveyResult, Ticket
-from ticketing.serialize import ticket_to_dict
+from ticketing.serialize import mask_digits, ticket_to_dict
 from ticketing.tickets import NewTicket, TicketService
 from ticketing.timeutil import as_utc, utcnow
 from ticketing.validation import clean_phone
@@ -76,7 +76,7 @@ class CallService:
             record_event(
                 session, "call.started", {"call_id": call_id, "caller": caller, "node": node}
             )
-        log.info("call %s started from %s on %s", call_id, caller, node)
+        log.info("call %s started from %s on %s", call_id, mask_digits(caller), node)
 
     def answered(self, call_id: str) -> None:
         with self._transaction() as session:
@@ -183,6 +183,40 @@ class CallService:
                 },
             )
         log.info("call %s ended (%s, abandoned=%s)", call_id, reason, abandoned)
+
+    def open_calls_of_node(self, node: str) -> list[dict[str, Any]]:
+        """Calls a node left open (it was killed mid-call), each with its unfinished recordings;
+        the node asks at start-up, when it cannot be holding any call."""
+        with self._sessions() as session:
+            calls = list(
+                session.scalars(select(Call).where(Call.node == node, Call.ended_at.is_(None)))
+            )
+            result = []
+            for call in calls:
+                recordings = session.scalars(
+                    select(Recording).where(
+                        Recording.call_id == call.id, Recording.complete.is_(False)
+                    )
+                )
+                result.append(
+                    {
+                        "call_id": call.id,
+                        "recordings": [{"id": r.id, "path": r.path} for r in recordings],
+                    }
+                )
+            return result
+
+    def close_orphaned_call(self, call_id: str, recording_seconds: dict[int, float]) -> None:
+        """End a call whose node died: the call row closed (reason ``node_crash``, not counted
+        as abandoned), its recordings finalised as partial with the length found on disk."""
+        for recording_id, seconds in recording_seconds.items():
+            self.finish_recording(recording_id, duration_seconds=round(seconds, 3), partial=True)
+        self.end_call(call_id, "node_crash", abandoned=False)
+        log.warning(
+            "call %s: closed after its IVR node died (%d recording(s) kept)",
+            call_id,
+            len(recording_seconds),
+        )
 
     def log_recording_access(
         self, recording_id: int, user_id: int | None, purpose: str = "listen"

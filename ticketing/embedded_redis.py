@@ -40,6 +40,10 @@ class EmbeddedRedis:
     def __exit__(self, *_exc: object) -> None:
         self.stop()
 
+    def exited(self) -> bool:
+        """The server this object started has died (a supervisor restarts it with start())."""
+        return self._process is not None and self._process.poll() is not None
+
     def running(self) -> bool:
         if not self.socket.exists():
             return False
@@ -96,6 +100,9 @@ class EmbeddedRedis:
 
     def stop(self) -> None:
         if self._process is None:
+            return
+        if self._process.poll() is not None:
+            self._process = None
             return
         self._process.terminate()
         try:

@@ -114,6 +114,7 @@ class Recording(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     purge_after: Mapped[datetime | None]  # PDPA retention
     purged_at: Mapped[datetime | None]  # the audio file was deleted at the end of retention
+    write_error: Mapped[str | None] = mapped_column(String(500))  # storage failed mid-call
 
 
 class Ticket(Base):
@@ -278,3 +279,19 @@ __all__ = [
     "Ticket",
     "User",
 ]
+
+
+class SipSubscriber(Base):
+    """A SIP account Kamailio's auth_db checks REGISTERs against (ticketing/sip_accounts.py)."""
+
+    __tablename__ = "sip_subscribers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    domain: Mapped[str] = mapped_column(String(64), default="")
+    ha1: Mapped[str] = mapped_column(String(64))  # md5(username:realm:password)
+    ha1b: Mapped[str] = mapped_column(String(128))  # md5(username@domain:realm:password)
+    kind: Mapped[str] = mapped_column(String(16), default="ivr")  # 'ivr' or 'agent'
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -3,6 +3,7 @@ Kamailio and leaves a draft ticket with its recording and the caller's number.""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,20 +12,24 @@ import sys
 import time
 import urllib.request
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
+from ivr.kamailio import options_ping
 from tests.hotline1567.test_cli import _free_port, cli
 from tests.ivr.sip.sipkit import SippResult, free_udp_port, sipp
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def system(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path]]:
+@contextlib.contextmanager
+def running_system(
+    tmp_path: Path, *args: str, ready: str = "registered as ivr"
+) -> Iterator[tuple[dict[str, str], Path, subprocess.Popen[bytes]]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
     env.update(
         {
@@ -37,24 +42,30 @@ def system(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path]]:
     log = tmp_path / "run.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "hotline1567", "run"],
+            [sys.executable, "-m", "hotline1567", "run", *args],
             env=env,
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
     try:
         deadline = time.monotonic() + 90
-        while "registered as ivr" not in log.read_text(errors="replace"):
+        while ready not in log.read_text(errors="replace"):
             assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.3)
-        yield env, log
+        yield env, log, process
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
     assert process.returncode == 0, log.read_text()[-3000:]
     left = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True)
     assert left.stdout == "", "processes left running after SIGTERM"
+
+
+@pytest.fixture
+def system(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path]]:
+    with running_system(tmp_path) as (env, log, _process):
+        yield env, log
 
 
 def _api(env: dict[str, str], token: str, path: str) -> Any:
@@ -74,6 +85,8 @@ def test_a_call_through_kamailio_leaves_a_draft_with_its_recording(
     assert oct(credentials.stat().st_mode & 0o777) == "0o600"
     assert "first accounts" in log.read_text()
     host, port = env["HOTLINE_KAMAILIO_LISTEN"].split(":")
+    # the dispatcher probes the node every 2 s: wait until it routes 1567 to it
+    _wait_for(lambda: options_ping(host, int(port), user="1567") == 200, 15, log)
     # Key 1 interrupts the greeting; the caller listens to the complaint introduction (the PDPA
     # notice and instructions, ~18 s with the synthetic voice) and speaks until '#' at 25.5 s.
     result = sipp("uac.xml", (host, int(port)), hold_ms=25000, timeout=90)
@@ -113,3 +126,54 @@ def test_a_call_through_kamailio_leaves_a_draft_with_its_recording(
 def _seconds(path: Path) -> float:
     with wave.open(str(path)) as wav:
         return wav.getnframes() / wav.getframerate()
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.2)
+
+
+def _pid_of(pattern: str, parent: int | None = None) -> int:
+    """The one process matching ``pattern`` (a child of ``parent`` if given): never another
+    test's process on this machine."""
+    scope = ["-P", str(parent)] if parent is not None else []
+    found = subprocess.run(["pgrep", *scope, "-f", pattern], capture_output=True, text=True)
+    pids = [int(p) for p in found.stdout.split()]
+    assert len(pids) == 1, (pattern, found.stdout)
+    return pids[0]
+
+
+def _redis_answers(socket_path: Path) -> bool:
+    try:
+        return bool(redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def test_run_restarts_a_killed_redis_and_role_and_prints_no_password(tmp_path: Path) -> None:
+    with running_system(
+        tmp_path, "--without", "ivr", "--without", "asr-worker", ready="web started"
+    ) as (env, log, process):
+        data = Path(env["HOTLINE_DATA_DIR"])
+        socket_path = data / "redis" / "redis.sock"
+        assert _redis_answers(socket_path)
+        first = _pid_of(f"redis-server.*{socket_path}")
+        os.kill(first, signal.SIGKILL)
+        _wait_for(lambda: "redis restarted (restart 1)" in log.read_text(), 30, log)
+        _wait_for(lambda: _redis_answers(socket_path), 10, log)
+        assert _pid_of(f"redis-server.*{socket_path}") != first
+        assert "redis exited; restarting in 1 s" in log.read_text()
+
+        web = _pid_of("hotline1567 web", parent=process.pid)
+        os.kill(web, signal.SIGKILL)
+        _wait_for(lambda: "web restarted (restart 1)" in log.read_text(), 30, log)
+
+        # the first passwords are only in the 0600 file, never in the banner or the log
+        credentials = (data / "initial-credentials.txt").read_text().splitlines()[1:]
+        passwords = [line.split("\t")[2] for line in credentials]
+        assert len(passwords) == 3
+        text = log.read_text()
+        assert "initial-credentials.txt" in text
+        assert not any(password in text for password in passwords)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import collections
 import socket
+import subprocess
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -18,8 +21,31 @@ from ivr.kamailio import (
     parse_nodes,
     render_config,
 )
+from ticketing.db import make_engine, make_sessionmaker, upgrade_schema
+from ticketing.sip_accounts import SipAccountService
 
-from .sipkit import best_correlation, free_udp_port, running_node, sipp, speech_pcm16, tone
+from .sipkit import (
+    SippResult,
+    best_correlation,
+    free_udp_port,
+    running_node,
+    sipp,
+    speech_pcm16,
+    tone,
+)
+
+
+def with_accounts(settings: Settings, **passwords: str) -> Settings:
+    """Migrate the settings' database and give each SIP user its password (auth_db reads it)."""
+    url = settings.effective_database_url
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_schema(url)
+    engine = make_engine(url)
+    accounts = SipAccountService(make_sessionmaker(engine))
+    for user, password in passwords.items():
+        accounts.set_password(user, password)
+    engine.dispose()
+    return settings
 
 
 def test_parse_nodes_and_dispatcher_list():
@@ -39,8 +65,8 @@ def test_listen_setting_is_checked():
 
 
 def test_render_refuses_quotes_and_unfilled_placeholders():
-    with pytest.raises(SettingsError, match="PASSWORD may not contain quotes"):
-        render_config("x @@PASSWORD@@", {"PASSWORD": 'a"b'})
+    with pytest.raises(SettingsError, match="TRUSTED may not contain quotes"):
+        render_config("x @@TRUSTED@@", {"TRUSTED": 'a"b'})
     with pytest.raises(RuntimeError, match="unfilled placeholder"):
         render_config("x @@PORT@@ @@HOST@@", {"PORT": "1"})
 
@@ -48,8 +74,8 @@ def test_render_refuses_quotes_and_unfilled_placeholders():
 @pytest.mark.slow
 def test_embedded_kamailio_answers_options_and_stops(tmp_path):
     listen = ("127.0.0.1", free_udp_port())
-    settings = Settings(
-        data_dir=tmp_path, extra={"HOTLINE_KAMAILIO_LISTEN": f"127.0.0.1:{listen[1]}"}
+    settings = with_accounts(
+        Settings(data_dir=tmp_path, extra={"HOTLINE_KAMAILIO_LISTEN": f"127.0.0.1:{listen[1]}"})
     )
     with EmbeddedKamailio(settings) as kamailio:  # listen address from the environment
         assert kamailio.registrar == listen
@@ -83,7 +109,7 @@ def test_call_through_kamailio_registers_with_digest_and_follows_record_route(tm
     records: list[dict[str, object]] = []
     node_port = free_udp_port()
     listen = ("127.0.0.1", free_udp_port())
-    settings = Settings(data_dir=tmp_path, sip_password="s3cret")
+    settings = with_accounts(Settings(data_dir=tmp_path), ivr1="s3cret-long")
     nodes = [IvrNode("ivr1", "127.0.0.1", node_port)]
     with (
         EmbeddedKamailio(settings, listen=listen, nodes=nodes, ping_interval=1) as kamailio,
@@ -92,7 +118,7 @@ def test_call_through_kamailio_registers_with_digest_and_follows_record_route(tm
             sip_port=node_port,
             user="ivr1",
             registrar=kamailio.registrar,
-            password="s3cret",
+            password="s3cret-long",
         ) as node,
     ):
         assert node.node.registered.wait(5), "digest REGISTER to Kamailio failed"
@@ -139,16 +165,29 @@ def test_two_nodes_share_calls_and_a_dead_node_is_skipped(tmp_path):
     records: list[dict[str, object]] = []
     ports = [free_udp_port(), free_udp_port()]
     listen = ("127.0.0.1", free_udp_port())
-    settings = Settings(data_dir=tmp_path, sip_password="ivr")
+    # SIPp stands for a trunk here (20 calls from one address): trusted, so not limited per source.
+    settings = with_accounts(
+        Settings(data_dir=tmp_path, kamailio_trusted=("127.0.0.1/32",)),
+        ivr1="ivr-password",
+        ivr2="ivr-password",
+    )
     nodes = [IvrNode(f"ivr{i + 1}", "127.0.0.1", port) for i, port in enumerate(ports)]
     with (
         EmbeddedKamailio(settings, listen=listen, nodes=nodes, ping_interval=1) as kamailio,
         running_node(
-            flow(records, "ivr1"), sip_port=ports[0], user="ivr1", registrar=kamailio.registrar
+            flow(records, "ivr1"),
+            sip_port=ports[0],
+            user="ivr1",
+            registrar=kamailio.registrar,
+            password="ivr-password",
         ) as first,
     ):
         second_ctx = running_node(
-            flow(records, "ivr2"), sip_port=ports[1], user="ivr2", registrar=kamailio.registrar
+            flow(records, "ivr2"),
+            sip_port=ports[1],
+            user="ivr2",
+            registrar=kamailio.registrar,
+            password="ivr-password",
         )
         second = second_ctx.__enter__()
         try:
@@ -175,7 +214,7 @@ def test_two_nodes_share_calls_and_a_dead_node_is_skipped(tmp_path):
 @pytest.mark.slow
 def test_wrong_password_never_stops_the_node(tmp_path):
     listen = ("127.0.0.1", free_udp_port())
-    settings = Settings(data_dir=tmp_path, sip_password="right")
+    settings = with_accounts(Settings(data_dir=tmp_path), ivr1="right-password")
     node_port = free_udp_port()
     nodes = [IvrNode("ivr1", "127.0.0.1", node_port)]
     with (
@@ -191,3 +230,96 @@ def test_wrong_password_never_stops_the_node(tmp_path):
         assert not node.node.registered.wait(3)
         assert node.thread.is_alive()
         assert options_ping("127.0.0.1", node_port) == 200  # still serving
+
+
+FLOOD = Path(__file__).parents[1] / "scenarios" / "uac_flood.xml"
+
+
+def free_udp_port_on(address: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind((address, 0))
+        return int(probe.getsockname()[1])
+
+
+def invite_flood(
+    target: tuple[str, int], *, source: str, calls: int, rate: int
+) -> subprocess.Popen[bytes]:
+    """SIPp from ``source``: ``calls`` INVITEs at ``rate``/s, never ACKed, each held 20 s."""
+    args = [
+        "sipp", "-sf", str(FLOOD), f"{target[0]}:{target[1]}", "-s", "1567",
+        "-i", source, "-p", str(free_udp_port_on(source)), "-mp", str(free_udp_port_on(source)),
+        "-m", str(calls), "-r", str(rate), "-l", str(calls), "-d", "20000",
+        "-nd", "-timeout", "40s", "-nostdin",
+    ]  # fmt: skip
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@pytest.mark.slow
+def test_an_invite_flood_from_one_address_leaves_other_callers_answered(tmp_path, caplog):
+    """The probe's attack: 300 INVITEs in 3 s from one address, never ACKed, against a node
+    with room for 20 calls. Kamailio's per-source limits alone (no Timer H on the node) keep
+    that address to its share, so a caller from another address is answered meanwhile."""
+    listen = ("127.0.0.1", free_udp_port())
+    node_port = free_udp_port()
+    settings = with_accounts(Settings(data_dir=tmp_path), ivr1="flood-test-pw")
+    nodes = [IvrNode("ivr1", "127.0.0.1", node_port)]
+    records: list[dict[str, object]] = []
+    with (
+        EmbeddedKamailio(settings, listen=listen, nodes=nodes, ping_interval=1) as kamailio,
+        running_node(
+            flow(records, "ivr1"),
+            sip_port=node_port,
+            user="ivr1",
+            registrar=kamailio.registrar,
+            password="flood-test-pw",
+            extra={"HOTLINE_IVR_MAX_CALLS": "20"},
+        ) as node,
+    ):
+        assert node.node.registered.wait(5)
+        wait_for(lambda: options_ping(*listen, user="1567") == 200, 10)  # dispatcher has it
+        started = time.monotonic()
+        attacker = invite_flood(listen, source="127.0.0.2", calls=300, rate=100)
+        try:
+            # the flood's own schedule: 300 INVITEs at 100/s take 3 s to send
+            peak = 0
+            while time.monotonic() - started < 3.5:
+                peak = max(peak, node.node.active_calls)
+                time.sleep(0.05)
+            assert attacker.poll() is None, "the flood should still hold its calls"
+            assert 1 <= peak <= settings.kamailio_max_calls_per_source, peak
+            result = sipp("uac.xml", listen, hold_ms=1000)
+            assert isinstance(result, SippResult)
+            assert result.returncode == 0, result.output + result.errors
+        finally:
+            attacker.kill()
+            attacker.wait()
+    answered = [r for r in records if r["caller"] == "+66812345678"]
+    assert len(answered) == 1 and answered[0]["keys"] == ["1", "#"]
+    assert "calls from this address already" in caplog.text
+
+
+def wait_for(condition: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_register_needs_an_account_in_the_subscriber_table(tmp_path):
+    """Any user name with the old shared password registered; now only sip_subscribers do."""
+    listen = ("127.0.0.1", free_udp_port())
+    settings = with_accounts(
+        Settings(data_dir=tmp_path, sip_password="shared-password"), ivr1="ivr1-password"
+    )
+    with (
+        EmbeddedKamailio(settings, listen=listen, nodes=[], ping_interval=1) as kamailio,
+        running_node(
+            flow([], "x"), user="stranger", registrar=kamailio.registrar, password="shared-password"
+        ) as stranger,
+        running_node(
+            flow([], "ivr1"), user="ivr1", registrar=kamailio.registrar, password="ivr1-password"
+        ) as member,
+    ):
+        assert member.node.registered.wait(5)
+        assert not stranger.node.registered.wait(2)
