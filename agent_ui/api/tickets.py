@@ -199,6 +199,20 @@ async def get_audit(request: Request) -> JSONResponse:
     return JSONResponse({"items": events})
 
 
+async def reveal_ticket(request: Request) -> JSONResponse:
+    actor = await current_actor(request)
+    require_role(actor, "admin")
+    data = await json_object(request)
+    reject_unknown(data, {"reason"})
+    ticket = await run_in_threadpool(
+        services_of(request).tickets.reveal,
+        request.path_params["reference"],
+        actor,
+        optional_str(data, "reason", 500) or "",
+    )
+    return JSONResponse(ticket, headers={"Cache-Control": "no-store"})
+
+
 async def suggest_agency(request: Request) -> JSONResponse:
     actor = await current_actor(request)
     require_role(actor, *READERS)
@@ -219,5 +233,6 @@ routes = [
     Route("/tickets/{reference}/routing", route_ticket, methods=["POST"]),
     Route("/tickets/{reference}/updates", add_update, methods=["POST"]),
     Route("/tickets/{reference}/audit", get_audit, methods=["GET"]),
+    Route("/tickets/{reference}/reveal", reveal_ticket, methods=["POST"]),
     Route("/tickets/{reference}/suggested-agency", suggest_agency, methods=["GET"]),
 ]
