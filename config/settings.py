@@ -35,6 +35,8 @@ class Settings:
     secret_key: str = ""
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
+    # Reverse proxies (TLS front ends) whose X-Forwarded-For is believed: addresses or networks.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def effective_database_url(self) -> str:
@@ -85,6 +87,7 @@ class Settings:
                 env, "HOTLINE_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
             ),
             extra={k: v for k, v in env.items() if k.startswith("HOTLINE_")},
+            trusted_proxies=_networks(env, "HOTLINE_TRUSTED_PROXIES"),
         )
 
 
@@ -160,3 +163,16 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default
     if value not in choices:
         raise SettingsError(f"{name}={value!r}: expected one of {', '.join(choices)}")
     return value
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma- or space-separated IP addresses or networks (``10.0.0.5, 10.1.0.0/16``)."""
+    import ipaddress
+
+    items = [part for part in env.get(name, "").replace(",", " ").split() if part]
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError as exc:
+            raise SettingsError(f"{name}: {item!r} is not an IP address or network") from exc
+    return tuple(items)

@@ -132,12 +132,6 @@ def recording_info(sessions: sessionmaker[Session], recording_id: int) -> Record
     return RecordingInfo(id=row[0], path=row[1], complete=bool(row[2]), province_code=row[3])
 
 
-def user_is_locked(sessions: sessionmaker[Session], username: str) -> bool:
-    with sessions() as session:
-        until = session.scalar(select(User.locked_until).where(User.username == username))
-    return until is not None and as_utc(until) > utcnow()
-
-
 def _local_day(session: Session) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         return func.date(Ticket.created_at.op("AT TIME ZONE")(literal_column("'Asia/Bangkok'")))
