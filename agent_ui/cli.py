@@ -38,7 +38,9 @@ def serve_web(args: argparse.Namespace) -> int:
             host=args.host or settings.web_host,
             port=args.port or settings.web_port,
             log_level=settings.log_level.lower(),
-            proxy_headers=True,
+            # X-Forwarded-For only from the proxies the deployer lists (HOTLINE_TRUSTED_PROXIES).
+            proxy_headers=bool(settings.trusted_proxies),
+            forwarded_allow_ips=list(settings.trusted_proxies) or None,
             timeout_graceful_shutdown=5,
         )
         uvicorn.Server(config).run()
