@@ -40,7 +40,9 @@ def serve_web(args: argparse.Namespace) -> int:
             log_level=settings.log_level.lower(),
             # JSON logs: uvicorn's loggers go through the root handler (configure_logging).
             log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
-            proxy_headers=True,
+            # X-Forwarded-For only from the proxies the deployer lists (HOTLINE_TRUSTED_PROXIES).
+            proxy_headers=bool(settings.trusted_proxies),
+            forwarded_allow_ips=list(settings.trusted_proxies) or None,
             timeout_graceful_shutdown=5,
         )
         uvicorn.Server(config).run()

@@ -52,6 +52,8 @@ class Settings:
     kamailio_trusted: tuple[str, ...] = ()
     kamailio_pike_requests: int = 40
     kamailio_max_calls_per_source: int = 10
+    # Reverse proxies (TLS front ends) whose X-Forwarded-For is believed: addresses or networks.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def effective_database_url(self) -> str:
@@ -116,6 +118,7 @@ class Settings:
             kamailio_pike_requests=_positive(env, "HOTLINE_KAMAILIO_PIKE_REQUESTS", 40),
             kamailio_max_calls_per_source=_positive(
                 env, "HOTLINE_KAMAILIO_MAX_CALLS_PER_SOURCE", 10
+            trusted_proxies=_networks(env, "HOTLINE_TRUSTED_PROXIES"),
         )
 
 
@@ -236,3 +239,12 @@ def _positive(env: Mapping[str, str], name: str, default: int) -> int:
     if not value.isdigit() or int(value) < 1:
         raise SettingsError(f"{name}={value!r}: expected a whole number of at least 1")
     return int(value)
+    """Comma- or space-separated IP addresses or networks (``10.0.0.5, 10.1.0.0/16``)."""
+    import ipaddress
+
+    items = [part for part in env.get(name, "").replace(",", " ").split() if part]
+    for item in items:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError as exc:
+            raise SettingsError(f"{name}: {item!r} is not an IP address or network") from exc
+    return tuple(items)

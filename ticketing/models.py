@@ -262,6 +262,34 @@ class OutboxEvent(Base):
     __table_args__ = (Index("ix_outbox_unpublished", "published_at", "id"),)
 
 
+class WebSession(Base):
+    """A signed-in console session; the cookie carries a random token, this row its hash. Ending
+    the row (logout, password change, user disabled, "sign out everywhere") ends the session."""
+
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    address: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    revoked_why: Mapped[str | None] = mapped_column(String(32))
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins per client address and per (user name, address), keyed by a hash (a user
+    name field sometimes holds a password typed in the wrong box)."""
+
+    __tablename__ = "login_throttle"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime | None]
+    blocked_until: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+
+
 __all__ = [
     "Agency",
     "ApiToken",
@@ -269,6 +297,7 @@ __all__ = [
     "Base",
     "Call",
     "CitizenUpdate",
+    "LoginThrottle",
     "OutboxEvent",
     "Recording",
     "RecordingAccess",
@@ -278,6 +307,7 @@ __all__ = [
     "SurveyResult",
     "Ticket",
     "User",
+    "WebSession",
 ]
 
 

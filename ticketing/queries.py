@@ -5,7 +5,9 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, Select, and_, not_, or_, select
 
 from ticketing.actors import Actor
+from ticketing.errors import PermissionDenied
 from ticketing.filters import TicketFilter
+from ticketing.masking import has_digit_run
 from ticketing.models import Ticket
 from ticketing.status import OPEN_STATUSES, TicketStatus
 from ticketing.timeutil import utcnow
@@ -23,7 +25,30 @@ def overdue_condition() -> ColumnElement[bool]:
     return and_(Ticket.status.in_(OPEN_STATUSES), Ticket.resolve_due_at < utcnow())
 
 
+def visible_condition(actor: Actor | None) -> ColumnElement[bool] | None:
+    """SQL form of ``Actor.may_see_province``: None when the actor sees every province."""
+    if actor is None or not actor.scoped:
+        return None
+    return or_(Ticket.province_code.in_(actor.provinces), Ticket.province_code.is_(None))
+
+
+def like_pattern(text: str) -> str:
+    """``%text%`` with LIKE's own wildcards taken literally (used with ``escape="\\"``)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def check_search_rights(filters: TicketFilter, actor: Actor | None) -> None:
+    """A viewer who sees numbers masked may not look tickets up by a number: the answer (found or
+    not) would tell them whether the number is on file."""
+    if actor is None or actor.sees_personal_data:
+        return
+    if filters.caller_phone or filters.citizen_id:
+        raise PermissionDenied("searching by phone number or citizen ID needs a call-taker's role")
+
+
 def ticket_query(filters: TicketFilter, actor: Actor | None) -> Select[Ticket]:
+    check_search_rights(filters, actor)
     query = select(Ticket)
     if filters.status:
         query = query.where(Ticket.status.in_([TicketStatus(s) for s in filters.status]))
@@ -48,16 +73,21 @@ def ticket_query(filters: TicketFilter, actor: Actor | None) -> Select[Ticket]:
     if filters.citizen_id:
         query = query.where(Ticket.citizen_id == filters.citizen_id)
     if filters.text:
-        pattern = f"%{filters.text}%"
-        query = query.where(
-            or_(
-                Ticket.description.like(pattern),
-                Ticket.transcript.like(pattern),
-                Ticket.reference == filters.text,
+        masked_viewer = actor is not None and not actor.sees_personal_data
+        if masked_viewer and has_digit_run(filters.text):
+            # Digits in the words: only a reference number is looked up, never the text, which
+            # may hold a number this viewer sees masked.
+            query = query.where(Ticket.reference == filters.text.replace(" ", ""))
+        else:
+            pattern = like_pattern(filters.text)
+            query = query.where(
+                or_(
+                    Ticket.description.like(pattern, escape="\\"),
+                    Ticket.transcript.like(pattern, escape="\\"),
+                    Ticket.reference == filters.text,
+                )
             )
-        )
-    if actor is not None and actor.provinces and actor.role == "agent":
-        query = query.where(
-            or_(Ticket.province_code.in_(actor.provinces), Ticket.province_code.is_(None))
-        )
+    visible = visible_condition(actor)
+    if visible is not None:
+        query = query.where(visible)
     return query

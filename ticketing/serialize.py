@@ -6,22 +6,35 @@ from datetime import datetime
 from typing import Any
 
 from ticketing.actors import Actor
+from ticketing.masking import mask_digits, mask_mapping, mask_text, mask_words
 from ticketing.models import AuditEvent, CitizenUpdate, RoutingAssignment, Ticket
 from ticketing.timeutil import as_utc, utcnow
+
+__all__ = [
+    "assignment_to_dict",
+    "audit_to_dict",
+    "iso",
+    "mask_digits",
+    "sees_full",
+    "ticket_to_dict",
+    "update_to_dict",
+]
 
 
 def iso(moment: datetime | None) -> str | None:
     return as_utc(moment).isoformat() if moment is not None else None
 
 
-def mask_digits(value: str | None, keep: int = 4) -> str | None:
-    if not value:
-        return value
-    return "•" * max(len(value) - keep, 0) + value[-keep:]
+def sees_full(actor: Actor | None) -> bool:
+    return actor is None or actor.sees_personal_data
+
+
+def _text(value: str | None, full: bool) -> str | None:
+    return value if full else mask_text(value)
 
 
 def ticket_to_dict(ticket: Ticket, actor: Actor | None = None) -> dict[str, Any]:
-    full = actor is None or actor.sees_personal_data
+    full = sees_full(actor)
     now = utcnow()
     due = ticket.resolve_due_at
     overdue = (
@@ -42,18 +55,20 @@ def ticket_to_dict(ticket: Ticket, actor: Actor | None = None) -> dict[str, Any]
         "district_code": ticket.district_code,
         "caller_phone": ticket.caller_phone if full else mask_digits(ticket.caller_phone),
         "citizen_id": ticket.citizen_id if full else mask_digits(ticket.citizen_id),
-        "description": ticket.description,
-        "transcript": ticket.transcript,
-        "transcript_words": ticket.transcript_words,
+        "description": ticket.description if full else mask_text(ticket.description) or "",
+        "transcript": _text(ticket.transcript, full),
+        "transcript_words": ticket.transcript_words
+        if full
+        else mask_words(ticket.transcript_words),
         "field_confidence": ticket.field_confidence or {},
         "asr_status": ticket.asr_status,
-        "asr_error": ticket.asr_error,
+        "asr_error": _text(ticket.asr_error, full),
         "call_id": ticket.call_id,
         "recording_id": ticket.recording_id,
         "agency_code": ticket.agency_code,
         "duplicate_of": ticket.duplicate_of.reference if ticket.duplicate_of else None,
-        "reject_reason": ticket.reject_reason,
-        "resolution": ticket.resolution,
+        "reject_reason": _text(ticket.reject_reason, full),
+        "resolution": _text(ticket.resolution, full),
         "claimed_by": ticket.claimed_by,
         "claim_expires_at": iso(ticket.claim_expires_at),
         "created_at": iso(ticket.created_at),
@@ -70,30 +85,32 @@ def ticket_to_dict(ticket: Ticket, actor: Actor | None = None) -> dict[str, Any]
     }
 
 
-def audit_to_dict(event: AuditEvent) -> dict[str, Any]:
+def audit_to_dict(event: AuditEvent, actor: Actor | None = None) -> dict[str, Any]:
+    full = sees_full(actor)
+    before, after = event.before or {}, event.after or {}
     return {
         "actor": event.actor,
         "action": event.action,
-        "before": event.before,
-        "after": event.after,
+        "before": before if full else mask_mapping(before),
+        "after": after if full else mask_mapping(after),
         "at": iso(event.at),
     }
 
 
-def update_to_dict(update: CitizenUpdate) -> dict[str, Any]:
+def update_to_dict(update: CitizenUpdate, actor: Actor | None = None) -> dict[str, Any]:
     return {
-        "message": update.message,
+        "message": _text(update.message, sees_full(actor)) or "",
         "channel": update.channel,
         "created_by": update.created_by,
         "created_at": iso(update.created_at),
     }
 
 
-def assignment_to_dict(assignment: RoutingAssignment) -> dict[str, Any]:
+def assignment_to_dict(assignment: RoutingAssignment, actor: Actor | None = None) -> dict[str, Any]:
     return {
         "agency_code": assignment.agency_code,
         "suggested_agency": assignment.suggested_agency,
-        "note": assignment.note,
+        "note": _text(assignment.note, sees_full(actor)) or "",
         "assigned_by": assignment.assigned_by,
         "assigned_at": iso(assignment.assigned_at),
         "active": assignment.active,

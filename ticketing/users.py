@@ -1,4 +1,5 @@
-"""Users, roles, passwords (argon2), API tokens (stored hashed) and login lockout."""
+"""Users, roles, passwords (argon2, common ones refused), API tokens (stored hashed), sign-in
+with throttling (``login_throttle``) and revocable console sessions (``web_sessions``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import logging
 import secrets
 from collections.abc import Sequence
 from datetime import timedelta
+from functools import cache
+from importlib import resources
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -15,26 +18,32 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ticketing import login_throttle
 from ticketing.actors import Actor
 from ticketing.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
+from ticketing.login_throttle import LoginThrottled
 from ticketing.models import ApiToken, Role, User
 from ticketing.timeutil import as_utc, utcnow
+from ticketing.web_sessions import WebSessions, actor_for
 
 log = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "h1567_"
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 8
+
+__all__ = ["LoginThrottled", "UserService", "actor_for", "common_passwords", "hash_token"]
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def actor_for(user: User) -> Actor:
-    return Actor(
-        name=user.username, role=user.role, user_id=user.id, provinces=tuple(user.provinces or ())
+@cache
+def common_passwords() -> frozenset[str]:
+    """The 10,000 most common passwords (shipped as package data), lower-cased."""
+    text = resources.files("ticketing.data").joinpath("common_passwords.txt").read_text("utf-8")
+    return frozenset(
+        line.strip().lower() for line in text.splitlines() if line and not line.startswith("#")
     )
 
 
@@ -46,7 +55,7 @@ def user_to_dict(user: User) -> dict[str, Any]:
         "role": user.role,
         "provinces": list(user.provinces or []),
         "active": user.active,
-        "locked": user.locked_until is not None and as_utc(user.locked_until) > utcnow(),
+        "locked": False,  # accounts are never locked; sign-ins are throttled per address
     }
 
 
@@ -56,6 +65,7 @@ class UserService:
         # Lighter than argon2's default memory cost so a 2-core node signs in many agents at
         # shift change; still far above bcrypt-class work (see README, security).
         self._hasher = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
+        self.web_sessions = WebSessions(sessions)
 
     def add_user(
         self,
@@ -75,7 +85,7 @@ class UserService:
             raise InvalidInput("username: 1-64 letters, digits, '.', '_' or '-'", "username")
         if role not in Role.ALL:
             raise InvalidInput(f"role must be one of {', '.join(Role.ALL)}", "role")
-        self._check_password(password)
+        self._check_password(password, username)
         try:
             with self._sessions.begin() as session:
                 user = User(
@@ -114,45 +124,52 @@ class UserService:
             if display_name is not None:
                 user.display_name = display_name
             if password is not None:
-                self._check_password(password)
+                self._check_password(password, user.username)
                 user.password_hash = self._hasher.hash(password)
-                user.failed_logins = 0
-                user.locked_until = None
-            return user_to_dict(user)
+            user_id, data = user.id, user_to_dict(user)
+        if password is not None:
+            self.web_sessions.close_all(user_id, "password changed")
+        if active is False:
+            self.web_sessions.close_all(user_id, "user disabled")
+        return data
+
+    def sign_out_everywhere(self, username: str) -> int:
+        """An admin ends every console session of a user (a lost laptop, a shared screen)."""
+        with self._sessions() as session:
+            user_id = self._user(session, username).id
+        return self.web_sessions.close_all(user_id, "signed out everywhere")
 
     def list_users(self) -> list[dict[str, Any]]:
         with self._sessions() as session:
             return [user_to_dict(u) for u in session.scalars(select(User).order_by(User.username))]
 
-    def authenticate(self, username: str, password: str) -> Actor:
-        """Check a password; repeated failures lock the account for a while."""
+    def authenticate(self, username: str, password: str, address: str = "") -> Actor:
+        """Check a password. Failures are throttled by address and by (name, address), never by
+        name alone, and the reply and the work done are the same for unknown names."""
+        with self._sessions() as session:
+            verdict = login_throttle.check(session, username, address)
+        if not verdict.allowed:
+            raise LoginThrottled(verdict.retry_after)
         with self._sessions.begin() as session:
             user = session.scalars(select(User).where(User.username == username)).one_or_none()
+            ok = False
             if user is None or not user.active:
                 self._hasher.hash(password)  # same cost either way: no user enumeration by time
-                raise AuthenticationFailed("wrong username or password")
-            now = utcnow()
-            if user.locked_until is not None and as_utc(user.locked_until) > now:
-                raise AuthenticationFailed("account locked after repeated failures; try later")
-            try:
-                self._hasher.verify(user.password_hash, password)
-            except (VerificationError, InvalidHashError):
-                user.failed_logins += 1
-                if user.failed_logins >= MAX_FAILED_LOGINS:
-                    user.locked_until = now + LOCKOUT
-                    user.failed_logins = 0
-                    log.warning("user %s locked after %d failures", username, MAX_FAILED_LOGINS)
-                failed = True
             else:
-                failed = False
-                user.failed_logins = 0
-                user.locked_until = None
+                try:
+                    ok = self._hasher.verify(user.password_hash, password)
+                except (VerificationError, InvalidHashError):
+                    ok = False
+            if ok and user is not None:
+                login_throttle.record_success(session, username, address)
                 if self._hasher.check_needs_rehash(user.password_hash):
                     user.password_hash = self._hasher.hash(password)
-            actor = actor_for(user)
-        if failed:
-            raise AuthenticationFailed("wrong username or password")
-        return actor
+                return actor_for(user)
+            verdict = login_throttle.record_failure(session, username, address)
+        if not verdict.allowed:
+            log.warning("sign-ins throttled for %.0f s from %s", verdict.retry_after, address)
+            raise LoginThrottled(verdict.retry_after)
+        raise AuthenticationFailed("wrong username or password")
 
     def actor_by_id(self, user_id: int) -> Actor | None:
         with self._sessions() as session:
@@ -203,10 +220,17 @@ class UserService:
             return actor_for(user)
 
     @staticmethod
-    def _check_password(password: str) -> None:
+    def _check_password(password: str, username: str) -> None:
         if len(password) < MIN_PASSWORD_LENGTH:
             raise InvalidInput(
                 f"a password needs at least {MIN_PASSWORD_LENGTH} characters", "password"
+            )
+        lowered = password.strip().lower()
+        if lowered == username.strip().lower():
+            raise InvalidInput("the password must not be the user name", "password")
+        if lowered in common_passwords():
+            raise InvalidInput(
+                "this password is one of the most common ones; choose another", "password"
             )
 
     @staticmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 
 from ticketing.actors import Actor
 from ticketing.container import Services
@@ -18,6 +18,15 @@ CSRF_HEADER = "x-csrf-token"
 def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
+
+
+async def session_actor(connection: HTTPConnection) -> Actor | None:
+    """The user of a live server-side session; a copied cookie of an ended one is worth nothing."""
+    session = connection.scope.get("session")
+    if not session or not session.get("user_id") or not session.get("sid"):
+        return None
+    services: Services = connection.app.state.services
+    return await run_in_threadpool(services.users.web_sessions.actor, str(session["sid"]))
 
 
 async def current_actor(request: Request) -> Actor:
@@ -35,7 +44,7 @@ async def current_actor(request: Request) -> Actor:
             expected = str(session.get("csrf", ""))
             if not expected or not secrets.compare_digest(sent, expected):
                 raise PermissionDenied("missing or wrong CSRF token")
-        actor = await run_in_threadpool(services.users.actor_by_id, int(session["user_id"]))
+        actor = await session_actor(request)
         if actor is not None:
             return actor
     raise AuthenticationFailed("sign in or send a bearer token")

@@ -11,7 +11,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
+from agent_ui.api import schemas
 from agent_ui.api.auth import current_actor, require_role, services_of
+from agent_ui.api.contract import reply
 from ticketing.container import Services
 from ticketing.observability import Readiness, metrics_text
 from ticketing.outbox_stats import outbox_backlog, outbox_text
@@ -140,7 +142,7 @@ async def metrics_summary(request: Request) -> JSONResponse:
     actor = await current_actor(request)
     require_role(actor, "supervisor", "admin")
     figures = await run_in_threadpool(collect_metrics, services_of(request))
-    return JSONResponse(figures)
+    return reply(schemas.MetricsSummary, figures)
 
 
 routes = [Route("/metrics/summary", metrics_summary, methods=["GET"])]

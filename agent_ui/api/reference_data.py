@@ -6,13 +6,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from agent_ui.api import schemas
 from agent_ui.api.auth import current_actor, services_of
+from agent_ui.api.contract import reply
 
 
 async def catalog(request: Request) -> JSONResponse:
     await current_actor(request)
     cat = services_of(request).catalog
-    return JSONResponse(
+    return reply(
+        schemas.Catalog,
         {
             "categories": [
                 {

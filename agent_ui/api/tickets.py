@@ -1,89 +1,60 @@
-"""Ticket resources: each handler validates, calls one service method, serialises."""
+"""Ticket resources: each handler validates with its schema, calls one service method, and
+replies through the schema (``agent_ui.api.contract``)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from agent_ui.api import schemas
 from agent_ui.api.auth import current_actor, require_role, services_of
+from agent_ui.api.contract import parse_body, reply
 from agent_ui.api.errors import BadRequest
-from agent_ui.api.parse import (
-    json_object,
-    optional_bool,
-    optional_int,
-    optional_str,
-    query_bool,
-    query_datetime,
-    query_int,
-    reject_unknown,
-)
+from agent_ui.api.parse import query_bool, query_datetime, query_int
 from ticketing.errors import InvalidInput
 from ticketing.filters import TicketFilter
 from ticketing.status import TicketStatus
-from ticketing.tickets import EDITABLE_FIELDS, NewTicket
+from ticketing.tickets import NewTicket
 
 WRITERS = ("agent", "supervisor")
 READERS = ("agent", "supervisor", "admin")
 
 
+def _reference(request: Request) -> str:
+    return str(request.path_params["reference"])
+
+
 async def create_ticket(request: Request) -> JSONResponse:
     actor = await current_actor(request)
     require_role(actor, *WRITERS)
-    data = await json_object(request)
-    reject_unknown(
-        data,
-        {
-            "description",
-            "category",
-            "province_code",
-            "district_code",
-            "caller_phone",
-            "citizen_id",
-            "urgent",
-            "channel",
-        },
-    )
-    description = optional_str(data, "description")
-    if not description or not description.replace("\x00", "").strip():
+    body = await parse_body(request, schemas.NewTicket)
+    if not body.description.replace("\x00", "").strip():
         raise InvalidInput("description is required", "description")
-    new = NewTicket(
-        description=description,
-        category=optional_str(data, "category", 32),
-        province_code=optional_str(data, "province_code", 2),
-        district_code=optional_str(data, "district_code", 4),
-        caller_phone=optional_str(data, "caller_phone", 32),
-        citizen_id=optional_str(data, "citizen_id", 32),
-        urgent=optional_bool(data, "urgent") or False,
-        channel=optional_str(data, "channel", 16) or "api",
-    )
+    new = NewTicket(**body.model_dump())
     ticket = await run_in_threadpool(services_of(request).tickets.create, new, actor)
-    return JSONResponse(
-        ticket, status_code=201, headers={"Location": f"/api/v1/tickets/{ticket['reference']}"}
-    )
+    location = {"Location": f"/api/v1/tickets/{ticket['reference']}"}
+    return reply(schemas.Ticket, ticket, 201, location)
 
 
 async def get_ticket(request: Request) -> JSONResponse:
     actor = await current_actor(request)
     require_role(actor, *READERS)
-    reference = request.path_params["reference"]
-    ticket = await run_in_threadpool(services_of(request).tickets.detail, reference, actor)
-    return JSONResponse(ticket)
+    ticket = await run_in_threadpool(
+        services_of(request).tickets.detail, _reference(request), actor
+    )
+    return reply(schemas.TicketDetail, ticket)
 
 
-async def list_tickets(request: Request) -> JSONResponse:
-    actor = await current_actor(request)
-    require_role(actor, *READERS)
+def _filters(request: Request) -> TicketFilter:
     statuses = tuple(s for s in request.query_params.getlist("status") if s)
     statuses = tuple(p for s in statuses for p in s.split(",") if p)
     valid = {s.value for s in TicketStatus}
     bad = [s for s in statuses if s not in valid]
     if bad:
         raise BadRequest(f"unknown status {bad[0]!r}; one of {', '.join(sorted(valid))}")
-    filters = TicketFilter(
+    return TicketFilter(
         status=statuses,
         category=request.query_params.get("category") or None,
         province_code=request.query_params.get("province") or None,
@@ -96,118 +67,119 @@ async def list_tickets(request: Request) -> JSONResponse:
         citizen_id=request.query_params.get("citizen_id") or None,
         text=request.query_params.get("q") or None,
     )
+
+
+async def list_tickets(request: Request) -> JSONResponse:
+    actor = await current_actor(request)
+    require_role(actor, *READERS)
+    filters = _filters(request)
     limit = query_int(request, "limit", 50) or 50
     cursor = query_int(request, "cursor")
     items, next_cursor = await run_in_threadpool(
-        services_of(request).tickets.search, filters, actor, cursor=cursor, limit=limit
+        lambda: services_of(request).tickets.search(filters, actor, cursor=cursor, limit=limit)
     )
-    return JSONResponse({"items": items, "next_cursor": next_cursor})
+    return reply(schemas.TicketPage, {"items": items, "next_cursor": next_cursor})
 
 
 async def update_ticket(request: Request) -> JSONResponse:
     actor = await current_actor(request)
     require_role(actor, *WRITERS)
-    data = await json_object(request)
-    reject_unknown(data, {*EDITABLE_FIELDS, "version"})
-    version = optional_int(data, "version")
-    changes: dict[str, Any] = {k: v for k, v in data.items() if k != "version"}
+    body = await parse_body(request, schemas.TicketEdit)
+    changes = body.model_dump(exclude_unset=True, exclude={"version"})
     ticket = await run_in_threadpool(
         lambda: services_of(request).tickets.update_fields(
-            request.path_params["reference"], changes, actor, expected_version=version
+            _reference(request), changes, actor, expected_version=body.version
         )
     )
-    return JSONResponse(ticket)
+    return reply(schemas.Ticket, ticket)
 
 
 async def transition_ticket(request: Request) -> JSONResponse:
     actor = await current_actor(request)
     require_role(actor, *WRITERS)
-    data = await json_object(request)
-    reject_unknown(
-        data, {"to", "reason", "duplicate_of", "resolution", "version", "agency_code", "note"}
-    )
-    target = optional_str(data, "to", 32)
-    if not target:
-        raise InvalidInput("'to' names the new status", "to")
+    body = await parse_body(request, schemas.Transition)
     tickets = services_of(request).tickets
-    reference = request.path_params["reference"]
-    version = optional_int(data, "version")
-    if target == TicketStatus.ROUTED.value:
+    reference = _reference(request)
+    if body.to is TicketStatus.ROUTED:
         ticket = await run_in_threadpool(
             lambda: tickets.route(
                 reference,
-                optional_str(data, "agency_code", 64),
+                body.agency_code,
                 actor,
-                note=optional_str(data, "note", 2000) or "",
-                expected_version=version,
+                note=body.note or "",
+                expected_version=body.version,
             )
         )
     else:
         ticket = await run_in_threadpool(
             lambda: tickets.transition(
                 reference,
-                target,
+                body.to.value,
                 actor,
-                reason=optional_str(data, "reason", 2000),
-                duplicate_of=optional_str(data, "duplicate_of", 20),
-                resolution=optional_str(data, "resolution"),
-                expected_version=version,
+                reason=body.reason,
+                duplicate_of=body.duplicate_of,
+                resolution=body.resolution,
+                expected_version=body.version,
             )
         )
-    return JSONResponse(ticket)
+    return reply(schemas.Ticket, ticket)
 
 
 async def route_ticket(request: Request) -> JSONResponse:
     actor = await current_actor(request)
     require_role(actor, *WRITERS)
-    data = await json_object(request)
-    reject_unknown(data, {"agency_code", "note", "version"})
+    body = await parse_body(request, schemas.Routing)
     ticket = await run_in_threadpool(
         lambda: services_of(request).tickets.route(
-            request.path_params["reference"],
-            optional_str(data, "agency_code", 64),
+            _reference(request),
+            body.agency_code,
             actor,
-            note=optional_str(data, "note", 2000) or "",
-            expected_version=optional_int(data, "version"),
+            note=body.note or "",
+            expected_version=body.version,
         )
     )
-    return JSONResponse(ticket)
+    return reply(schemas.Ticket, ticket)
 
 
 async def add_update(request: Request) -> JSONResponse:
     actor = await current_actor(request)
     require_role(actor, *WRITERS)
-    data = await json_object(request)
-    reject_unknown(data, {"message", "channel"})
+    body = await parse_body(request, schemas.NewCitizenUpdate)
     update = await run_in_threadpool(
         lambda: services_of(request).tickets.add_citizen_update(
-            request.path_params["reference"],
-            optional_str(data, "message", 5000) or "",
-            actor,
-            channel=optional_str(data, "channel", 16) or "phone",
+            _reference(request), body.message, actor, channel=body.channel
         )
     )
-    return JSONResponse(update, status_code=201)
+    return reply(schemas.CitizenUpdate, update, 201)
 
 
 async def get_audit(request: Request) -> JSONResponse:
     actor = await current_actor(request)
     require_role(actor, *READERS)
-    events = await run_in_threadpool(
-        services_of(request).tickets.audit, request.path_params["reference"], actor
+    events = await run_in_threadpool(services_of(request).tickets.audit, _reference(request), actor)
+    return reply(schemas.AuditPage, {"items": events})
+
+
+async def reveal_ticket(request: Request) -> JSONResponse:
+    actor = await current_actor(request)
+    require_role(actor, "admin")
+    body = await parse_body(request, schemas.Reveal)
+    ticket = await run_in_threadpool(
+        services_of(request).tickets.reveal, _reference(request), actor, body.reason
     )
-    return JSONResponse({"items": events})
+    return reply(schemas.TicketDetail, ticket, headers={"Cache-Control": "no-store"})
 
 
 async def suggest_agency(request: Request) -> JSONResponse:
     actor = await current_actor(request)
     require_role(actor, *READERS)
-    reference = request.path_params["reference"]
+    reference = _reference(request)
     services = services_of(request)
     await run_in_threadpool(services.tickets.get, reference, actor)
     code = await run_in_threadpool(services.tickets.suggest_agency, reference)
     agency = services.catalog.agencies[code]
-    return JSONResponse({"agency_code": code, "name_th": agency.name_th, "name_en": agency.name_en})
+    body = {"agency_code": code, "name_th": agency.name_th, "name_en": agency.name_en}
+    return reply(schemas.SuggestedAgency, body)
 
 
 routes = [
@@ -219,5 +191,6 @@ routes = [
     Route("/tickets/{reference}/routing", route_ticket, methods=["POST"]),
     Route("/tickets/{reference}/updates", add_update, methods=["POST"]),
     Route("/tickets/{reference}/audit", get_audit, methods=["GET"]),
+    Route("/tickets/{reference}/reveal", reveal_ticket, methods=["POST"]),
     Route("/tickets/{reference}/suggested-agency", suggest_agency, methods=["GET"]),
 ]

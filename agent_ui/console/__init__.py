@@ -58,6 +58,7 @@ def console_routes(settings: Settings, services: Services) -> list[BaseRoute]:
         Route("/admin/users", admin.users, methods=["GET"]),
         Route("/admin/users", admin.add_user, methods=["POST"]),
         Route("/admin/users/{username}", admin.update_user, methods=["POST"]),
+        Route("/admin/users/{username}/sign-out", admin.sign_out_everywhere, methods=["POST"]),
         Route("/recordings/{recording_id}", recording, methods=["GET"]),
         Route("/console/live", live, methods=["GET"]),
         Route("/console/api/queue", console_api.queue, methods=["GET"]),

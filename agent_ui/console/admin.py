@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 FIELD_TH = {
     "username": "ชื่อผู้ใช้ต้องเป็นตัวอักษรอังกฤษ ตัวเลข หรือ . _ - ไม่เกิน 64 ตัว",
-    "password": "รหัสผ่านต้องยาวอย่างน้อย 8 ตัวอักษร",
+    "password": "รหัสผ่านต้องยาวอย่างน้อย 8 ตัวอักษร ไม่ซ้ำกับชื่อผู้ใช้ และไม่ใช่รหัสผ่านที่ใช้กันบ่อย",
     "role": "บทบาทไม่ถูกต้อง",
 }
 
@@ -151,4 +151,21 @@ class AdminPages:
         if password:
             notice += " (ตั้งรหัสผ่านใหม่และปลดล็อกแล้ว)"
         request.session["notice"] = notice
+        return RedirectResponse("/admin/users", status_code=303)
+
+    async def sign_out_everywhere(self, request: Request) -> Response:
+        actor = await self.pages.guard(request, "admin")
+        if isinstance(actor, Response):
+            return actor
+        username = request.path_params["username"]
+        form = await request.form()
+        if not csrf_ok(request, str(form.get(CSRF_FIELD) or "")):
+            return await self._render(request, actor.name, 403, "แบบฟอร์มหมดอายุ กรุณาลองอีกครั้ง")
+        services: Services = request.app.state.services
+        try:
+            count = await run_in_threadpool(services.users.sign_out_everywhere, username)
+        except NotFound:
+            return await self._render(request, actor.name, 404, f"ไม่พบผู้ใช้ {username}")
+        log.info("user %s signed out everywhere by %s (%d sessions)", username, actor.name, count)
+        request.session["notice"] = f"ให้ {username} ออกจากระบบทุกเครื่องแล้ว ({count} รายการ)"
         return RedirectResponse("/admin/users", status_code=303)

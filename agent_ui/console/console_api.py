@@ -16,7 +16,6 @@ from agent_ui.api.auth import current_actor, require_role, services_of
 from agent_ui.api.errors import error_response
 from agent_ui.console import queries
 from ticketing.errors import Conflict
-from ticketing.filters import TicketFilter
 from ticketing.metrics import MetricsService
 from ticketing.timeutil import utcnow
 
@@ -62,15 +61,8 @@ async def caller_history(request: Request) -> JSONResponse:
     require_role(actor, *WORKERS)
     services = services_of(request)
     reference = request.path_params["reference"]
-    await run_in_threadpool(services.tickets.get, reference, actor)  # visibility check
-    raw = await run_in_threadpool(services.tickets.get, reference, None)
-    phone = raw.get("caller_phone")
-    if not phone:
-        return JSONResponse({"items": []})
-    items, _cursor = await run_in_threadpool(
-        lambda: services.tickets.search(TicketFilter(caller_phone=phone), actor, limit=20)
-    )
-    return JSONResponse({"items": [t for t in items if t["reference"] != raw["reference"]]})
+    items = await run_in_threadpool(services.tickets.caller_history, reference, actor)
+    return JSONResponse({"items": items})
 
 
 def live_figures(services: Any) -> dict[str, Any]:

@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 
 from ticketing.actors import Actor
 from ticketing.events import EVENTS_STREAM, Event
+from ticketing.masking import mask_mapping
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +124,10 @@ def visible_to(event: Event, actor: Actor) -> bool:
     return actor.may_see_province(province if isinstance(province, str) else None)
 
 
-def sse_message(event: Event) -> str:
-    payload = {"type": event.type, "data": event.data, "id": event.stream_id}
+def sse_message(event: Event, actor: Actor | None = None) -> str:
+    """One SSE frame; a viewer who sees numbers masked gets the event's data masked too."""
+    data = event.data if actor is None or actor.sees_personal_data else mask_mapping(event.data)
+    payload = {"type": event.type, "data": data, "id": event.stream_id}
     return f"event: hotline\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
 
@@ -143,7 +146,7 @@ async def event_stream(hub: LiveHub, subscriber: Subscriber) -> AsyncIterator[st
             if subscriber.overflowed:
                 yield "event: reload\ndata: {}\n\n"
                 return
-            yield sse_message(event)
+            yield sse_message(event, subscriber.actor)
     finally:
         hub.unsubscribe(subscriber)
 

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from agent_ui.console.queries import user_is_locked
+from agent_ui.client_address import client_address
 from agent_ui.console.session import (
     CSRF_FIELD,
     csrf_ok,
@@ -24,6 +24,7 @@ from agent_ui.console.session import (
 from ticketing.actors import Actor
 from ticketing.container import Services
 from ticketing.errors import AuthenticationFailed
+from ticketing.users import LoginThrottled
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,10 @@ TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 ROLE_TH = {"agent": "เจ้าหน้าที่รับเรื่อง", "supervisor": "หัวหน้างาน", "admin": "ผู้ดูแลระบบ"}
 HOME_FOR_ROLE = {"agent": "/console", "supervisor": "/dashboard", "admin": "/admin/users"}
 MSG_WRONG = "ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง"
-MSG_LOCKED = "บัญชีนี้ถูกล็อกชั่วคราว 15 นาที เพราะใส่รหัสผ่านผิดหลายครั้ง กรุณาลองใหม่ภายหลัง หรือติดต่อผู้ดูแลระบบ"
+MSG_LOCKED = (
+    "การเข้าสู่ระบบจากเครื่องนี้ถูกล็อกชั่วคราว เพราะใส่รหัสผ่านผิดหลายครั้ง"
+    " กรุณารอ {seconds} วินาทีแล้วลองใหม่ หรือติดต่อผู้ดูแลระบบ"
+)
 MSG_EXPIRED = "หมดเวลาการใช้งาน กรุณาเข้าสู่ระบบอีกครั้ง"
 MSG_CSRF = "แบบฟอร์มหมดอายุหรือไม่ถูกต้อง กรุณาโหลดหน้าใหม่แล้วลองอีกครั้ง"
 MSG_SIGNED_OUT = "ออกจากระบบแล้ว"
@@ -121,23 +125,32 @@ class Pages:
                 username=username,
             )
         services: Services = request.app.state.services
+        address = client_address(request, services.settings.trusted_proxies)
         try:
-            actor = await run_in_threadpool(services.users.authenticate, username, password)
-        except AuthenticationFailed as exc:
-            locked = "locked" in str(exc) or await run_in_threadpool(
-                user_is_locked, services.sessions, username
+            actor = await run_in_threadpool(
+                services.users.authenticate, username, password, address
             )
-            log.info("sign-in failed for %r (%s)", username, "locked" if locked else "wrong")
-            return self.render(
+        except AuthenticationFailed as exc:
+            # The same page for real and unknown names; only the throttle's wait differs.
+            wait = exc.retry_after if isinstance(exc, LoginThrottled) else None
+            throttled = wait is not None
+            log.info("sign-in failed from %s (%s)", address, "throttled" if throttled else "wrong")
+            response = self.render(
                 request,
                 "login.html",
                 status_code=401,
                 next=target,
-                error=MSG_LOCKED if locked else MSG_WRONG,
+                error=(MSG_LOCKED.format(seconds=f"{wait:.0f}") if wait is not None else MSG_WRONG),
                 notice=None,
                 username=username,
             )
-        start_session(request, actor)
+            if wait is not None:
+                response.headers["Retry-After"] = f"{max(1, round(wait))}"
+            return response
+        token = await run_in_threadpool(
+            services.users.web_sessions.open, actor.user_id or 0, address
+        )
+        start_session(request, actor, token)
         log.info("user %s signed in (%s)", actor.name, actor.role)
         if target == "/console" and actor.role != "agent":
             target = HOME_FOR_ROLE.get(actor.role, "/console")
@@ -155,6 +168,10 @@ class Pages:
                 notice=None,
                 username="",
             )
+        token = str(request.session.get("sid") or "")
+        if token:
+            services: Services = request.app.state.services
+            await run_in_threadpool(services.users.web_sessions.close, token, "logout")
         request.session.clear()
         request.session["flash"] = "signed_out"
         return RedirectResponse("/login", status_code=303)

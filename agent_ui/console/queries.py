@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select
+from sqlalchemy import and_, func, literal_column, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ticketing.actors import Actor
+from ticketing.masking import mask_text
 from ticketing.models import AuditEvent, Recording, Ticket, User
+from ticketing.queries import visible_condition
 from ticketing.serialize import iso
 from ticketing.status import TicketStatus
 from ticketing.timeutil import as_utc, utcnow
@@ -31,10 +33,9 @@ def bangkok_day_start(now: datetime) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0) - BANGKOK
 
 
-def _visible(actor: Actor) -> ColumnElement[bool] | None:
-    if actor.provinces and actor.role == "agent":
-        return or_(Ticket.province_code.in_(actor.provinces), Ticket.province_code.is_(None))
-    return None
+def _snippet(text: str | None, actor: Actor) -> str:
+    shown = (text or "") if actor.sees_personal_data else mask_text(text) or ""
+    return shown[:SNIPPET]
 
 
 def draft_queue(
@@ -50,7 +51,8 @@ def draft_queue(
             Ticket.province_code,
             Ticket.district_code,
             Ticket.created_at,
-            func.substr(Ticket.description, 1, SNIPPET),
+            # A little more than shown: a number cut at the end is masked whole, then trimmed.
+            func.substr(Ticket.description, 1, SNIPPET + 40),
             Ticket.asr_status,
             Ticket.channel,
             Ticket.claimed_by,
@@ -62,7 +64,7 @@ def draft_queue(
         .order_by(Ticket.urgent.desc(), Ticket.created_at, Ticket.id)
         .limit(limit)
     )
-    visible = _visible(actor)
+    visible = visible_condition(actor)
     if visible is not None:
         query = query.where(visible)
     with sessions() as session:
@@ -78,7 +80,7 @@ def draft_queue(
                 "province_code": row[3],
                 "district_code": row[4],
                 "created_at": iso(row[5]),
-                "snippet": row[6] or "",
+                "snippet": _snippet(row[6], actor),
                 "asr_status": row[7],
                 "channel": row[8],
                 "claimed_by": row[9] if claimed else None,
@@ -128,12 +130,6 @@ def recording_info(sessions: sessionmaker[Session], recording_id: int) -> Record
     if row is None:
         return None
     return RecordingInfo(id=row[0], path=row[1], complete=bool(row[2]), province_code=row[3])
-
-
-def user_is_locked(sessions: sessionmaker[Session], username: str) -> bool:
-    with sessions() as session:
-        until = session.scalar(select(User.locked_until).where(User.username == username))
-    return until is not None and as_utc(until) > utcnow()
 
 
 def _local_day(session: Session) -> Any:

@@ -1,31 +1,35 @@
 """``GET /recordings/{id}``: the WAV for the player, to signed-in roles that may listen, with
-byte ranges so the player can seek; every listen is logged (PDPA)."""
+byte ranges so the player can seek (Starlette's FileResponse streams them from the file); every
+listen is logged once, however its bytes are asked for (PDPA)."""
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 
 from agent_ui.api.errors import error_response
 from agent_ui.console.queries import recording_info
 from agent_ui.console.ranges import UnsatisfiableRange, parse_range
 from agent_ui.console.session import signed_in_actor
 from ticketing.container import Services
+from ticketing.listens import log_listen
 
 log = logging.getLogger(__name__)
 
 LISTENERS = ("agent", "supervisor")  # admins manage accounts; they do not listen to callers
-MAX_CHUNK = 8 * 1024 * 1024
+MAX_ID = 2**63 - 1  # the database's integer; a larger id names no recording
 
 
-def _read_slice(path: Path, start: int, length: int) -> bytes:
-    with path.open("rb") as handle:
-        handle.seek(start)
-        return handle.read(length)
+def _starts_at_zero(header: str | None, size: int) -> bool | None:
+    """Whether the request reads from byte 0; None when the range can't be served (416)."""
+    try:
+        wanted = parse_range(header, size)
+    except UnsatisfiableRange:
+        return None
+    return wanted is None or wanted[0] == 0
 
 
 async def recording(request: Request) -> Response:
@@ -35,10 +39,10 @@ async def recording(request: Request) -> Response:
     if actor.role not in LISTENERS:
         return error_response(403, "forbidden", "your role may not listen to recordings")
     services: Services = request.app.state.services
-    try:
-        recording_id = int(request.path_params["recording_id"])
-    except ValueError:
+    text = request.path_params["recording_id"]
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_ID:
         return error_response(404, "not_found", "no such recording")
+    recording_id = int(text)
     info = await run_in_threadpool(recording_info, services.sessions, recording_id)
     if info is None:
         return error_response(404, "not_found", f"no recording {recording_id}")
@@ -49,24 +53,19 @@ async def recording(request: Request) -> Response:
     if not path.is_relative_to(base) or not path.is_file():
         log.warning("recording %s: file %s missing or outside the data dir", info.id, info.path)
         return error_response(404, "not_found", f"the file of recording {recording_id} is missing")
-    size = path.stat().st_size
-    headers = {
-        "Accept-Ranges": "bytes",
-        "Cache-Control": "private, no-store",
-        "Content-Disposition": f'inline; filename="recording-{info.id}.wav"',
-    }
-    try:
-        wanted = parse_range(request.headers.get("range"), size)
-    except UnsatisfiableRange:
-        return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
-    start, end = wanted if wanted is not None else (0, size - 1)
-    end = min(end, start + MAX_CHUNK - 1)
-    if start == 0:
-        # The player asks from byte 0 once per listen; seeks ask from later bytes.
-        await run_in_threadpool(services.calls.log_recording_access, info.id, actor.user_id)
-        log.info("recording %s played by %s", info.id, actor.name)
-    body = await run_in_threadpool(_read_slice, path, start, end - start + 1) if size else b""
-    if wanted is None and end == size - 1:
-        return Response(body, media_type="audio/wav", headers=headers)
-    headers["Content-Range"] = f"bytes {start}-{start + len(body) - 1}/{size}"
-    return Response(body, status_code=206, media_type="audio/wav", headers=headers)
+    stat = path.stat()
+    from_start = _starts_at_zero(request.headers.get("range"), stat.st_size)
+    if from_start is not None:
+        logged = await run_in_threadpool(
+            lambda: log_listen(services.sessions, info.id, actor.user_id, from_start=from_start)
+        )
+        if logged:
+            log.info("recording %s played by %s", info.id, actor.name)
+    return FileResponse(
+        path,
+        media_type="audio/wav",
+        headers={"Cache-Control": "private, no-store"},
+        filename=f"recording-{info.id}.wav",
+        stat_result=stat,
+        content_disposition_type="inline",
+    )

@@ -7,12 +7,11 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from agent_ui.api.auth import session_actor
 from ticketing.actors import Actor
-from ticketing.container import Services
 
 SHIFT_SECONDS = 12 * 3600  # a session never outlives a long shift
 IDLE_SECONDS = 60 * 60  # nor an hour without a request
@@ -66,14 +65,16 @@ def csrf_ok(request: Request, sent: str | None) -> bool:
     return bool(expected) and bool(sent) and secrets.compare_digest(str(sent), expected)
 
 
-def start_session(request: Request, actor: Actor) -> None:
-    """A new session on sign-in: nothing from before survives (no session fixation)."""
+def start_session(request: Request, actor: Actor, token: str) -> None:
+    """A new session on sign-in: nothing from before survives (no session fixation). ``token``
+    names the server-side session row, which is what makes the cookie worth anything."""
     session = request.session
     session.clear()
     now = time.time()
     session.update(
         {
             "user_id": actor.user_id,
+            "sid": token,
             "login_at": now,
             "seen_at": now,
             "csrf": secrets.token_urlsafe(32),
@@ -83,11 +84,7 @@ def start_session(request: Request, actor: Actor) -> None:
 
 
 async def signed_in_actor(request: HTTPConnection) -> Actor | None:
-    session = request.scope.get("session")
-    if not session or not session.get("user_id"):
-        return None
-    services: Services = request.app.state.services
-    return await run_in_threadpool(services.users.actor_by_id, int(session["user_id"]))
+    return await session_actor(request)
 
 
 def login_url(request: HTTPConnection) -> str:

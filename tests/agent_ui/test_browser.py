@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from config.settings import Settings
 from ticketing.container import Services
 from ticketing.models import RecordingAccess
+from ticketing.tickets import NewTicket
 
 from .conftest import PASSWORD, LiveServer, phone_draft
 
@@ -200,3 +201,40 @@ def test_lockout_message_in_the_browser(live_server: LiveServer, browser: Any) -
         page.click("button[type=submit]")
         page.wait_for_selector("#login-error")
     assert "ถูกล็อกชั่วคราว" in str(page.text_content("#login-error"))
+
+
+MASK_PHONE = "0812345678"
+MASK_CID = "1101700230708"
+
+
+def test_supervisor_timeline_is_masked(
+    live_server: LiveServer,
+    browser: Any,
+    services: Services,
+) -> None:
+    agent = services.users.authenticate("somchai", "correct-horse-1")
+    ticket = services.tickets.create(
+        NewTicket(
+            description=f"ขอให้โทรกลับ {MASK_PHONE} ค่ะ",
+            category="CONSUMER",
+            province_code="50",
+            caller_phone=MASK_PHONE,
+            citizen_id=MASK_CID,
+        ),
+        agent,
+    )
+    ref = ticket["reference"]
+    services.tickets.update_fields(ref, {"caller_phone": "0899999999"}, agent)
+
+    page = signed_in_page(browser, live_server, "boss", f"/tickets/{ref}")
+    page.wait_for_selector("#timeline li")
+    page.wait_for_function("() => document.querySelectorAll('#timeline li').length >= 2")
+    timeline = str(page.text_content("#timeline"))
+    assert "••••••5678" in timeline and "••••••9999" in timeline
+    assert MASK_PHONE not in timeline and "0899999999" not in timeline and MASK_CID not in timeline
+    assert page.input_value("#f-phone") == "••••••9999"
+    description = page.input_value("#f-description")
+    assert MASK_PHONE not in description and "••••••5678" in description
+    assert page.eval_on_selector("#f-description", "el => el.readOnly")
+    html = page.content()
+    assert MASK_PHONE not in html and MASK_CID not in html

@@ -117,3 +117,36 @@ def test_parse_range(header: str | None, expected: tuple[int, int] | None) -> No
 def test_unsatisfiable_ranges(header: str) -> None:
     with pytest.raises(UnsatisfiableRange):
         parse_range(header, 100)
+
+
+@pytest.mark.parametrize("first", ["bytes=1-", "bytes=44-99", "bytes=1-10, 0-"])
+def test_a_listen_from_a_later_byte_is_logged_once(
+    client: TestClient, services: Services, settings: Settings, first: str
+) -> None:
+    draft = phone_draft(services, settings)
+    data = draft.wav_path.read_bytes()
+    sign_in(client, "somchai")
+    got = client.get(f"/recordings/{draft.recording_id}", headers={"Range": first})
+    assert got.status_code == 206
+    assert accesses(services) == 1  # main 4c6c892 logged nothing here
+    # The same listen seeking on: no new rows.
+    for seek in ("bytes=2000-", "bytes=100-199"):
+        part = client.get(f"/recordings/{draft.recording_id}", headers={"Range": seek})
+        assert part.status_code == 206
+    assert accesses(services) == 1
+    # Another listener's seek is their own listen.
+    other = TestClient(client.app, base_url="http://testserver")
+    sign_in(other, "malee")
+    tail = other.get(f"/recordings/{draft.recording_id}", headers={"Range": "bytes=1-"})
+    assert tail.status_code == 206 and tail.content == data[1:]
+    assert accesses(services) == 2
+
+
+@pytest.mark.parametrize("recording_id", [str(10**23), "9" * 40, "١٢"])
+def test_absurd_recording_ids_are_404(
+    client: TestClient, services: Services, settings: Settings, recording_id: str
+) -> None:
+    sign_in(client, "somchai")
+    answer = client.get(f"/recordings/{recording_id}")
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "not_found"

@@ -297,6 +297,7 @@
     // Masked numbers (roles without need-to-know) are never sent back.
     $("f-phone").readOnly = masked(state.ticket.caller_phone);
     $("f-cid").readOnly = masked(state.ticket.citizen_id);
+    $("f-description").readOnly = masked(state.ticket.description);
     document.querySelectorAll("#draft-actions button, #open-actions button").forEach((b) => { b.disabled = !on; });
     $("a-reopen").disabled = state.readOnly || role === "admin";
   }

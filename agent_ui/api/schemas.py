@@ -1,0 +1,211 @@
+"""Request and response bodies of /api/v1 as pydantic v2 models: the handlers validate with them
+and ``/api/v1/openapi.json`` is generated from them, so the two cannot drift apart.
+
+Request models are strict (no "yes" for true, no 5 for a string) and forbid unknown fields;
+response models forbid fields they do not list, so a handler that returns a field the schema
+lacks fails (see ``agent_ui.api.contract.reply``) instead of drifting silently.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+from ticketing.status import TicketStatus
+
+MAX_INT = 2**63 - 1
+DateTime = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+Version = Annotated[int, Field(ge=0, le=MAX_INT)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- requests ---------------------------------------------------------------------------------
+class NewTicket(Body):
+    description: str = Field(min_length=1, max_length=20_000)
+    category: str | None = Field(None, max_length=32)
+    province_code: str | None = Field(None, max_length=2)
+    district_code: str | None = Field(None, max_length=4)
+    caller_phone: str | None = Field(None, max_length=32)
+    citizen_id: str | None = Field(None, max_length=32)
+    urgent: bool = False
+    channel: Literal["phone", "web", "api", "walk_in", "letter", "line"] = "api"
+
+
+class TicketEdit(Body):
+    """Only the fields sent are changed; ``version`` is the optimistic lock."""
+
+    version: Version | None = None
+    description: str = Field("", max_length=20_000)
+    category: str | None = Field(None, max_length=32)
+    province_code: str | None = Field(None, max_length=2)
+    district_code: str | None = Field(None, max_length=4)
+    caller_phone: str | None = Field(None, max_length=32)
+    citizen_id: str | None = Field(None, max_length=32)
+    urgent: bool = False
+
+
+class Transition(Body):
+    to: TicketStatus = Field(description="the new status (routed: see agency_code)")
+    reason: str | None = Field(None, max_length=2000, description="required for rejected")
+    duplicate_of: str | None = Field(None, max_length=20, description="required for duplicate")
+    resolution: str | None = Field(None, max_length=20_000)
+    agency_code: str | None = Field(None, max_length=64, description="with to=routed")
+    note: str | None = Field(None, max_length=2000, description="with to=routed")
+    version: Version | None = None
+
+
+class Routing(Body):
+    agency_code: str | None = Field(None, max_length=64, description="omit for the suggestion")
+    note: str | None = Field(None, max_length=2000)
+    version: Version | None = None
+
+
+class NewCitizenUpdate(Body):
+    message: str = Field(max_length=5000)
+    channel: Literal["phone", "sms", "letter", "email", "line", "in_person"] = "phone"
+
+
+class Reveal(Body):
+    reason: str = Field(max_length=500, description="why the unmasked data is needed (audited)")
+
+
+# --- responses --------------------------------------------------------------------------------
+class Ticket(Out):
+    id: int
+    reference: str
+    status: TicketStatus
+    version: int
+    channel: str
+    category: str | None
+    urgent: bool
+    province_code: str | None
+    district_code: str | None
+    caller_phone: str | None = Field(description="masked (last four digits) for some roles")
+    citizen_id: str | None = Field(description="masked (last four digits) for some roles")
+    description: str
+    transcript: str | None
+    transcript_words: list[dict[str, Any]] | None
+    field_confidence: dict[str, float]
+    asr_status: str
+    asr_error: str | None
+    call_id: str | None
+    recording_id: int | None
+    agency_code: str | None
+    duplicate_of: str | None
+    reject_reason: str | None
+    resolution: str | None
+    claimed_by: int | None
+    claim_expires_at: DateTime | None
+    created_at: DateTime
+    updated_at: DateTime
+    confirmed_at: DateTime | None
+    routed_at: DateTime | None
+    first_update_at: DateTime | None
+    resolved_at: DateTime | None
+    closed_at: DateTime | None
+    confirm_due_at: DateTime | None
+    progress_due_at: DateTime | None
+    resolve_due_at: DateTime | None
+    overdue: bool
+
+
+class AuditEntry(Out):
+    actor: str
+    action: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    at: DateTime
+
+
+class Assignment(Out):
+    agency_code: str
+    suggested_agency: str | None
+    note: str
+    assigned_by: str
+    assigned_at: DateTime
+    active: bool
+
+
+class CitizenUpdate(Out):
+    message: str
+    channel: str
+    created_by: str
+    created_at: DateTime
+
+
+class TicketDetail(Ticket):
+    audit: list[AuditEntry]
+    assignments: list[Assignment]
+    updates: list[CitizenUpdate]
+    suggested_agency: str
+
+
+class TicketPage(Out):
+    items: list[Ticket]
+    next_cursor: int | None
+
+
+class AuditPage(Out):
+    items: list[AuditEntry]
+
+
+class SuggestedAgency(Out):
+    agency_code: str
+    name_th: str
+    name_en: str
+
+
+class Category(Out):
+    code: str
+    name_th: str
+    name_en: str
+    progress_days: int
+    resolve_days: int
+
+
+class Agency(Out):
+    code: str
+    name_th: str
+    name_en: str
+    province_code: str | None
+
+
+class Province(Out):
+    code: str
+    name_th: str
+
+
+class District(Out):
+    code: str
+    province_code: str
+    name_th: str
+
+
+class Catalog(Out):
+    categories: list[Category]
+    agencies: list[Agency]
+    provinces: list[Province]
+    districts: list[District]
+
+
+class MetricsSummary(RootModel[dict[str, Any]]):
+    """The supervisor's figures (the same as the dashboard's tiles and backlog)."""
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    code: str
+    message: str
+    field: str | None = None
+
+
+class Error(Out):
+    error: ErrorDetail
