@@ -135,6 +135,12 @@ class PlaceIndex:
     def province_name(self, code: str) -> str:
         return self._province_names[code]
 
+    def names(self) -> set[str]:
+        """Every name and spoken form matched, as written and as matched (for segmentation)."""
+        names = set(self._provinces) | set(self._districts) | set(self._settings.province_aliases)
+        names.update(self._province_names.values())
+        return names
+
     # --- finding mentions
 
     def find(self, tokens: list[str]) -> PlaceResult:
