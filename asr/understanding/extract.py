@@ -6,9 +6,16 @@ from pathlib import Path
 
 from asr.understanding.category import CategoryClassifier
 from asr.understanding.model import Extraction, FieldValue
-from asr.understanding.normalise import match_form, readable_text, tokenise
-from asr.understanding.numbers import find_numbers
-from asr.understanding.places import PlaceIndex
+from asr.understanding.normalise import (
+    CLAUSE_PARTICLES,
+    PLACE_MARKERS,
+    match_form,
+    readable_text,
+    tokenise,
+)
+from asr.understanding.numbers import DIGIT_WORDS, digits_from_words, find_numbers
+from asr.understanding.places import LOCATIVES, PlaceIndex
+from asr.understanding.segment import Segmenter
 from asr.understanding.settings import UnderstandingSettings, load_settings
 from asr.understanding.urgency import UrgencyDetector
 
@@ -25,6 +32,11 @@ class Understanding:
         except Exception as exc:
             # the index names the entry; the file name is only known here
             raise type(exc)(f"{settings.source}: {exc}") from exc
+        self._segmenter = Segmenter(
+            self._places.names() | set(DIGIT_WORDS),
+            boundary_words=set(PLACE_MARKERS) | CLAUSE_PARTICLES | LOCATIVES,
+            is_number=lambda token: digits_from_words(token) is not None,
+        )
 
     @classmethod
     def from_file(cls, path: Path | None = None) -> Understanding:
@@ -32,7 +44,7 @@ class Understanding:
         return cls(load_settings(path))
 
     def extract(self, transcript: str) -> Extraction:
-        tokens = tokenise(transcript)
+        tokens = tokenise(transcript, self._segmenter.split)
         numbers = find_numbers(tokens)
         # digit words are not place names nor keywords: read them on a copy with digits
         text_tokens = _with_digits(tokens, numbers.spans)

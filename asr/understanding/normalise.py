@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 
 # Thai digits ๐-๙ are read as Arabic digits everywhere downstream.
 _THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
@@ -32,13 +33,17 @@ def clean(transcript: str) -> str:
     return " ".join(_ZERO_WIDTH.sub("", text).split())
 
 
-def tokenise(transcript: str) -> list[str]:
+def tokenise(transcript: str, split: Callable[[str], list[str]] | None = None) -> list[str]:
     """The transcript's words, with punctuation trimmed and place markers split off names.
 
-    "อ." and "จ." (written abbreviations) become "อำเภอ" and "จังหวัด".
+    "อ." and "จ." (written abbreviations) become "อำเภอ" and "จังหวัด". ``split`` cuts a
+    space-separated token into words (``segment.Segmenter.split``, for Thai typed without spaces).
     """
     tokens: list[str] = []
-    for raw in clean(transcript).split(" "):
+    raws = clean(transcript).split(" ")
+    if split is not None:
+        raws = [word for raw in raws for word in split(raw)]
+    for raw in raws:
         if raw in ("อ.", "จ.", "ต."):
             tokens.append({"อ.": "อำเภอ", "จ.": "จังหวัด", "ต.": "ตำบล"}[raw])
             continue

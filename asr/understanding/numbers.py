@@ -9,6 +9,13 @@ A 13-digit run whose check digit is wrong is **not returned**: callers and the r
 digit wrong far more often than a real ID fails its checksum, and a wrong ID in a ticket is worse
 than none. Such a run is reported as ``rejected_citizen_id`` so the field gets confidence 0 and
 the call-taker asks the caller again.
+
+A digit word that was dropped (by the caller or the recogniser) must not turn into a wrong number:
+a 12-digit run is an ID short of a digit, never a phone with two stray digits; a 9-digit run is a
+landline only with a real area code (02, 032-039, 042-045, 052-056, 073-077), so a 06/08/09 mobile
+short of a digit is no number at all; and a landline said without a word that says it is one
+("เบอร์บ้าน", "ที่ทำงาน") is filled but marked unsure, because "ศูนย์ เก้า สอง ..." with the เก้า
+dropped reads exactly like a Bangkok number. Digits that make no number mark the field unsure.
 """
 
 from __future__ import annotations
@@ -38,6 +45,16 @@ DIGIT_FILLERS = frozenset({"ขีด", "เอ่อ", "เออ", "อ่า"
 # Tokens that may separate chunks of one number when the chunks alone make no valid number.
 CHUNK_SEPARATORS = frozenset({"ครับ", "ค่ะ", "คะ", "นะ", "นะครับ", "นะคะ", "แล้วก็", "ต่อ"})
 PHONE_CUES = ("เบอร์", "โทร", "ติดต่อ", "มือถือ")
+# Words that say a number is a fixed line, not a mobile short of a digit.
+LANDLINE_CUES = ("บ้าน", "ทำงาน", "สำนักงาน", "ออฟฟิศ", "บริษัท", "พื้นฐาน", "ตั้งโต๊ะ")
+# Area codes of fixed lines (TOT/NT numbering): 02 Bangkok, then 0XY by region.
+LANDLINE_PREFIXES = frozenset(
+    ["02"] + [f"03{d}" for d in "23456789"] + [f"04{d}" for d in "2345"]
+    + [f"05{d}" for d in "23456"] + [f"07{d}" for d in "34567"]
+)  # fmt: skip
+_PASSED_BEFORE_NUMBER = CHUNK_SEPARATORS | frozenset({"เบอร์", "โทร", "โทรศัพท์", "ที่", "เลข", "คือ"})
+UNCUED_LANDLINE_CONFIDENCE = 0.6  # below the console's 0.7: shown as unsure
+UNREAD_CONFIDENCE = 0.3  # digits were said that make no such number: ask again
 CITIZEN_ID_CUES = ("บัตร", "ประจำตัว", "สิบสามหลัก")
 
 _ALTERNATION = "|".join(
@@ -72,8 +89,12 @@ def digits_from_words(text: str) -> str | None:
 
 
 def is_valid_citizen_id(digits: str) -> bool:
-    """13 digits, first digit 1-8, and the DOPA check digit matches."""
-    if len(digits) != 13 or not digits.isdigit() or digits[0] in "09":
+    """13 digits whose DOPA check digit matches: (11 − Σ d[i]·(13−i) mod 11) mod 10.
+
+    Any first digit: 0 is the type given to people without Thai nationality, exactly the
+    callers of CIVIL_REGISTRATION complaints (ticketing/validation.py accepts it too).
+    """
+    if len(digits) != 13 or not digits.isascii() or not digits.isdigit():
         return False
     total = sum(int(digits[i]) * (13 - i) for i in range(12))
     return (11 - total % 11) % 10 == int(digits[12])
@@ -82,7 +103,7 @@ def is_valid_citizen_id(digits: str) -> bool:
 def phone_kind(digits: str) -> str | None:
     if len(digits) == 10 and digits[:2] in ("06", "08", "09"):
         return "mobile"
-    if len(digits) == 9 and digits[0] == "0" and digits[1] in "234567":
+    if len(digits) == 9 and (digits[:2] in LANDLINE_PREFIXES or digits[:3] in LANDLINE_PREFIXES):
         return "landline"
     return None
 
@@ -150,7 +171,7 @@ def _classify(digits: str) -> str | None:
     return phone_kind(digits)
 
 
-def _numbers(chunks: list[_Chunk]) -> list[tuple[str, str, int, int]]:
+def _numbers(tokens: list[str], chunks: list[_Chunk]) -> list[tuple[str, str, int, int]]:
     """(kind, digits, first_token, last_token) for every number found in the chunks.
 
     Adjacent chunks are joined across a separator only when they make a number together and
@@ -161,7 +182,7 @@ def _numbers(chunks: list[_Chunk]) -> list[tuple[str, str, int, int]]:
     while index < len(chunks):
         chunk = chunks[index]
         kind = _classify(chunk.digits)
-        if kind is None and index + 1 < len(chunks) and chunks[index + 1].separated:
+        if kind is None and index + 1 < len(chunks) and _next_to(tokens, chunk, chunks[index + 1]):
             joined = chunk.digits + chunks[index + 1].digits
             joined_kind = _classify(joined)
             if joined_kind is not None and _classify(chunks[index + 1].digits) is None:
@@ -176,6 +197,17 @@ def _numbers(chunks: list[_Chunk]) -> list[tuple[str, str, int, int]]:
     return found
 
 
+def _next_to(tokens: list[str], chunk: _Chunk, following: _Chunk) -> bool:
+    """Whether only separators ("ครับ", "ต่อ") stand between two chunks: one number said in
+    two breaths. A digit said long before ("เกือบ สอง เมตร") is not the start of an ID."""
+    between = tokens[chunk.last_token + 1 : following.first_token]
+    return (
+        following.separated
+        and 0 < len(between) <= 2
+        and all(t in CHUNK_SEPARATORS or t in DIGIT_FILLERS for t in between)
+    )
+
+
 def _split_run(chunk: _Chunk) -> list[tuple[str, str, int, int]]:
     digits = chunk.digits
     for first_length in (10, 9, 13):
@@ -186,17 +218,18 @@ def _split_run(chunk: _Chunk) -> list[tuple[str, str, int, int]]:
                 (head_kind, head, chunk.first_token, chunk.last_token),
                 (tail_kind, tail, chunk.first_token, chunk.last_token),
             ]
-    # a stray digit word next to the number ("อาทิตย์ นึง ศูนย์ แปด ..."): drop it
+    # a stray digit word next to the number ("อาทิตย์ นึง ศูนย์ แปด ..."): drop it. Never from
+    # 12 digits to a mobile: that is an ID short of a digit far more often than two strays.
     for trimmed in (digits[1:], digits[:-1], digits[2:], digits[:-2]):
         kind = _classify(trimmed)
-        if kind in ("mobile", "citizen_id"):
+        if kind == "citizen_id" or (kind == "mobile" and len(digits) == 11):
             return [(kind, trimmed, chunk.first_token, chunk.last_token)]
     return []
 
 
 def find_numbers(tokens: list[str]) -> NumberFindings:
     chunks = _chunks(tokens)
-    numbers = _numbers(chunks)
+    numbers = _numbers(tokens, chunks)
     phones = [n for n in numbers if n[0] in ("mobile", "landline")]
     ids = [n for n in numbers if n[0] == "citizen_id"]
     rejected = tuple(n[1] for n in numbers if n[0] == "rejected_citizen_id")
@@ -210,14 +243,16 @@ def find_numbers(tokens: list[str]) -> NumberFindings:
     phone, phone_confidence = None, 0.9
     if phones:
         cued = [p for p in phones if _cued(tokens, p[2], PHONE_CUES)]
-        kind, phone, _, _ = (cued or phones)[0]
+        kind, phone, first, _ = (cued or phones)[0]
         phone_confidence = 0.95 if cued else 0.85
         if kind == "landline":
             phone_confidence -= 0.05
+            if not _landline_cued(tokens, first):
+                phone_confidence = min(phone_confidence, UNCUED_LANDLINE_CONFIDENCE)
         if len({p[1] for p in phones}) > 1:
             phone_confidence -= 0.25  # two different numbers: the call-taker should check
     elif unread:
-        phone_confidence = 0.3  # digits were said but make no phone number: ask again
+        phone_confidence = UNREAD_CONFIDENCE
 
     citizen_id, id_confidence = None, 0.95
     if ids:
@@ -225,6 +260,8 @@ def find_numbers(tokens: list[str]) -> NumberFindings:
         id_confidence = 0.97 if len({i[1] for i in ids}) == 1 else 0.6
     elif rejected:
         id_confidence = 0.0
+    elif any(len(c.digits) >= 11 for c in unread):
+        id_confidence = UNREAD_CONFIDENCE  # an ID short of a digit, most likely
     return NumberFindings(
         phone=phone,
         phone_confidence=phone_confidence,
@@ -235,7 +272,20 @@ def find_numbers(tokens: list[str]) -> NumberFindings:
     )
 
 
-def _cued(tokens: list[str], first_token: int, cues: tuple[str, ...]) -> bool:
+def _cued(tokens: list[str], first_token: int, cues: tuple[str, ...], reach: int = 3) -> bool:
     # the token itself too: "เบอร์โทรศูนย์แปด..." carries its cue inside
-    before = "".join(tokens[max(0, first_token - 3) : first_token + 1])
+    before = "".join(tokens[max(0, first_token - reach) : first_token + 1])
     return any(cue in before for cue in cues)
+
+
+def _landline_cued(tokens: list[str], first_token: int) -> bool:
+    """A fixed-line word right before the number, past "เบอร์", "โทร" and particles
+    ("เบอร์ บ้าน ครับ ศูนย์ สอง ..."); whole words only ("บ้านไผ่" is a district)."""
+    for token in reversed(tokens[max(0, first_token - 5) : first_token]):
+        if token in LANDLINE_CUES or (
+            token.startswith(PHONE_CUES) and token.endswith(LANDLINE_CUES)
+        ):
+            return True
+        if token not in _PASSED_BEFORE_NUMBER:
+            return False
+    return False

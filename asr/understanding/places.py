@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import geothai
 from rapidfuzz import fuzz, process
@@ -25,6 +25,7 @@ from rapidfuzz import fuzz, process
 from asr.understanding.errors import UnderstandingConfigError
 from asr.understanding.normalise import CLAUSE_PARTICLES, match_form
 from asr.understanding.numbers import digits_from_words
+from asr.understanding.place_resolve import Mention, PlaceResult, resolve
 from asr.understanding.settings import PlaceSettings
 
 BANGKOK = "10"
@@ -79,24 +80,6 @@ def name_key(name: str) -> str:
     return match_form(name).replace("ฯ", "")
 
 
-@dataclass(frozen=True)
-class PlaceResult:
-    province_code: str | None
-    province_confidence: float
-    district_code: str | None
-    district_confidence: float
-
-
-@dataclass(frozen=True)
-class _Mention:
-    kind: str  # "province", "district" or "capital" (อำเภอเมือง without a province)
-    codes: tuple[str, ...]
-    first: int  # token indexes, inclusive
-    last: int
-    confidence: float
-    anchored: bool
-
-
 class PlaceIndex:
     """Name indexes over geothai, built once; ``find`` is then pure and thread-safe."""
 
@@ -135,14 +118,20 @@ class PlaceIndex:
     def province_name(self, code: str) -> str:
         return self._province_names[code]
 
+    def names(self) -> set[str]:
+        """Every name and spoken form matched, as written and as matched (for segmentation)."""
+        names = set(self._provinces) | set(self._districts) | set(self._settings.province_aliases)
+        names.update(self._province_names.values())
+        return names
+
     # --- finding mentions
 
     def find(self, tokens: list[str]) -> PlaceResult:
         mentions = self._mentions(tokens)
-        return self._resolve(mentions)
+        return resolve(mentions, self.capital_of)
 
-    def _mentions(self, tokens: list[str]) -> list[_Mention]:
-        mentions: list[_Mention] = []
+    def _mentions(self, tokens: list[str]) -> list[Mention]:
+        mentions: list[Mention] = []
         index = 0
         while index < len(tokens):
             token = tokens[index]
@@ -165,7 +154,7 @@ class PlaceIndex:
             found = self._exact(tokens, index, marker)
             if found is None and marker in DISTRICT_MARKERS and token == CAPITAL_WORD:
                 # "อำเภอ เมือง" and then no province: the capital of whichever province is named
-                found = [_Mention("capital", (), index, index, 0.9, anchored=True)]
+                found = [Mention("capital", (), index, index, 0.9, anchored=True)]
             if found is None and marker is not None:
                 found = self._fuzzy(tokens, index, marker)
             if found is None and marker is None:
@@ -183,7 +172,7 @@ class PlaceIndex:
             for m in kept
         ]
 
-    def _everyday_word(self, mention: _Mention, tokens: list[str]) -> bool:
+    def _everyday_word(self, mention: Mention, tokens: list[str]) -> bool:
         return (
             mention.kind == "province"
             and not mention.anchored
@@ -191,14 +180,14 @@ class PlaceIndex:
             and name_key(tokens[mention.first]) in self._settings.ambiguous_province_words
         )
 
-    def _exact(self, tokens: list[str], start: int, marker: str | None) -> list[_Mention] | None:
+    def _exact(self, tokens: list[str], start: int, marker: str | None) -> list[Mention] | None:
         for length in range(MAX_SPAN, 0, -1):
             span = _span(tokens, start, length)
             if span is None:
                 continue
             key = name_key(span)
             last = start + length - 1
-            found: list[_Mention] = []
+            found: list[Mention] = []
             districts = self._district_candidates(self._districts.get(key), key, marker)
             if districts:
                 # a short or everyday-word name after อำเภอ may be the start of a misheard
@@ -208,12 +197,12 @@ class PlaceIndex:
                     and key not in self._settings.common_word_districts
                 )
                 confidence = 0.95 if marker and plain else 0.85
-                found.append(_Mention("district", districts, start, last, confidence, bool(marker)))
+                found.append(Mention("district", districts, start, last, confidence, bool(marker)))
             if key in self._provinces and (marker not in DISTRICT_MARKERS or not districts):
                 confidence = 0.95 if marker in PROVINCE_MARKERS else 0.9
                 province = self._provinces[key]
                 found.append(
-                    _Mention("province", (province,), start, last, confidence, bool(marker))
+                    Mention("province", (province,), start, last, confidence, bool(marker))
                 )
             shortest = 2 if marker in DISTRICT_MARKERS | KHET_MARKERS else 4
             if not found and marker is not None and len(key) >= shortest:
@@ -223,18 +212,18 @@ class PlaceIndex:
                 return found
         return None
 
-    def _phonetic(self, key: str, start: int, last: int, marker: str) -> list[_Mention]:
+    def _phonetic(self, key: str, start: int, last: int, marker: str) -> list[Mention]:
         phonetic = phonetic_key(key)
-        found: list[_Mention] = []
+        found: list[Mention] = []
         districts = self._district_candidates(self._districts_phonetic.get(phonetic), key, marker)
         if districts and marker not in PROVINCE_MARKERS:
-            found.append(_Mention("district", districts, start, last, 0.8, anchored=True))
+            found.append(Mention("district", districts, start, last, 0.8, anchored=True))
         provinces = self._provinces_phonetic.get(phonetic)
         if provinces and not found:
-            found.append(_Mention("province", tuple(sorted(provinces)), start, last, 0.8, True))
+            found.append(Mention("province", tuple(sorted(provinces)), start, last, 0.8, True))
         return found
 
-    def _fuzzy(self, tokens: list[str], start: int, marker: str) -> list[_Mention] | None:
+    def _fuzzy(self, tokens: list[str], start: int, marker: str) -> list[Mention] | None:
         best: tuple[float, int, str, set[str]] | None = None  # score, length, kind, codes
         for length in range(1, MAX_SPAN):
             span = _span(tokens, start, length)
@@ -263,7 +252,7 @@ class PlaceIndex:
         confidence = round(
             0.4 + 0.45 * (score - ANCHORED_FUZZY_CUTOFF) / (100 - ANCHORED_FUZZY_CUTOFF), 3
         )
-        return [_Mention(kind, candidates, start, start + length - 1, confidence, anchored=True)]
+        return [Mention(kind, candidates, start, start + length - 1, confidence, anchored=True)]
 
     def _fuzzy_targets(self, marker: str) -> list[tuple[str, list[str], dict[str, set[str]]]]:
         districts = ("district", self._district_choices, self._districts_phonetic)
@@ -272,7 +261,7 @@ class PlaceIndex:
             return [provinces]
         return [districts, provinces]
 
-    def _bare_fuzzy_province(self, tokens: list[str], start: int) -> list[_Mention] | None:
+    def _bare_fuzzy_province(self, tokens: list[str], start: int) -> list[Mention] | None:
         """A province said without จังหวัด and misheard: only long names, close matches."""
         for length in range(MAX_SPAN - 1, 0, -1):
             span = _span(tokens, start, length)
@@ -295,7 +284,7 @@ class PlaceIndex:
                 codes, score = self._provinces_phonetic[match[0]], float(match[1])
             confidence = 0.8 if score == 100.0 else 0.65
             return [
-                _Mention(
+                Mention(
                     "province", tuple(sorted(codes)), start, start + length - 1, confidence, False
                 )
             ]
@@ -322,7 +311,7 @@ class PlaceIndex:
             preferred = set(codes)
         return tuple(sorted(preferred or codes))
 
-    def _plausible(self, mention: _Mention, tokens: list[str], mentions: list[_Mention]) -> bool:
+    def _plausible(self, mention: Mention, tokens: list[str], mentions: list[Mention]) -> bool:
         """A province name that is also an everyday word needs a place context around it."""
         if not self._everyday_word(mention, tokens):
             return True
@@ -335,61 +324,6 @@ class PlaceIndex:
             and (other.kind == "capital" or any(c[:2] == code for c in other.codes))
             for other in mentions
         )
-
-    # --- choosing one province and one district
-
-    def _resolve(self, mentions: list[_Mention]) -> PlaceResult:
-        if not mentions:
-            return PlaceResult(None, 0.9, None, 0.9)
-        districts = [m for m in mentions if m.kind == "district"]
-        named: dict[str, float] = defaultdict(float)  # province → best confidence it was named
-        for m in mentions:
-            if m.kind == "province":
-                for code in m.codes:
-                    named[code] = max(named[code], m.confidence / len(m.codes))
-        # A district whose name fits one province only votes for that province; when the caller
-        # also named it, the agreement counts extra. A mishearing rarely produces both.
-        scores: dict[str, float] = defaultdict(float, named)
-        implied: dict[str, float] = defaultdict(float)
-        votes: dict[str, float] = defaultdict(float)
-        for m in districts:
-            provinces = {c[:2] for c in m.codes}
-            if len(provinces) == 1:
-                code = provinces.pop()
-                implied[code] = max(implied[code], m.confidence)
-                # "อำเภอ X" is said of where the problem is; a province said in passing
-                # ("ผมโทรจากที่ทำงานที่กรุงเทพ") weighs less than a district said with its marker
-                votes[code] = max(votes[code], (1.0 if m.anchored else 0.8) * m.confidence)
-        for code, vote in votes.items():
-            scores[code] += vote + (0.5 if code in named else 0.0)
-        capital_said = any(m.kind == "capital" for m in mentions)
-        if not scores:
-            # Something place-like was said that does not pin a place down: ask the caller.
-            return PlaceResult(None, 0.4, None, 0.3)
-        province = max(scores, key=lambda c: scores[c])
-        confidence = named.get(province) or 0.95 * implied[province]
-        if province in named and province in implied:
-            confidence = min(1.0, confidence + 0.03)
-        if len(scores) > 1:
-            confidence *= 0.7  # two provinces came up: the call-taker should check (amber)
-        district, district_confidence = self._district_in(province, districts, capital_said)
-        if district is not None and province not in named:
-            district_confidence *= 0.95
-        return PlaceResult(province, confidence, district, district_confidence)
-
-    def _district_in(
-        self, province: str, districts: list[_Mention], capital_said: bool
-    ) -> tuple[str | None, float]:
-        consistent = [(m, [c for c in m.codes if c[:2] == province]) for m in districts]
-        consistent = [(m, codes) for m, codes in consistent if len(codes) == 1]
-        if consistent:
-            mention, codes = max(consistent, key=lambda pair: pair[0].confidence)
-            return codes[0], mention.confidence
-        if capital_said and province in self.capital_of:
-            return self.capital_of[province], 0.9
-        if districts:
-            return None, 0.4  # a district was named but not one of this province's
-        return None, 0.8  # the caller named only the province
 
 
 def _phonetic_index(index: dict[str, set[str]]) -> dict[str, set[str]]:

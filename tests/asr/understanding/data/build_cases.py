@@ -345,6 +345,20 @@ def _groups(items: list[str]) -> list[list[str]]:
     return out
 
 
+# Third digits of the fixed-line area codes after 03, 04, 05 and 07 (02 is Bangkok; no 06).
+_AREA_THIRD_DIGITS = {"3": "23456789", "4": "2345", "5": "23456", "7": "34567"}
+
+
+def _real_area_code(digits: str) -> str:
+    """A drawn landline moved onto a real area code (same draws, so the other cases keep theirs)."""
+    region, third = digits[1], digits[2]
+    if region == "2" or third in _AREA_THIRD_DIGITS.get(region, ""):
+        return digits
+    region = region if region in _AREA_THIRD_DIGITS else "5"
+    choices = _AREA_THIRD_DIGITS[region]
+    return "0" + region + choices[int(third) % len(choices)] + digits[3:]
+
+
 def _citizen_id(rng: random.Random, *, valid: bool) -> str:
     body = str(rng.randint(1, 8)) + "".join(str(rng.randint(0, 9)) for _ in range(11))
     total = sum(int(body[i]) * (13 - i) for i in range(12))
@@ -387,6 +401,7 @@ def build() -> list[dict[str, object]]:
                 digits = (
                     "0" + str(rng.randint(2, 7)) + "".join(str(rng.randint(0, 9)) for _ in range(7))
                 )
+                digits = _real_area_code(digits)
                 phone = digits
             elif kind == "I":
                 digits = _citizen_id(rng, valid=True)
