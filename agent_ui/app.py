@@ -6,6 +6,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.routing import Mount
 
+from agent_ui.agency import agency_routes
 from agent_ui.api import health, openapi, reference_data, tickets
 from agent_ui.api.errors import (
     BadRequest,
@@ -26,6 +27,7 @@ def create_app(settings: Settings, services: Services) -> Starlette:
         routes=[
             Mount("/api/v1", routes=api_routes),
             *health.root_routes,
+            *agency_routes(),
             *console_routes(settings, services),
         ],
         middleware=console_middleware(settings),

@@ -11,6 +11,7 @@ class Actor:
     role: str  # agent, supervisor, admin, or system
     user_id: int | None = None
     provinces: tuple[str, ...] = field(default_factory=tuple)  # empty = every province
+    agency_code: str | None = None  # role agency: the one agency whose tickets it works
 
     @classmethod
     def system(cls, component: str) -> Actor:
@@ -21,6 +22,8 @@ class Actor:
         return self.role == "system"
 
     def may_see_province(self, province_code: str | None) -> bool:
+        if self.role == "agency":
+            return False  # an agency sees its own queue only (ticketing/agency_work.py)
         if not self.provinces or self.role in ("supervisor", "admin", "system"):
             return True
         return province_code is None or province_code in self.provinces

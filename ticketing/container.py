@@ -11,12 +11,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.catalog import Catalog, load_catalog
 from config.settings import Settings
+from ticketing.agency_work import AgencyWork, routing_notifier
 from ticketing.audio_queue import AudioQueue
 from ticketing.calls import CallService
 from ticketing.db import make_engine, make_sessionmaker
 from ticketing.events import EventBus, OutboxRelay
 from ticketing.metrics import MetricsService
 from ticketing.models import Agency
+from ticketing.notify import NotificationService
 from ticketing.tickets import TicketService
 from ticketing.users import UserService
 
@@ -37,6 +39,8 @@ class Services:
     users: UserService
     metrics: MetricsService
     audio: AudioQueue
+    agency_work: AgencyWork
+    notifications: NotificationService
 
     def close(self) -> None:
         self.relay.stop()
@@ -69,6 +73,7 @@ def build_services(
     bus = EventBus(client)
     relay = OutboxRelay(sessions, bus)
     tickets = TicketService(sessions, catalog, after_commit=relay.kick)
+    tickets.route_hooks.append(routing_notifier(catalog))
     services = Services(
         settings=settings,
         catalog=catalog,
@@ -82,6 +87,8 @@ def build_services(
         users=UserService(sessions),
         metrics=MetricsService(sessions),
         audio=AudioQueue(client),
+        agency_work=AgencyWork(sessions, catalog, after_commit=relay.kick),
+        notifications=NotificationService(sessions),
     )
     if start_relay:
         relay.start()

@@ -34,7 +34,11 @@ def hash_token(token: str) -> str:
 
 def actor_for(user: User) -> Actor:
     return Actor(
-        name=user.username, role=user.role, user_id=user.id, provinces=tuple(user.provinces or ())
+        name=user.username,
+        role=user.role,
+        user_id=user.id,
+        provinces=tuple(user.provinces or ()),
+        agency_code=user.agency_code,
     )
 
 
@@ -47,6 +51,7 @@ def user_to_dict(user: User) -> dict[str, Any]:
         "provinces": list(user.provinces or []),
         "active": user.active,
         "locked": user.locked_until is not None and as_utc(user.locked_until) > utcnow(),
+        "agency_code": user.agency_code,
     }
 
 

@@ -205,9 +205,16 @@ async def suggest_agency(request: Request) -> JSONResponse:
     reference = request.path_params["reference"]
     services = services_of(request)
     await run_in_threadpool(services.tickets.get, reference, actor)
-    code = await run_in_threadpool(services.tickets.suggest_agency, reference)
-    agency = services.catalog.agencies[code]
-    return JSONResponse({"agency_code": code, "name_th": agency.name_th, "name_en": agency.name_en})
+    suggestion = await run_in_threadpool(services.tickets.suggestion, reference)
+    agency = services.catalog.agencies[suggestion.agency]
+    return JSONResponse(
+        {
+            "agency_code": suggestion.agency,
+            "name_th": agency.name_th,
+            "name_en": agency.name_en,
+            "rule": suggestion.why,
+        }
+    )
 
 
 routes = [
