@@ -35,6 +35,10 @@ class Settings:
     secret_key: str = ""
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
+    scheduler_interval: float = 60.0  # HOTLINE_SCHEDULER_INTERVAL, seconds between SLA passes
+    smtp_url: str | None = None  # HOTLINE_SMTP_URL: smtp://host:25, smtps://user:pass@host:465
+    mail_from: str = "hotline1567@localhost"  # HOTLINE_MAIL_FROM
+    open311_rate_per_minute: int = 30  # HOTLINE_OPEN311_RATE: POST requests per key and minute
 
     @property
     def effective_database_url(self) -> str:
@@ -85,6 +89,10 @@ class Settings:
                 env, "HOTLINE_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
             ),
             extra={k: v for k, v in env.items() if k.startswith("HOTLINE_")},
+            scheduler_interval=_seconds(env, "HOTLINE_SCHEDULER_INTERVAL", 60.0),
+            smtp_url=_url(env, "HOTLINE_SMTP_URL", ("smtp", "smtps")),
+            mail_from=env.get("HOTLINE_MAIL_FROM") or "hotline1567@localhost",
+            open311_rate_per_minute=int(_seconds(env, "HOTLINE_OPEN311_RATE", 30)),
         )
 
 
@@ -160,3 +168,16 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default
     if value not in choices:
         raise SettingsError(f"{name}={value!r}: expected one of {', '.join(choices)}")
     return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 < number < 86_400:
+        raise SettingsError(f"{name}={value!r}: expected a positive number below 86400")
+    return number

@@ -238,7 +238,7 @@ class AgencyWork:
             notify(
                 session,
                 self._catalog,
-                ticket,
+                ticket.id,
                 Audience(
                     province_supervisors=ticket.province_code, central=not ticket.province_code
                 ),
@@ -360,7 +360,7 @@ def routing_notifier(catalog: Catalog) -> Callable[[Session, Ticket], None]:
         notify(
             session,
             catalog,
-            ticket,
+            ticket.id,
             Audience(agency=code),
             kind="routed",
             title=title,

@@ -173,6 +173,7 @@ class Ticket(Base):
     sla_state: Mapped[str] = mapped_column(String(16), default="ok", server_default="ok")
     sla_next_at: Mapped[datetime | None]  # when the scheduler must look again
     sla_version: Mapped[int | None] = mapped_column(Integer)  # the version it last looked at
+    sla_levels: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # clock -> level marked
 
     recording: Mapped[Recording | None] = relationship()
     duplicate_of: Mapped[Ticket | None] = relationship(remote_side=[id])

@@ -58,7 +58,7 @@ def recipients(session: Session, audience: Audience) -> list[User]:
 def notify(
     session: Session,
     catalog: Catalog,
-    ticket: Ticket,
+    ticket_id: int,
     audience: Audience,
     *,
     kind: str,
@@ -73,7 +73,7 @@ def notify(
         session.add(
             Notification(
                 user_id=user.id,
-                ticket_id=ticket.id,
+                ticket_id=ticket_id,
                 kind=kind,
                 title=title[:300],
                 body=body,

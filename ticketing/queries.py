@@ -56,6 +56,8 @@ def ticket_query(filters: TicketFilter, actor: Actor | None) -> Select[Ticket]:
                 Ticket.reference == filters.text,
             )
         )
+    if filters.sla:
+        query = query.where(Ticket.status.in_(OPEN_STATUSES), Ticket.sla_state == filters.sla)
     if actor is not None and actor.provinces and actor.role == "agent":
         query = query.where(
             or_(Ticket.province_code.in_(actor.provinces), Ticket.province_code.is_(None))

@@ -68,6 +68,7 @@ DOCUMENT: dict[str, Any] = {
                         ("agency", {"type": "string"}),
                         ("urgent", {"type": "boolean"}),
                         ("overdue", {"type": "boolean"}),
+                        ("sla", {"type": "string", "enum": ["breached", "warning"]}),
                         ("created_from", {"type": "string", "format": "date-time"}),
                         ("created_to", {"type": "string", "format": "date-time"}),
                         ("phone", {"type": "string"}),
@@ -269,6 +270,12 @@ DOCUMENT: dict[str, Any] = {
                     "created_at": {"type": "string", "format": "date-time"},
                     "resolve_due_at": {"type": ["string", "null"], "format": "date-time"},
                     "overdue": {"type": "boolean"},
+                    "escalation_level": {"type": "integer", "minimum": 0, "maximum": 3},
+                    "sla": {
+                        "type": "object",
+                        "description": "per clock (confirm, progress, resolve): due, state "
+                        "ok|warning|breached|met, level; null when the clock does not apply",
+                    },
                 },
             },
         },

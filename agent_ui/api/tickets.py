@@ -95,6 +95,7 @@ async def list_tickets(request: Request) -> JSONResponse:
         caller_phone=request.query_params.get("phone") or None,
         citizen_id=request.query_params.get("citizen_id") or None,
         text=request.query_params.get("q") or None,
+        sla=_sla_filter(request),
     )
     limit = query_int(request, "limit", 50) or 50
     cursor = query_int(request, "cursor")
@@ -102,6 +103,13 @@ async def list_tickets(request: Request) -> JSONResponse:
         services_of(request).tickets.search, filters, actor, cursor=cursor, limit=limit
     )
     return JSONResponse({"items": items, "next_cursor": next_cursor})
+
+
+def _sla_filter(request: Request) -> str | None:
+    value = request.query_params.get("sla") or None
+    if value not in (None, "breached", "warning"):
+        raise BadRequest(f"unknown sla {value!r}; one of breached, warning")
+    return value
 
 
 async def update_ticket(request: Request) -> JSONResponse:

@@ -31,6 +31,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("sla_state", sa.String(16), nullable=False, server_default="ok"))
         batch.add_column(sa.Column("sla_next_at", TZ, nullable=True))
         batch.add_column(sa.Column("sla_version", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("sla_levels", sa.JSON(), nullable=True))
         batch.create_index("ix_tickets_sla_next", ["sla_next_at"])
         batch.create_index("ix_tickets_sla_state", ["sla_state"])
     op.create_table(
@@ -109,6 +110,7 @@ def downgrade() -> None:
         batch.drop_index("ix_tickets_sla_state")
         batch.drop_index("ix_tickets_sla_next")
         for column in (
+            "sla_levels",
             "sla_version",
             "sla_next_at",
             "sla_state",
