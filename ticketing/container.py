@@ -19,6 +19,7 @@ from ticketing.events import EventBus, OutboxRelay
 from ticketing.metrics import MetricsService
 from ticketing.models import Agency
 from ticketing.notify import NotificationService
+from ticketing.sla_report import SlaReports
 from ticketing.tickets import TicketService
 from ticketing.users import UserService
 
@@ -41,6 +42,7 @@ class Services:
     audio: AudioQueue
     agency_work: AgencyWork
     notifications: NotificationService
+    sla_reports: SlaReports
 
     def close(self) -> None:
         self.relay.stop()
@@ -89,6 +91,7 @@ def build_services(
         audio=AudioQueue(client),
         agency_work=AgencyWork(sessions, catalog, after_commit=relay.kick),
         notifications=NotificationService(sessions),
+        sla_reports=SlaReports(sessions),
     )
     if start_relay:
         relay.start()

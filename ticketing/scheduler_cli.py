@@ -78,7 +78,10 @@ def run_scheduler(args: argparse.Namespace) -> int:
         )
         scheduler = Scheduler(
             SchedulerLock(services.redis, ttl_seconds=max(30.0, settings.scheduler_interval * 3)),
-            jobs=[("sla", lambda fence: sla.run(fence=fence))],
+            jobs=[
+                ("sla", lambda fence: sla.run(fence=fence)),
+                ("gauges", lambda fence: services.sla_reports.refresh_gauges()),
+            ],
             interval=settings.scheduler_interval,
             quick_interval=min(5.0, settings.scheduler_interval),
             quick_jobs=scheduler_quick_jobs(settings, services),

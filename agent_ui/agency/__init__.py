@@ -8,16 +8,21 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from agent_ui.agency import api, notifications
+from agent_ui.agency import api, notifications, worklists
 from agent_ui.agency.pages import AgencyPages
+
+__all__ = ["AgencyPages", "agency_routes"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
-def agency_routes() -> list[BaseRoute]:
-    pages = AgencyPages()
+def agency_routes(pages: AgencyPages) -> list[BaseRoute]:
     return [
         Route("/agency", pages.agency, methods=["GET"]),
+        Route("/worklists", worklists.page, methods=["GET"]),
+        Route("/worklists/api/counts", worklists.counts, methods=["GET"]),
+        Route("/worklists/api/sla-met", worklists.sla_met, methods=["GET"]),
+        Route("/worklists/api/lists/{name}", worklists.worklist, methods=["GET"]),
         Route("/agency/api/worklist", api.worklist, methods=["GET"]),
         Route("/agency/api/tickets/{reference}", api.detail, methods=["GET"]),
         Route("/agency/api/tickets/{reference}/accept", api.accept, methods=["POST"]),

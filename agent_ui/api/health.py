@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import redis
+from prometheus_client import REGISTRY, generate_latest
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -118,9 +119,21 @@ def prometheus_text(figures: dict[str, Any]) -> str:
 
 async def metrics(request: Request) -> PlainTextResponse:
     figures = await run_in_threadpool(collect_metrics, services_of(request))
+    sla = await run_in_threadpool(sla_metrics_text, services_of(request))
     return PlainTextResponse(
-        prometheus_text(figures), media_type="text/plain; version=0.0.4; charset=utf-8"
+        prometheus_text(figures) + sla, media_type="text/plain; version=0.0.4; charset=utf-8"
     )
+
+
+def sla_metrics_text(services: Services) -> str:
+    """The SLA gauges per clock (prometheus-client objects in ticketing.sla_report)."""
+    services.sla_reports.refresh_gauges()
+    names = [
+        "hotline_sla_breached_tickets",
+        "hotline_sla_met_ratio",
+        "hotline_sla_escalated_tickets",
+    ]
+    return generate_latest(REGISTRY.restricted_registry(names)).decode()
 
 
 async def metrics_summary(request: Request) -> JSONResponse:

@@ -113,3 +113,22 @@ def test_suggestion_names_its_rule(client: Any, services: Services) -> None:
     found = client.get(f"/api/v1/tickets/{ticket['reference']}/suggested-agency").json()
     assert found["agency_code"] == "DISTRICT_OFFICE-5001"
     assert "CIVIL_REGISTRATION" in found["rule"]
+
+
+def test_worklists_page_counts_and_metrics(client: Any, services: Services) -> None:
+    ref = _routed(services)
+    assert client.get("/worklists", follow_redirects=False).status_code == 303
+    sign_in(client, "boss")
+    assert client.get("/worklists").status_code == 200
+    counts = client.get("/worklists/api/counts").json()
+    assert set(counts) >= {"overdue", "due_today", "pending_90", "returned", "cannot_be_solved"}
+    assert client.get("/worklists/api/lists/nope").status_code == 404
+    assert client.get("/worklists/api/lists/overdue").json()["items"] == []
+    met = client.get("/worklists/api/sla-met").json()
+    assert set(met["clocks"]) == {"confirm", "progress", "resolve"}
+    text = client.get("/metrics").text
+    assert 'hotline_sla_breached_tickets{clock="resolve"} 0.0' in text
+    assert "# TYPE hotline_sla_met_ratio gauge" in text
+    listed = client.get("/api/v1/tickets", params={"sla": "breached"}).json()
+    assert listed["items"] == [] and ref
+    assert client.get("/api/v1/tickets", params={"sla": "late"}).status_code == 400
