@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -110,3 +113,31 @@ def test_sla_check_runs_one_pass_as_if_at_a_time(env: dict[str, str]) -> None:
     ]
     again = cli(env, "sla", "check", "--at", "2026-12-01T09:55:00+07:00")
     assert again.stdout == "" and "0 new mark(s)" in again.stderr
+
+
+def test_the_scheduler_role_marks_due_tickets_and_stops_on_sigterm(env: dict[str, str]) -> None:
+    assert cli(env, "db", "upgrade").returncode == 0
+    settings = Settings.from_env(env, env_file=None)
+    services = build_services(settings, start_relay=False)
+    try:
+        ref = ticket_created_at(services, TUESDAY_9)  # long past due by the real clock
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hotline1567", "scheduler"],
+            env={**env, "HOTLINE_SCHEDULER_INTERVAL": "1"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        levels: list[int] = []
+        while time.monotonic() < deadline and levels != [1, 2, 3]:
+            with services.sessions() as session:
+                levels = sorted(m.level for m in session.scalars(select(SlaMark)))
+            time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+        assert levels == [1, 2, 3], stderr
+        assert process.returncode == 0, stderr
+        assert services.tickets.get(ref)["escalation_level"] == 3
+    finally:
+        services.close()
