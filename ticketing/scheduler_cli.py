@@ -14,6 +14,7 @@ from config.holidays import load_calendar
 from config.settings import Settings
 from ticketing.db import make_engine, make_sessionmaker
 from ticketing.escalation import SlaPass
+from ticketing.mail import MailSender
 from ticketing.runtime import configure_logging, running_services
 from ticketing.scheduler import Scheduler
 from ticketing.scheduler_lock import SchedulerLock
@@ -92,4 +93,5 @@ def run_scheduler(args: argparse.Namespace) -> int:
 
 def scheduler_quick_jobs(settings: Settings, services: Any) -> list[Any]:
     """Outbox jobs (mail, Open311) that run between SLA passes."""
-    return []
+    mail = MailSender(services.sessions, settings.smtp_url, settings.mail_from)
+    return [("mail", lambda fence: mail.drain_once(fence=fence))]
