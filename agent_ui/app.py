@@ -7,6 +7,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Mount
 
 from agent_ui import access_log
+from agent_ui.agency import AgencyPages, agency_routes
 from agent_ui.api import health, openapi, reference_data, tickets
 from agent_ui.api.errors import (
     BadRequest,
@@ -22,11 +23,13 @@ from ticketing.errors import DomainError
 
 
 def create_app(settings: Settings, services: Services) -> Starlette:
+    agency_pages = AgencyPages()
     api_routes = [*tickets.routes, *reference_data.routes, *health.routes, *openapi.routes]
     app = Starlette(
         routes=[
             Mount("/api/v1", routes=api_routes),
             *health.root_routes,
+            *agency_routes(agency_pages),
             *console_routes(settings, services),
         ],
         middleware=console_middleware(settings),
@@ -39,5 +42,6 @@ def create_app(settings: Settings, services: Services) -> Starlette:
     )
     access_log.install()  # no phone numbers or IDs in access logs, whoever serves the app
     app.state.services = services
+    app.state.agency_pages = agency_pages
     app.state.settings = settings
     return app

@@ -54,6 +54,10 @@ class Settings:
     kamailio_max_calls_per_source: int = 10
     # Reverse proxies (TLS front ends) whose X-Forwarded-For is believed: addresses or networks.
     trusted_proxies: tuple[str, ...] = ()
+    scheduler_interval: float = 60.0  # HOTLINE_SCHEDULER_INTERVAL, seconds between SLA passes
+    smtp_url: str | None = None  # HOTLINE_SMTP_URL: smtp://host:25, smtps://user:pass@host:465
+    mail_from: str = "hotline1567@localhost"  # HOTLINE_MAIL_FROM
+    open311_rate_per_minute: int = 30  # HOTLINE_OPEN311_RATE: POST requests per key and minute
 
     @property
     def effective_database_url(self) -> str:
@@ -119,6 +123,10 @@ class Settings:
             kamailio_max_calls_per_source=_positive(
                 env, "HOTLINE_KAMAILIO_MAX_CALLS_PER_SOURCE", 10
             trusted_proxies=_networks(env, "HOTLINE_TRUSTED_PROXIES"),
+            scheduler_interval=_seconds(env, "HOTLINE_SCHEDULER_INTERVAL", 60.0),
+            smtp_url=_url(env, "HOTLINE_SMTP_URL", ("smtp", "smtps")),
+            mail_from=env.get("HOTLINE_MAIL_FROM") or "hotline1567@localhost",
+            open311_rate_per_minute=int(_seconds(env, "HOTLINE_OPEN311_RATE", 30)),
         )
 
 
@@ -248,3 +256,11 @@ def _positive(env: Mapping[str, str], name: str, default: int) -> int:
         except ValueError as exc:
             raise SettingsError(f"{name}: {item!r} is not an IP address or network") from exc
     return tuple(items)
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 < number < 86_400:
+        raise SettingsError(f"{name}={value!r}: expected a positive number below 86400")
+    return number

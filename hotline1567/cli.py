@@ -12,6 +12,7 @@ from config.settings import SettingsError
 from hotline1567 import run
 from ivr import cli as ivr_cli
 from ticketing import cli as ticketing_cli
+from ticketing import scheduler_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     agent_ui_cli.register(sub)
     ivr_cli.register(sub)
     asr_cli.register(sub)
+    scheduler_cli.register(sub)
     return parser
 
 

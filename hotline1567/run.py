@@ -30,7 +30,7 @@ from ticketing.users import UserService
 
 log = logging.getLogger(__name__)
 
-ROLES = ("web", "ivr", "asr-worker")
+ROLES = ("web", "ivr", "asr-worker", "scheduler")
 
 
 def register(sub: Any) -> None:

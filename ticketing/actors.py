@@ -13,6 +13,7 @@ class Actor:
     provinces: tuple[str, ...] = field(default_factory=tuple)  # empty = every province
     # Set only for one logged "reveal" request of an admin (see TicketService.reveal).
     revealing: bool = False
+    agency_code: str | None = None  # role agency: the one agency whose tickets it works
 
     @classmethod
     def system(cls, component: str) -> Actor:
@@ -29,7 +30,10 @@ class Actor:
 
     def may_see_province(self, province_code: str | None) -> bool:
         """The one visibility rule (its SQL twin is ``ticketing.queries.visible_condition``):
-        a scoped user sees their provinces and tickets with no province yet (fresh drafts)."""
+        a scoped user sees their provinces and tickets with no province yet (fresh drafts); an
+        agency user reads its own queue only, through ``ticketing.agency_work``."""
+        if self.role == "agency":
+            return False
         if not self.scoped:
             return True
         return province_code is None or province_code in self.provinces

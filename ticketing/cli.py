@@ -9,6 +9,7 @@ from typing import Any
 
 from config.catalog import CatalogError, load_catalog
 from config.settings import Settings
+from ticketing.agency_work import AgencyWork
 from ticketing.calls import CallService
 from ticketing.container import sync_agencies
 from ticketing.db import make_engine, make_sessionmaker, upgrade_schema
@@ -36,6 +37,7 @@ def register(sub: Any) -> None:
         default=[],
         help="limit an agent to a province code (repeatable)",
     )
+    add.add_argument("--agency", default=None, help="role agency: the agency's code")
     add.set_defaults(handler=user_add)
     listing = user_sub.add_parser("list", help="list users")
     listing.set_defaults(handler=user_list)
@@ -67,6 +69,11 @@ def _users(settings: Settings) -> UserService:
     return UserService(make_sessionmaker(make_engine(settings.effective_database_url)))
 
 
+def assign_agency(settings: Settings, username: str, agency: str) -> None:
+    sessions = make_sessionmaker(make_engine(settings.effective_database_url))
+    AgencyWork(sessions, load_catalog(settings.config_dir)).assign_user(username, agency)
+
+
 def db_upgrade(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -91,11 +98,18 @@ def _read_password() -> str:
 
 def user_add(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
+    agency = getattr(args, "agency", None)
+    if (args.role == Role.AGENCY) != bool(agency):
+        return _fail("--agency CODE goes with --role agency (and only with it)")
     try:
+        if agency is not None and agency not in load_catalog(settings.config_dir).agencies:
+            return _fail(f"unknown agency {agency!r} (see agencies.toml)")
         password = _read_password()
         user = _users(settings).add_user(
             args.name, password, args.role, display_name=args.display_name, provinces=args.province
         )
+        if agency is not None:
+            assign_agency(settings, args.name, agency)
     except DomainError as exc:
         return _fail(str(exc))
     print(f"user {user['username']} added with role {user['role']}", file=sys.stderr)
@@ -106,7 +120,10 @@ def user_list(args: argparse.Namespace) -> int:
     for user in _users(Settings.from_env()).list_users():
         state = "active" if user["active"] else "disabled"
         provinces = ",".join(user["provinces"]) or "all"
-        print(f"{user['username']}\t{user['role']}\t{state}\tprovinces={provinces}")
+        line = f"{user['username']}\t{user['role']}\t{state}\tprovinces={provinces}"
+        if user.get("agency_code"):
+            line += f"\tagency={user['agency_code']}"
+        print(line)
     return 0
 
 

@@ -11,12 +11,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.catalog import Catalog, load_catalog
 from config.settings import Settings
+from ticketing.agency_work import AgencyWork, routing_notifier
 from ticketing.audio_queue import AudioQueue
 from ticketing.calls import CallService
 from ticketing.db import make_engine, make_sessionmaker
 from ticketing.events import EventBus, OutboxRelay
 from ticketing.metrics import MetricsService
 from ticketing.models import Agency
+from ticketing.notify import NotificationService
+from ticketing.sla_report import SlaReports
 from ticketing.tickets import TicketService
 from ticketing.users import UserService
 
@@ -37,6 +40,9 @@ class Services:
     users: UserService
     metrics: MetricsService
     audio: AudioQueue
+    agency_work: AgencyWork
+    notifications: NotificationService
+    sla_reports: SlaReports
 
     def close(self) -> None:
         self.relay.stop()
@@ -69,6 +75,7 @@ def build_services(
     bus = EventBus(client)
     relay = OutboxRelay(sessions, bus)
     tickets = TicketService(sessions, catalog, after_commit=relay.kick)
+    tickets.route_hooks.append(routing_notifier(catalog))
     services = Services(
         settings=settings,
         catalog=catalog,
@@ -82,6 +89,9 @@ def build_services(
         users=UserService(sessions),
         metrics=MetricsService(sessions),
         audio=AudioQueue(client),
+        agency_work=AgencyWork(sessions, catalog, after_commit=relay.kick),
+        notifications=NotificationService(sessions),
+        sla_reports=SlaReports(sessions),
     )
     if start_relay:
         relay.start()

@@ -19,3 +19,4 @@ class TicketFilter:
     caller_phone: str | None = None
     citizen_id: str | None = None
     text: str | None = None
+    sla: str | None = None  # breached | warning: the scheduler's state of the open clocks

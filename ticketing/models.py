@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -31,7 +32,8 @@ class Role:
     AGENT = "agent"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
-    ALL = ("agent", "supervisor", "admin")
+    AGENCY = "agency"  # staff of one agency: sees only the tickets routed to it
+    ALL = ("agent", "supervisor", "admin", "agency")
 
 
 class User(Base):
@@ -47,6 +49,7 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    agency_code: Mapped[str | None] = mapped_column(String(64))  # role agency: whose queue
 
 
 class ApiToken(Base):
@@ -162,6 +165,16 @@ class Ticket(Base):
     confirm_due_at: Mapped[datetime | None]
     progress_due_at: Mapped[datetime | None]
     resolve_due_at: Mapped[datetime | None]
+    # Agencies and SLA (ticketing/agency_work.py, ticketing/sla*.py). Changed with Core updates
+    # where a person's open form must not turn stale (the scheduler's marks).
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    resolution_type: Mapped[str | None] = mapped_column(String(32))
+    returned_by: Mapped[str | None] = mapped_column(String(64))  # the agency that returned it
+    returned_at: Mapped[datetime | None]
+    sla_state: Mapped[str] = mapped_column(String(16), default="ok", server_default="ok")
+    sla_next_at: Mapped[datetime | None]  # when the scheduler must look again
+    sla_version: Mapped[int | None] = mapped_column(Integer)  # the version it last looked at
+    sla_levels: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # clock -> level marked
 
     recording: Mapped[Recording | None] = relationship()
     duplicate_of: Mapped[Ticket | None] = relationship(remote_side=[id])
@@ -182,6 +195,8 @@ class Ticket(Base):
         Index("ix_tickets_citizen_id", "citizen_id"),
         Index("ix_tickets_resolve_due", "resolve_due_at"),
         Index("ix_tickets_call", "call_id"),
+        Index("ix_tickets_sla_next", "sla_next_at"),
+        Index("ix_tickets_sla_state", "sla_state"),
     )
 
 
@@ -288,6 +303,89 @@ class LoginThrottle(Base):
     last_failure_at: Mapped[datetime | None]
     blocked_until: Mapped[datetime | None]
     last_success_at: Mapped[datetime | None]
+class SlaMark(Base):
+    """One per (ticket, clock, level): the scheduler's idempotency key for an escalation."""
+
+    __tablename__ = "sla_marks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    clock: Mapped[str] = mapped_column(String(16))  # confirm, progress, resolve
+    level: Mapped[int] = mapped_column(Integer)  # 1 warning, 2 breached, 3 escalated to central
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("ticket_id", "clock", "level", name="uq_sla_marks"),)
+
+
+class Notification(Base):
+    """A console notification for one user (unread until read_at)."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    kind: Mapped[str] = mapped_column(String(32))  # routed, returned, sla_warning, sla_breached
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+    read_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_notifications_user_read", "user_id", "read_at"),)
+
+
+class MailOutbox(Base):
+    """Mail written with the change that caused it; a sender delivers it when SMTP answers."""
+
+    __tablename__ = "mail_outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_mail_outbox_due", "sent_at", "next_attempt_at"),)
+
+
+class Open311Key(Base):
+    """An Open311 client's API key (stored hashed)."""
+
+    __tablename__ = "open311_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+
+
+class Open311Outbound(Base):
+    """A routed ticket sent to an agency's own Open311 server, and what it said back."""
+
+    __tablename__ = "open311_outbound"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    agency_code: Mapped[str] = mapped_column(String(64))
+    remote_id: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending, open, done
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    remote_status: Mapped[str | None] = mapped_column(String(16))
+
+    __table_args__ = (Index("ix_open311_outbound_due", "state", "next_attempt_at"),)
+
+
+class SchedulerFence(Base):
+    """The highest lock fencing token that has written: a stale lock holder's pass is refused."""
+
+    __tablename__ = "scheduler_fences"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fence: Mapped[int] = mapped_column(Integer, default=0)
 
 
 __all__ = [
@@ -298,12 +396,18 @@ __all__ = [
     "Call",
     "CitizenUpdate",
     "LoginThrottle",
+    "MailOutbox",
+    "Notification",
+    "Open311Key",
+    "Open311Outbound",
     "OutboxEvent",
     "Recording",
     "RecordingAccess",
     "ReferenceCounter",
     "Role",
     "RoutingAssignment",
+    "SchedulerFence",
+    "SlaMark",
     "SurveyResult",
     "Ticket",
     "User",

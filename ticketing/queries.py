@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Select, and_, not_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, not_, or_, select
 
 from ticketing.actors import Actor
 from ticketing.errors import PermissionDenied
@@ -27,6 +27,8 @@ def overdue_condition() -> ColumnElement[bool]:
 
 def visible_condition(actor: Actor | None) -> ColumnElement[bool] | None:
     """SQL form of ``Actor.may_see_province``: None when the actor sees every province."""
+    if actor is not None and actor.role == "agency":
+        return false()  # an agency reads its own queue through ticketing.agency_work
     if actor is None or not actor.scoped:
         return None
     return or_(Ticket.province_code.in_(actor.provinces), Ticket.province_code.is_(None))
@@ -87,6 +89,8 @@ def ticket_query(filters: TicketFilter, actor: Actor | None) -> Select[Ticket]:
                     Ticket.reference == filters.text,
                 )
             )
+    if filters.sla:
+        query = query.where(Ticket.status.in_(OPEN_STATUSES), Ticket.sla_state == filters.sla)
     visible = visible_condition(actor)
     if visible is not None:
         query = query.where(visible)

@@ -8,6 +8,7 @@ from typing import Any
 from ticketing.actors import Actor
 from ticketing.masking import mask_digits, mask_mapping, mask_text, mask_words
 from ticketing.models import AuditEvent, CitizenUpdate, RoutingAssignment, Ticket
+from ticketing.sla import sla_view
 from ticketing.timeutil import as_utc, utcnow
 
 __all__ = [
@@ -82,6 +83,10 @@ def ticket_to_dict(ticket: Ticket, actor: Actor | None = None) -> dict[str, Any]
         "progress_due_at": iso(ticket.progress_due_at),
         "resolve_due_at": iso(ticket.resolve_due_at),
         "overdue": overdue,
+        "escalation_level": ticket.escalation_level or 0,
+        "sla": sla_view(ticket, now),
+        "resolution_type": ticket.resolution_type,
+        "returned_by": ticket.returned_by,
     }
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from config.catalog import Catalog
+from config.catalog import Catalog, Suggestion
 from ticketing.actors import Actor
 from ticketing.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleVersion
 from ticketing.events import record_event
@@ -93,6 +93,8 @@ class TicketService:
         self._sessions = sessions
         self._catalog = catalog
         self._after_commit = after_commit
+        # Called inside the routing transaction (notifications, mail, Open311 hand-over).
+        self.route_hooks: list[Callable[[Session, Ticket], None]] = []
 
     @contextmanager
     def _transaction(self) -> Iterator[Session]:
@@ -213,9 +215,11 @@ class TicketService:
                     .order_by(CitizenUpdate.id)
                 )
             ]
-            data["suggested_agency"] = self._catalog.suggest_agency(
-                ticket.category, ticket.province_code
+            suggestion = self._catalog.suggestion(
+                ticket.category, ticket.province_code, ticket.district_code
             )
+            data["suggested_agency"] = suggestion.agency
+            data["suggestion_rule"] = suggestion.why
             return data
 
     def audit(self, reference: str, actor: Actor | None = None) -> list[dict[str, Any]]:
@@ -295,9 +299,15 @@ class TicketService:
             return [ticket_to_dict(t) for t in session.scalars(query)]
 
     def suggest_agency(self, reference: str) -> str:
+        return self.suggestion(reference).agency
+
+    def suggestion(self, reference: str) -> Suggestion:
+        """The suggested agency and the routing rule that chose it (district > province > *)."""
         with self._sessions() as session:
             ticket = self._load(session, reference)
-            return self._catalog.suggest_agency(ticket.category, ticket.province_code)
+            return self._catalog.suggestion(
+                ticket.category, ticket.province_code, ticket.district_code
+            )
 
     # --- changes ----------------------------------------------------------------------------
     def update_fields(
@@ -417,7 +427,9 @@ class TicketService:
         """Send a confirmed (or reopened, or already routed) ticket to an agency."""
         with self._transaction() as session:
             ticket = self._load_for_change(session, reference, actor, expected_version)
-            suggested = self._catalog.suggest_agency(ticket.category, ticket.province_code)
+            suggested = self._catalog.suggest_agency(
+                ticket.category, ticket.province_code, ticket.district_code
+            )
             agency = agency_code or suggested
             if agency not in self._catalog.agencies:
                 raise InvalidInput(f"unknown agency {agency!r}", "agency_code")
@@ -452,6 +464,8 @@ class TicketService:
                 {**self._event_data(ticket), "agency_code": agency, "suggested": suggested},
             )
             session.flush()
+            for hook in self.route_hooks:
+                hook(session, ticket)
             return ticket_to_dict(ticket, actor)
 
     def add_citizen_update(

@@ -56,6 +56,7 @@ def user_to_dict(user: User) -> dict[str, Any]:
         "provinces": list(user.provinces or []),
         "active": user.active,
         "locked": False,  # accounts are never locked; sign-ins are throttled per address
+        "agency_code": user.agency_code,
     }
 
 

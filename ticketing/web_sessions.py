@@ -26,7 +26,11 @@ def _hash(token: str) -> str:
 
 def actor_for(user: User) -> Actor:
     return Actor(
-        name=user.username, role=user.role, user_id=user.id, provinces=tuple(user.provinces or ())
+        name=user.username,
+        role=user.role,
+        user_id=user.id,
+        provinces=tuple(user.provinces or ()),
+        agency_code=user.agency_code,
     )
 
 

@@ -87,6 +87,7 @@ _LIST_QUERY: tuple[tuple[str, dict[str, Any]], ...] = (
     ("agency", {"type": "string"}),
     ("urgent", {"type": "boolean"}),
     ("overdue", {"type": "boolean"}),
+    ("sla", {"type": "string", "enum": ["breached", "warning"]}),
     ("created_from", {"type": "string", "format": "date-time"}),
     ("created_to", {"type": "string", "format": "date-time"}),
     ("phone", {"type": "string", "description": "call-takers only (403 for masked roles)"}),

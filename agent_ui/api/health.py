@@ -122,7 +122,10 @@ def prometheus_text(figures: dict[str, Any]) -> str:
 
 async def metrics(request: Request) -> PlainTextResponse:
     figures = await run_in_threadpool(collect_metrics, services_of(request))
-    outbox = await run_in_threadpool(outbox_backlog, services_of(request).sessions)
+    services = services_of(request)
+    outbox = await run_in_threadpool(outbox_backlog, services.sessions)
+    # The SLA gauges are prometheus-client objects; refresh them before the registry is read.
+    await run_in_threadpool(services.sla_reports.refresh_gauges)
     # The database figures above, then this process's default registry (prometheus_client).
     body = prometheus_text(figures) + outbox_text(outbox) + metrics_text().decode()
     return PlainTextResponse(body, media_type="text/plain; version=0.0.4; charset=utf-8")
@@ -136,6 +139,7 @@ async def readyz(request: Request) -> JSONResponse:
     services = services_of(request)
     report = await run_in_threadpool(Readiness.of(services.engine, services.redis).report)
     return JSONResponse(report.as_json(), status_code=report.http_status)
+
 
 
 async def metrics_summary(request: Request) -> JSONResponse:

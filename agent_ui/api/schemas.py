@@ -78,6 +78,20 @@ class Reveal(Body):
 
 
 # --- responses --------------------------------------------------------------------------------
+class SlaClock(Out):
+    due: DateTime
+    state: Literal["ok", "warning", "breached", "met"]
+    level: int = Field(ge=0, le=3, description="escalation level the scheduler marked")
+
+
+class Sla(Out):
+    """Each clock's due time and state; null when the clock does not apply to the ticket."""
+
+    confirm: SlaClock | None
+    progress: SlaClock | None
+    resolve: SlaClock | None
+
+
 class Ticket(Out):
     id: int
     reference: str
@@ -115,6 +129,10 @@ class Ticket(Out):
     progress_due_at: DateTime | None
     resolve_due_at: DateTime | None
     overdue: bool
+    escalation_level: int = Field(ge=0, le=3)
+    sla: Sla
+    resolution_type: str | None
+    returned_by: str | None
 
 
 class AuditEntry(Out):
@@ -161,6 +179,7 @@ class SuggestedAgency(Out):
     agency_code: str
     name_th: str
     name_en: str
+    rule: str = Field(description="which routing rule chose it (district, province or *)")
 
 
 class Category(Out):

@@ -66,6 +66,7 @@ def _filters(request: Request) -> TicketFilter:
         caller_phone=request.query_params.get("phone") or None,
         citizen_id=request.query_params.get("citizen_id") or None,
         text=request.query_params.get("q") or None,
+        sla=_sla_filter(request),
     )
 
 
@@ -79,6 +80,13 @@ async def list_tickets(request: Request) -> JSONResponse:
         lambda: services_of(request).tickets.search(filters, actor, cursor=cursor, limit=limit)
     )
     return reply(schemas.TicketPage, {"items": items, "next_cursor": next_cursor})
+
+
+def _sla_filter(request: Request) -> str | None:
+    value = request.query_params.get("sla") or None
+    if value not in (None, "breached", "warning"):
+        raise BadRequest(f"unknown sla {value!r}; one of breached, warning")
+    return value
 
 
 async def update_ticket(request: Request) -> JSONResponse:
@@ -176,9 +184,14 @@ async def suggest_agency(request: Request) -> JSONResponse:
     reference = _reference(request)
     services = services_of(request)
     await run_in_threadpool(services.tickets.get, reference, actor)
-    code = await run_in_threadpool(services.tickets.suggest_agency, reference)
-    agency = services.catalog.agencies[code]
-    body = {"agency_code": code, "name_th": agency.name_th, "name_en": agency.name_en}
+    suggestion = await run_in_threadpool(services.tickets.suggestion, reference)
+    agency = services.catalog.agencies[suggestion.agency]
+    body = {
+        "agency_code": suggestion.agency,
+        "name_th": agency.name_th,
+        "name_en": agency.name_en,
+        "rule": suggestion.why,
+    }
     return reply(schemas.SuggestedAgency, body)
 
 

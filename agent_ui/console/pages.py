@@ -32,6 +32,8 @@ TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
 ROLE_TH = {"agent": "เจ้าหน้าที่รับเรื่อง", "supervisor": "หัวหน้างาน", "admin": "ผู้ดูแลระบบ"}
 HOME_FOR_ROLE = {"agent": "/console", "supervisor": "/dashboard", "admin": "/admin/users"}
+ROLE_TH["agency"] = "หน่วยงาน"
+HOME_FOR_ROLE["agency"] = "/agency"
 MSG_WRONG = "ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง"
 MSG_LOCKED = (
     "การเข้าสู่ระบบจากเครื่องนี้ถูกล็อกชั่วคราว เพราะใส่รหัสผ่านผิดหลายครั้ง"
