@@ -118,10 +118,11 @@ class Settings:
             metrics_host=env.get("HOTLINE_METRICS_HOST") or "127.0.0.1",
             ivr_service_numbers=_service_numbers(env, "HOTLINE_IVR_SERVICE_NUMBERS"),
             sip_proxies=_list(env, "HOTLINE_SIP_PROXIES"),
-            kamailio_trusted=_networks(env, "HOTLINE_KAMAILIO_TRUSTED"),
+            kamailio_trusted=_ipv4_networks(env, "HOTLINE_KAMAILIO_TRUSTED"),
             kamailio_pike_requests=_positive(env, "HOTLINE_KAMAILIO_PIKE_REQUESTS", 40),
             kamailio_max_calls_per_source=_positive(
                 env, "HOTLINE_KAMAILIO_MAX_CALLS_PER_SOURCE", 10
+            ),
             trusted_proxies=_networks(env, "HOTLINE_TRUSTED_PROXIES"),
             scheduler_interval=_seconds(env, "HOTLINE_SCHEDULER_INTERVAL", 60.0),
             smtp_url=_url(env, "HOTLINE_SMTP_URL", ("smtp", "smtps")),
@@ -220,6 +221,8 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if value.lower() in _FALSE:
         return False
     raise SettingsError(f"{name}={value!r}: expected one of 1, 0, true, false, yes, no")
+
+
 def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
 
@@ -232,8 +235,10 @@ def _service_numbers(env: Mapping[str, str], name: str) -> tuple[str, ...]:
         if not all(char.isdigit() or char in "+*#" for char in number):
             raise SettingsError(f"{name}={env[name]!r}: {number!r} is not a dialable number")
     return numbers or ("1567",)
-def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
-    """Comma-separated IPv4 addresses or CIDR networks."""
+
+
+def _ipv4_networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated IPv4 addresses or CIDR networks, normalised (``10.0.0.5/32``)."""
     networks = []
     for item in filter(None, (p.strip() for p in env.get(name, "").split(","))):
         try:
@@ -243,20 +248,30 @@ def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(networks)
 
 
-def _positive(env: Mapping[str, str], name: str, default: int) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise SettingsError(f"{name}={value!r}: expected a whole number of at least 1")
-    return int(value)
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     """Comma- or space-separated IP addresses or networks (``10.0.0.5, 10.1.0.0/16``)."""
-    import ipaddress
-
     items = [part for part in env.get(name, "").replace(",", " ").split() if part]
     for item in items:
+        try:
             ipaddress.ip_network(item, strict=False)
         except ValueError as exc:
             raise SettingsError(f"{name}: {item!r} is not an IP address or network") from exc
     return tuple(items)
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise SettingsError(f"{name}={value!r}: expected a whole number of at least 1")
+    return int(value)
+
+
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
     try:
         number = float(value)
     except ValueError:

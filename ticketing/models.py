@@ -303,6 +303,8 @@ class LoginThrottle(Base):
     last_failure_at: Mapped[datetime | None]
     blocked_until: Mapped[datetime | None]
     last_success_at: Mapped[datetime | None]
+
+
 class SlaMark(Base):
     """One per (ticket, clock, level): the scheduler's idempotency key for an escalation."""
 
@@ -328,6 +330,7 @@ class Notification(Base):
     kind: Mapped[str] = mapped_column(String(32))  # routed, returned, sla_warning, sla_breached
     title: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_notifications_user_read", "user_id", "read_at"),)
@@ -342,6 +345,7 @@ class MailOutbox(Base):
     recipient: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
@@ -359,6 +363,8 @@ class Open311Key(Base):
     name: Mapped[str] = mapped_column(String(100))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
 
 
 class Open311Outbound(Base):
@@ -375,6 +381,7 @@ class Open311Outbound(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
     remote_status: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_open311_outbound_due", "state", "next_attempt_at"),)
 
@@ -386,6 +393,22 @@ class SchedulerFence(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     fence: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SipSubscriber(Base):
+    """A SIP account Kamailio's auth_db checks REGISTERs against (ticketing/sip_accounts.py)."""
+
+    __tablename__ = "sip_subscribers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    domain: Mapped[str] = mapped_column(String(64), default="")
+    ha1: Mapped[str] = mapped_column(String(64))  # md5(username:realm:password)
+    ha1b: Mapped[str] = mapped_column(String(128))  # md5(username@domain:realm:password)
+    kind: Mapped[str] = mapped_column(String(16), default="ivr")  # 'ivr' or 'agent'
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 __all__ = [
@@ -413,19 +436,3 @@ __all__ = [
     "User",
     "WebSession",
 ]
-
-
-class SipSubscriber(Base):
-    """A SIP account Kamailio's auth_db checks REGISTERs against (ticketing/sip_accounts.py)."""
-
-    __tablename__ = "sip_subscribers"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True)
-    domain: Mapped[str] = mapped_column(String(64), default="")
-    ha1: Mapped[str] = mapped_column(String(64))  # md5(username:realm:password)
-    ha1b: Mapped[str] = mapped_column(String(128))  # md5(username@domain:realm:password)
-    kind: Mapped[str] = mapped_column(String(16), default="ivr")  # 'ivr' or 'agent'
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from agent_ui.api.auth import current_actor, require_role, services_of
-from agent_ui.api.parse import json_object, optional_str, reject_unknown
+from agent_ui.api.contract import parse_body
+from agent_ui.api.schemas import Body
 from ticketing.actors import Actor
+
+
+class ReturnBody(Body):
+    reason: str = Field("", max_length=2000)
+
+
+class ProgressBody(Body):
+    message: str = Field("", max_length=5000)
+
+
+class ResultBody(Body):
+    resolution: str = Field("", max_length=20_000)
+    resolution_type: str = Field("resolved", max_length=32)
 
 
 async def _agency_actor(request: Request) -> Actor:
@@ -41,39 +56,36 @@ async def accept(request: Request) -> JSONResponse:
 
 async def return_ticket(request: Request) -> JSONResponse:
     actor = await _agency_actor(request)
-    data = await json_object(request)
-    reject_unknown(data, {"reason"})
+    body = await parse_body(request, ReturnBody)
     result = await run_in_threadpool(
         services_of(request).agency_work.return_to_centre,
         request.path_params["reference"],
         actor,
-        optional_str(data, "reason", 2000) or "",
+        body.reason,
     )
     return JSONResponse(result)
 
 
 async def progress(request: Request) -> JSONResponse:
     actor = await _agency_actor(request)
-    data = await json_object(request)
-    reject_unknown(data, {"message"})
+    body = await parse_body(request, ProgressBody)
     update = await run_in_threadpool(
         services_of(request).agency_work.progress_report,
         request.path_params["reference"],
         actor,
-        optional_str(data, "message", 5000) or "",
+        body.message,
     )
     return JSONResponse(update, status_code=201)
 
 
 async def result(request: Request) -> JSONResponse:
     actor = await _agency_actor(request)
-    data = await json_object(request)
-    reject_unknown(data, {"resolution", "resolution_type"})
+    body = await parse_body(request, ResultBody)
     ticket = await run_in_threadpool(
         services_of(request).agency_work.post_result,
         request.path_params["reference"],
         actor,
-        optional_str(data, "resolution", 20_000) or "",
-        optional_str(data, "resolution_type", 32) or "resolved",
+        body.resolution,
+        body.resolution_type or "resolved",
     )
     return JSONResponse(ticket)

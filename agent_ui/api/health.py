@@ -141,7 +141,6 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse(report.as_json(), status_code=report.http_status)
 
 
-
 async def metrics_summary(request: Request) -> JSONResponse:
     actor = await current_actor(request)
     require_role(actor, "supervisor", "admin")
