@@ -164,6 +164,7 @@ class TicketDetail(Ticket):
     assignments: list[Assignment]
     updates: list[CitizenUpdate]
     suggested_agency: str
+    suggestion_rule: str = Field(description="which routing rule suggested the agency")
 
 
 class TicketPage(Out):

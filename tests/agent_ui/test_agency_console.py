@@ -80,7 +80,8 @@ def test_agency_user_works_its_queue_over_http(client: Any, services: Services) 
     notes = client.get("/notifications/api").json()
     assert notes["unread"] == 1 and notes["items"][0]["reference"] == mine
     bad_ids = client.post("/notifications/api/read", json={"ids": "all"}, headers=headers)
-    assert bad_ids.status_code == 400
+    assert bad_ids.status_code == 422  # a field of the wrong type, as everywhere in the API
+    assert bad_ids.json()["error"]["field"] == "ids"
     assert client.post("/notifications/api/read", json={}, headers=headers).json() == {"marked": 1}
 
 
