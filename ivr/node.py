@@ -16,6 +16,7 @@ from ivr.flow.menu import FlowConfig, MenuError, load_flow, menu_path
 from ivr.prompts.library import PromptError, PromptLibrary
 from ivr.prompts.manifest import ManifestError, load_manifest, manifest_path
 from ivr.session import run_call
+from ticketing.logformat import log_context
 from ticketing.runtime import configure_logging, running_services
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,8 @@ def run_node(settings: Settings, stop: threading.Event | None = None) -> int:
     with running_services(settings, redis_timeout=0.5) as services:
 
         def on_call(channel: CallChannel) -> None:
-            run_call(channel, services, assets.flow, assets.prompts, node=name)
+            with log_context(call_id=channel.call_id, node=name):  # JSON logs carry them
+                run_call(channel, services, assets.flow, assets.prompts, node=name)
 
         log.info("IVR node %s serving (registrar %s)", name, settings.sip_registrar)
         serve(settings, on_call, stop)
