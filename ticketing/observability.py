@@ -23,7 +23,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy import Engine, create_engine, text
 
 from config.settings import Settings, SettingsError
-from ticketing.db import make_engine
 from ticketing.embedded_redis import EmbeddedRedis
 
 log = logging.getLogger(__name__)
@@ -115,7 +114,8 @@ def _ping(client: redis.Redis) -> None:
 
 def _probe_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        return make_engine(url)
+        # Not make_engine: its BEGIN IMMEDIATE would queue the probe behind every writer.
+        return create_engine(url, connect_args={"timeout": PROBE_TIMEOUT_SECONDS})
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(
