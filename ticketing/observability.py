@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -60,9 +61,10 @@ class Readiness:
         if self._close is not None:
             self._close()
 
-    def report(self) -> ReadyReport:
-        database = _outcome(self._database)
-        bus = _outcome(self._bus)
+    def report(self, timeout: float = PROBE_TIMEOUT_SECONDS + 0.5) -> ReadyReport:
+        """Both checks at once, each given ``timeout`` seconds: a hung service answers
+        "error: TimeoutError" instead of holding up the probe."""
+        database, bus = _outcomes((self._database, self._bus), timeout)
         if database != "ok":
             status = "not ready"
         elif bus != "ok":
@@ -93,6 +95,24 @@ class Readiness:
             engine.dispose()
 
         return cls(lambda: _select_one(engine), lambda: _ping(client), close)
+
+
+def _outcomes(checks: tuple[Check, ...], timeout: float) -> list[str]:
+    results = ["error: TimeoutError"] * len(checks)
+
+    def run(index: int, check: Check) -> None:
+        results[index] = _outcome(check)
+
+    threads = [
+        threading.Thread(target=run, args=(i, check), name="readiness-check", daemon=True)
+        for i, check in enumerate(checks)
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return list(results)  # a check still running stays a timeout, whatever it returns later
 
 
 def _outcome(check: Check) -> str:

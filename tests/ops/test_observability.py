@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -160,3 +161,16 @@ def test_a_sqlite_writer_holding_its_lock_does_not_hold_up_the_probe(
         writer.dispose()
     assert report.status == "ready"
     assert waited < 1.0
+
+
+def test_a_hung_service_is_a_timeout_not_a_hung_probe() -> None:
+    hung = threading.Event()
+    readiness = Readiness(_fine, lambda: hung.wait(30) and None)
+    started = time.monotonic()
+    try:
+        report = readiness.report(timeout=0.5)
+    finally:
+        hung.set()
+    assert time.monotonic() - started < 5
+    assert (report.status, report.redis) == ("degraded", "error: TimeoutError")
+    assert report.database == "ok"
