@@ -70,30 +70,41 @@ ensure_python() {
   fi
 }
 
-# A fresh requirements.lock from pyproject.toml: a clean venv, '.[dev]' resolved there, every
-# installed version frozen; dependencies with a marker (audioop-lts on 3.13) keep their line.
-lock() {
-  local tmp
+# Fresh lock files from pyproject.toml: a clean venv per file ('.[dev]' for requirements.lock, '.'
+# for requirements-runtime.lock), every installed version frozen; dependencies with a marker
+# (audioop-lts on 3.13) keep their line.
+lock_one() {
+  local target=$1 spec=$2 tmp
   tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' RETURN
   "$PY" -m venv "$tmp/venv"
   "$tmp/venv/bin/pip" install -q --upgrade pip
   "$tmp/venv/bin/pip" install -q "$(grep -o '"setuptools==[^"]*"' pyproject.toml | tr -d '"')"
-  "$tmp/venv/bin/pip" install -q --no-build-isolation '.[dev]'
+  "$tmp/venv/bin/pip" install -q --no-build-isolation "$spec"
   {
-    sed -n '1,/^$/{/^#/p}' requirements.lock
+    grep '^#' "$target"
     "$tmp/venv/bin/pip" freeze --all --exclude-editable | grep -v -i -e '^hotline1567' -e '^pip=='
-    "$tmp/venv/bin/python" - <<'PY'
+    "$tmp/venv/bin/python" - "$spec" <<'PY'
+import sys
 import tomllib
+
 project = tomllib.load(open("pyproject.toml", "rb"))["project"]
-for requirement in project["dependencies"] + project["optional-dependencies"]["dev"]:
+wanted = project["dependencies"]
+if sys.argv[1].endswith("[dev]"):
+    wanted = wanted + project["optional-dependencies"]["dev"]
+for requirement in wanted:
     if ";" in requirement:
         pin, marker = (part.strip() for part in requirement.split(";", 1))
         print(f"{pin} ; {marker.replace(chr(39), chr(34))}")
 PY
-  } > "$tmp/requirements.lock"
-  mv "$tmp/requirements.lock" requirements.lock
-  say "requirements.lock written ($(grep -c '==' requirements.lock) pins)"
+  } > "$tmp/lock"
+  mv "$tmp/lock" "$target"
+  rm -rf "$tmp"
+  say "$target written ($(grep -c '==' "$target") pins)"
+}
+
+lock() {
+  lock_one requirements.lock '.[dev]'
+  lock_one requirements-runtime.lock '.'
 }
 
 setup() {

@@ -19,6 +19,7 @@ from ivr.prompts.manifest import ManifestError, load_manifest, manifest_path
 from ivr.recorder import repair_wav
 from ivr.session import run_call
 from ticketing.container import Services
+from ticketing.logformat import log_context
 from ticketing.runtime import configure_logging, running_services
 from ticketing.sip_accounts import IVR_PASSWORD_FILE
 
@@ -68,7 +69,8 @@ def run_node(settings: Settings, stop: threading.Event | None = None) -> int:
             announce_restart(settings.sip_registrar, (settings.sip_bind, settings.sip_port))
 
         def on_call(channel: CallChannel) -> None:
-            run_call(channel, services, assets.flow, assets.prompts, node=name)
+            with log_context(call_id=channel.call_id, node=name):  # JSON logs carry them
+                run_call(channel, services, assets.flow, assets.prompts, node=name)
 
         log.info("IVR node %s serving (registrar %s)", name, settings.sip_registrar)
         serve(settings, on_call, stop)

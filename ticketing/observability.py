@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +24,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy import Engine, create_engine, text
 
 from config.settings import Settings, SettingsError
-from ticketing.db import make_engine
 from ticketing.embedded_redis import EmbeddedRedis
 
 log = logging.getLogger(__name__)
@@ -61,9 +61,10 @@ class Readiness:
         if self._close is not None:
             self._close()
 
-    def report(self) -> ReadyReport:
-        database = _outcome(self._database)
-        bus = _outcome(self._bus)
+    def report(self, timeout: float = PROBE_TIMEOUT_SECONDS + 0.5) -> ReadyReport:
+        """Both checks at once, each given ``timeout`` seconds: a hung service answers
+        "error: TimeoutError" instead of holding up the probe."""
+        database, bus = _outcomes((self._database, self._bus), timeout)
         if database != "ok":
             status = "not ready"
         elif bus != "ok":
@@ -96,6 +97,24 @@ class Readiness:
         return cls(lambda: _select_one(engine), lambda: _ping(client), close)
 
 
+def _outcomes(checks: tuple[Check, ...], timeout: float) -> list[str]:
+    results = ["error: TimeoutError"] * len(checks)
+
+    def run(index: int, check: Check) -> None:
+        results[index] = _outcome(check)
+
+    threads = [
+        threading.Thread(target=run, args=(i, check), name="readiness-check", daemon=True)
+        for i, check in enumerate(checks)
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return list(results)  # a check still running stays a timeout, whatever it returns later
+
+
 def _outcome(check: Check) -> str:
     try:
         check()
@@ -115,7 +134,8 @@ def _ping(client: redis.Redis) -> None:
 
 def _probe_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        return make_engine(url)
+        # Not make_engine: its BEGIN IMMEDIATE would queue the probe behind every writer.
+        return create_engine(url, connect_args={"timeout": PROBE_TIMEOUT_SECONDS})
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(

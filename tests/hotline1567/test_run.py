@@ -37,6 +37,8 @@ def running_system(
             "HOTLINE_WEB_PORT": str(_free_port()),
             "HOTLINE_KAMAILIO_LISTEN": f"127.0.0.1:{free_udp_port()}",
             "HOTLINE_SIP_PORT": str(free_udp_port()),
+            "HOTLINE_IVR_METRICS_PORT": str(_free_port()),
+            "HOTLINE_ASR_METRICS_PORT": str(_free_port()),
         }
     )
     log = tmp_path / "run.log"
@@ -121,6 +123,11 @@ def test_a_call_through_kamailio_leaves_a_draft_with_its_recording(
     intro = _seconds(Path(env["HOTLINE_DATA_DIR"]) / "prompts" / "complaint_intro.wav")
     expected = 25.5 - 1.0 - intro  # '#' time, less pyVoIP's 1 s answer delay and the intro
     assert expected - 2.0 <= seconds <= expected + 1.5, (seconds, expected)
+
+    # Every role run started answers its own probes (web on its port, ivr and asr-worker on theirs).
+    for name in ("HOTLINE_WEB_PORT", "HOTLINE_IVR_METRICS_PORT", "HOTLINE_ASR_METRICS_PORT"):
+        with urllib.request.urlopen(f"http://127.0.0.1:{env[name]}/readyz", timeout=10) as ready:
+            assert json.loads(ready.read())["status"] == "ready", name
 
 
 def _seconds(path: Path) -> float:

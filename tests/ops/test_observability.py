@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY, Counter
+from sqlalchemy import text
 
 from config.settings import Settings, SettingsError
 from tests.ops.probes import free_tcp_port, get, get_json, metric_families, promtool_check
+from ticketing.db import make_engine
 from ticketing.embedded_redis import EmbeddedRedis
 from ticketing.observability import (
     ObservabilityServer,
@@ -136,3 +140,37 @@ def test_the_report_shape_is_what_probes_read() -> None:
         "redis": "error: TimeoutError",
     }
     assert REGISTRY.get_sample_value("hotline_test_probes_total") is not None
+
+
+def test_a_sqlite_writer_holding_its_lock_does_not_hold_up_the_probe(
+    tmp_path: Path, redis_url: str
+) -> None:
+    url = f"sqlite:///{tmp_path / 'busy.sqlite3'}"
+    writer = make_engine(url)
+    readiness = Readiness.from_settings(
+        Settings(data_dir=tmp_path, database_url=url, redis_url=redis_url)
+    )
+    try:
+        with writer.begin() as connection:  # BEGIN IMMEDIATE: the write lock is held
+            connection.execute(text("CREATE TABLE held (x INTEGER)"))
+            started = time.monotonic()
+            report = readiness.report()
+            waited = time.monotonic() - started
+    finally:
+        readiness.close()
+        writer.dispose()
+    assert report.status == "ready"
+    assert waited < 1.0
+
+
+def test_a_hung_service_is_a_timeout_not_a_hung_probe() -> None:
+    hung = threading.Event()
+    readiness = Readiness(_fine, lambda: hung.wait(30) and None)
+    started = time.monotonic()
+    try:
+        report = readiness.report(timeout=0.5)
+    finally:
+        hung.set()
+    assert time.monotonic() - started < 5
+    assert (report.status, report.redis) == ("degraded", "error: TimeoutError")
+    assert report.database == "ok"

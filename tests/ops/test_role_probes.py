@@ -126,3 +126,17 @@ def test_asr_worker_serves_its_probes(role_env: dict[str, str], tmp_path: Path) 
         entry["level"] == "WARNING" and "no speech model" in str(entry["message"])
         for entry in entries
     ), entries
+
+
+def test_web_serves_its_probes_on_the_web_port(role_env: dict[str, str], tmp_path: Path) -> None:
+    port = free_tcp_port()
+    env = {**role_env, "HOTLINE_WEB_PORT": str(port), "HOTLINE_SECRET_KEY": "test"}
+    log = tmp_path / "web.log"
+    with _start("web", env, log) as process:
+        base = f"http://127.0.0.1:{port}"
+        _check_probes(base, process, log, "web")
+        families = metric_families(get(f"{base}/metrics")[2])
+        assert "hotline_drafts_waiting" in families and "hotline_outbox_pending" in families
+    entries = _json_lines(log)  # uvicorn's own lines (start-up, each request) are JSON too
+    assert any(entry["logger"] == "uvicorn.access" for entry in entries), entries
+    assert any(entry["logger"] == "uvicorn.error" for entry in entries), entries
