@@ -44,6 +44,8 @@ WEAK_PROVINCE_CONFIDENCE = 0.6  # a province name that is also an everyday word 
 ANCHORED_FUZZY_CUTOFF = 78.0
 SHORT_FUZZY_CUTOFF = 88.0
 BARE_PROVINCE_FUZZY_CUTOFF = 90.0
+LONGER_NAME_FUZZY_CUTOFF = 86.0  # a longer misspelt name over a short exact one
+BARE_PHONETIC_SHORTEST = 6  # letters of a name matched phonetically with no level word before
 
 # Letters Thai speakers pronounce alike, which a recogniser (or a caller typing) confuses.
 _PHONETIC = str.maketrans(
@@ -152,6 +154,10 @@ class PlaceIndex:
                 index += 1  # a subdistrict's name often repeats a district's; skip it
                 continue
             found = self._exact(tokens, index, marker)
+            if found and marker in DISTRICT_MARKERS | KHET_MARKERS and _short_name(found):
+                # "อำเภอ หนองบัว แดน": a misspelt name typed without spaces comes out in pieces,
+                # the first of them a short district; a close longer name wins over it
+                found = self._longer_misspelt(tokens, index, marker, found[0].last) or found
             if found is None and marker in DISTRICT_MARKERS and token == CAPITAL_WORD:
                 # "อำเภอ เมือง" and then no province: the capital of whichever province is named
                 found = [Mention("capital", (), index, index, 0.9, anchored=True)]
@@ -208,6 +214,10 @@ class PlaceIndex:
             if not found and marker is not None and len(key) >= shortest:
                 # a phonetic twin after a level word: "พิศณุโลก" for "พิษณุโลก"
                 found = self._phonetic(key, start, last, marker)
+            elif not found and marker is None and len(key) >= BARE_PHONETIC_SHORTEST:
+                # without one, only long names: "ปทุมรัต" for ปทุมรัตต์ (else "ปทุม" would win)
+                found = [replace(m, confidence=0.75, anchored=False) for m in
+                         self._phonetic(key, start, last, "")]  # fmt: skip
             if found:
                 return found
         return None
@@ -223,10 +233,32 @@ class PlaceIndex:
             found.append(Mention("province", tuple(sorted(provinces)), start, last, 0.8, True))
         return found
 
-    def _fuzzy(self, tokens: list[str], start: int, marker: str) -> list[Mention] | None:
+    def _longer_misspelt(
+        self, tokens: list[str], start: int, marker: str, last: int
+    ) -> list[Mention] | None:
+        """A close longer name over the words after a short one, if those words are not
+        names themselves ("อำเภอ เฉลิมพระเกียรติ น่าน" is that district of Nan)."""
+        end = last + 1
+        while end < min(len(tokens), start + MAX_SPAN) and not self._is_name(tokens[end]):
+            end += 1
+        if end == last + 1:
+            return None
+        return self._fuzzy(tokens, start, marker, lengths=range(last - start + 2, end - start + 1))
+
+    def _is_name(self, token: str) -> bool:
+        key = name_key(token)
+        return key in self._provinces or key in self._districts
+
+    def _fuzzy(
+        self, tokens: list[str], start: int, marker: str, lengths: range | None = None
+    ) -> list[Mention] | None:
+        """A misheard name after a level word. Given ``lengths`` (in words), only close matches
+        count: they replace a short name that was found exactly."""
         best: tuple[float, int, str, set[str]] | None = None  # score, length, kind, codes
-        for length in range(1, MAX_SPAN):
-            span = _span(tokens, start, length)
+        # district names may hold number words: "อำเภอ ท่า สอง ยาว" for ท่าสองยาง
+        numbers_inside = marker in DISTRICT_MARKERS | KHET_MARKERS
+        for length in lengths or range(1, MAX_SPAN):
+            span = _span(tokens, start, length, numbers_inside=numbers_inside)
             if span is None:
                 break
             query = phonetic_key(span)
@@ -234,6 +266,8 @@ class PlaceIndex:
                 continue
             # one wrong letter in a short word is a different word ("ตั้ง" is not "ตรัง")
             cutoff = ANCHORED_FUZZY_CUTOFF if len(query) >= 6 else SHORT_FUZZY_CUTOFF
+            if lengths is not None:
+                cutoff = max(cutoff, LONGER_NAME_FUZZY_CUTOFF)
             for kind, choices, index in self._fuzzy_targets(marker):
                 match = process.extractOne(query, choices, scorer=fuzz.ratio, score_cutoff=cutoff)
                 if match is None:
@@ -337,11 +371,21 @@ def _is_stop(token: str) -> bool:
     return token in CLAUSE_PARTICLES or token in LOCATIVES or digits_from_words(token) is not None
 
 
-def _span(tokens: list[str], start: int, length: int) -> str | None:
-    """The words tokens[start:start+length] joined, or None if the span crosses a boundary."""
+def _span(
+    tokens: list[str], start: int, length: int, *, numbers_inside: bool = False
+) -> str | None:
+    """The words tokens[start:start+length] joined, or None if the span crosses a boundary
+    (a level word, a particle, a locative, or a number word unless ``numbers_inside``)."""
     if start + length > len(tokens):
         return None
     words = tokens[start : start + length]
-    if any(w in ALL_MARKERS or _is_stop(w) for w in words[1:]):
-        return None
+    for word in words[1:]:
+        number = digits_from_words(word) is not None
+        if word in ALL_MARKERS or (_is_stop(word) and not (numbers_inside and number)):
+            return None
     return "".join(words)
+
+
+def _short_name(found: list[Mention]) -> bool:
+    """Whether an exact match is only a short or everyday-word district (confidence 0.85)."""
+    return all(m.kind == "district" and m.confidence < 0.9 for m in found)

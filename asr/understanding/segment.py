@@ -99,7 +99,9 @@ class Segmenter:
         unknown = False  # whether words[-1] is a run of pieces the dictionary does not know
         for piece in segment(part, custom_dict=self._trie):
             known = piece in self._words or not _THAI.search(piece)
-            if not known and unknown:
+            # unknown pieces join up again, and so does a lone unknown letter with the piece
+            # before it: "หนอง|กุ|ง|สี" → "หนอง|กุง|สี"
+            if words and not known and (unknown or len(piece) == 1):
                 words[-1] += piece
             else:
                 words.append(piece)
