@@ -194,7 +194,14 @@ class PlaceIndex:
             key = name_key(span)
             last = start + length - 1
             found: list[Mention] = []
-            districts = self._district_candidates(self._districts.get(key), key, marker)
+            said_alone = (
+                start > 0
+                and tokens[start - 1] in LOCATIVES
+                and (last + 1 == len(tokens) or tokens[last + 1] in CLAUSE_PARTICLES)
+            )
+            districts = self._district_candidates(
+                self._districts.get(key), key, marker, said_alone=said_alone
+            )
             if districts:
                 # a short or everyday-word name after อำเภอ may be the start of a misheard
                 # longer one ("อำเภอ พนม ไพ" for พนมไพร): it does not outvote a named province
@@ -325,12 +332,14 @@ class PlaceIndex:
         return None
 
     def _district_candidates(
-        self, codes: set[str] | None, key: str, marker: str | None
+        self, codes: set[str] | None, key: str, marker: str | None, *, said_alone: bool = False
     ) -> tuple[str, ...]:
+        """``said_alone``: the name is a whole clause after a locative ("อยู่ ปาย ครับ"), where
+        a short name is a place as surely as after อำเภอ."""
         if not codes:
             return ()
         if marker is None and (
-            len(key) < MIN_BARE_DISTRICT
+            (len(key) < MIN_BARE_DISTRICT and not said_alone)
             or key in self._settings.common_word_districts
             or key.startswith(HOUSE_WORD)  # "บ้าน สร้าง" is a house being built, not บ้านสร้าง
         ):
