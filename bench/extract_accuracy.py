@@ -31,7 +31,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,13 +101,23 @@ def digit_word_spans(text: str, digits: str) -> list[tuple[int, int]] | None:
     return None
 
 
-def drop_digit_variants(text: str, digits: str) -> Iterator[str]:
-    """``text`` once per digit of ``digits``, with that digit's word left out."""
-    for start, end in digit_word_spans(text, digits) or ():
+def drop_digit_variants(
+    text: str, digits: str, positions: Iterable[int] | None = None
+) -> Iterator[tuple[int, str]]:
+    """(position, ``text`` with that digit's word left out) for each digit of ``digits``, or
+    only at ``positions`` (0-based; negative counts from the end)."""
+    spans = digit_word_spans(text, digits) or []
+    chosen = (
+        range(len(spans))
+        if positions is None
+        else sorted({p % len(spans) for p in positions} if spans else set())
+    )
+    for position in chosen:
+        start, end = spans[position]
         before, after = text[:start], text[end:]
         if before.endswith(" ") and after.startswith(" "):
             after = after[1:]  # "สอง สาม สี่" → "สอง สี่", one space left
-        yield before + after
+        yield position, before + after
 
 
 @dataclass
@@ -151,6 +161,7 @@ class DropTally:
     wrong: dict[str, int] = field(default_factory=lambda: dict.fromkeys(NUMBER_FIELDS, 0))
     confident_wrong: dict[str, int] = field(default_factory=lambda: dict.fromkeys(NUMBER_FIELDS, 0))
     not_located: int = 0  # labelled numbers whose digit words could not be found in the text
+    wrong_values: list[tuple[str, str, float]] = field(default_factory=list)  # field, value, conf
     seconds: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -165,6 +176,7 @@ class DropTally:
             for name in NUMBER_FIELDS:
                 counts[name] += more[name]
         self.not_located += other.not_located
+        self.wrong_values.extend(other.wrong_values)
         self.seconds.extend(other.seconds)
 
 
@@ -202,19 +214,23 @@ def score_file(
 
 
 def score_dropped_digits(
-    understanding: Understanding, path: Path, spaceless_mode: str | None = None
+    understanding: Understanding,
+    path: Path,
+    spaceless_mode: str | None = None,
+    positions: Iterable[int] | None = None,
 ) -> DropTally:
+    """Every digit of every labelled number dropped in turn, or only those at ``positions``."""
     tally = DropTally()
     for label, row in read_rows(path):
         for name in NUMBER_FIELDS:
             digits = row.get(name)
             if not isinstance(digits, str):
                 continue
-            variants = list(drop_digit_variants(str(row["text"]), digits))
+            variants = list(drop_digit_variants(str(row["text"]), digits, positions))
             if not variants:
                 tally.not_located += 1
                 tally.errors.append(f"{label} {name}: digits of {digits} not found in the text")
-            for position, text in enumerate(variants):
+            for position, text in variants:
                 if spaceless_mode is not None:
                     text = spaceless(text, spaceless_mode)
                 started = time.perf_counter()
@@ -228,6 +244,7 @@ def score_dropped_digits(
                 else:
                     tally.wrong[name] += 1
                     tally.confident_wrong[name] += got.confidence >= UNSURE_BELOW
+                    tally.wrong_values.append((name, str(got.value), got.confidence))
                     tally.errors.append(
                         f"{label} {name} without digit {position + 1}: want none, got "
                         f"{got.value!r} at confidence {got.confidence}"
