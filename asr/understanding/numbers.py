@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 DIGIT_WORDS: dict[str, str] = {
     "ศูนย์": "0",
@@ -81,6 +82,7 @@ class NumberFindings:
     spans: tuple[tuple[int, int, str], ...] = field(default=())
 
 
+@lru_cache(maxsize=65536)  # asked of every word, often several times; pure
 def digits_from_words(text: str) -> str | None:
     """ "ศูนย์แปดโท" → "082"; None if the text is not made only of digit words."""
     if not _ALL_DIGIT_WORDS.fullmatch(text):

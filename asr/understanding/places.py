@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import replace
+from functools import lru_cache
 
 import geothai
 from rapidfuzz import fuzz, process
@@ -72,12 +73,14 @@ _TONE_MARKS = re.compile("[\u0e48-\u0e4b\u0e47]")
 _SILENT = re.compile(".\u0e4c")  # a letter under the silencer (การันต์) is not pronounced
 
 
+@lru_cache(maxsize=65536)  # the same words come up in call after call; keys are pure
 def phonetic_key(name: str) -> str:
     """A spelling-insensitive key: "ศรีษะเกษ" and "ศรีสะเกษ" share one."""
     key = _SILENT.sub("", match_form(name).replace("ฯ", ""))
     return _TONE_MARKS.sub("", key).translate(_PHONETIC)
 
 
+@lru_cache(maxsize=65536)
 def name_key(name: str) -> str:
     return match_form(name).replace("ฯ", "")
 
@@ -389,8 +392,9 @@ def _span(
         return None
     words = tokens[start : start + length]
     for word in words[1:]:
-        number = digits_from_words(word) is not None
-        if word in ALL_MARKERS or (_is_stop(word) and not (numbers_inside and number)):
+        if word in ALL_MARKERS:
+            return None
+        if _is_stop(word) and not (numbers_inside and digits_from_words(word) is not None):
             return None
     return "".join(words)
 
