@@ -10,7 +10,12 @@ How callers name places, and what each becomes:
 Names are matched on whole recogniser words (joined when the recogniser split a name, as in
 "บาง บัว ทอง"), never inside a word: "เลย" the province is not the "เลย" in "ไม่ได้เงินเลย".
 Misheard names ("พิศณุโลก", "สมุด ปราการ") are matched on a phonetic key, then fuzzily, but only
-right after a level word (อำเภอ / เขต / จังหวัด), where a place name is expected.
+right after a level word (อำเภอ / เขต / จังหวัด), where a place name is expected; without one,
+only long names on their phonetic key ("ปทุมรัต" for ปทุมรัตต์).
+
+Thai typed without spaces reaches here cut into words (``segment``), and a misspelt name may come
+out in pieces whose first is a short district ("อำเภอ หนองบัว แดน" for หนองบัวแดง): a close longer
+name over the pieces wins over the short one, as long as the pieces are not names themselves.
 """
 
 from __future__ import annotations
