@@ -310,6 +310,9 @@ def main(argv: list[str] | None = None) -> int:
         "--drop-digit", action="store_true", help="score numbers with one digit word dropped"
     )
     args = parser.parse_args(argv)
+    missing = [str(path) for path in args.files if not path.is_file()]
+    if missing:
+        parser.error(f"no such file: {', '.join(missing)}")
     understanding = Understanding.from_file(args.config)
     suffix = f" (spaceless: {args.spaceless})" if args.spaceless else ""
     if args.drop_digit:
