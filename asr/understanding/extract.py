@@ -43,8 +43,12 @@ class Understanding:
         """``path=None`` reads the packaged config/defaults/understanding.toml."""
         return cls(load_settings(path))
 
+    def split_words(self, token: str) -> list[str]:
+        """One space-separated token as words (Thai typed without spaces is cut up)."""
+        return self._segmenter.split(token)
+
     def extract(self, transcript: str) -> Extraction:
-        tokens = tokenise(transcript, self._segmenter.split)
+        tokens = tokenise(transcript, self.split_words)
         numbers = find_numbers(tokens)
         # digit words are not place names nor keywords: read them on a copy with digits
         text_tokens = _with_digits(tokens, numbers.spans)

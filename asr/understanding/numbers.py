@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 DIGIT_WORDS: dict[str, str] = {
     "ศูนย์": "0",
@@ -46,7 +47,7 @@ DIGIT_FILLERS = frozenset({"ขีด", "เอ่อ", "เออ", "อ่า"
 CHUNK_SEPARATORS = frozenset({"ครับ", "ค่ะ", "คะ", "นะ", "นะครับ", "นะคะ", "แล้วก็", "ต่อ"})
 PHONE_CUES = ("เบอร์", "โทร", "ติดต่อ", "มือถือ")
 # Words that say a number is a fixed line, not a mobile short of a digit.
-LANDLINE_CUES = ("บ้าน", "ทำงาน", "สำนักงาน", "ออฟฟิศ", "บริษัท", "พื้นฐาน", "ตั้งโต๊ะ")
+LANDLINE_CUES = ("บ้าน", "ทำงาน", "ที่ทำงาน", "สำนักงาน", "ออฟฟิศ", "บริษัท", "พื้นฐาน", "ตั้งโต๊ะ")
 # Area codes of fixed lines (TOT/NT numbering): 02 Bangkok, then 0XY by region.
 LANDLINE_PREFIXES = frozenset(
     ["02"] + [f"03{d}" for d in "23456789"] + [f"04{d}" for d in "2345"]
@@ -81,6 +82,7 @@ class NumberFindings:
     spans: tuple[tuple[int, int, str], ...] = field(default=())
 
 
+@lru_cache(maxsize=65536)  # asked of every word, often several times; pure
 def digits_from_words(text: str) -> str | None:
     """ "ศูนย์แปดโท" → "082"; None if the text is not made only of digit words."""
     if not _ALL_DIGIT_WORDS.fullmatch(text):

@@ -10,7 +10,12 @@ How callers name places, and what each becomes:
 Names are matched on whole recogniser words (joined when the recogniser split a name, as in
 "บาง บัว ทอง"), never inside a word: "เลย" the province is not the "เลย" in "ไม่ได้เงินเลย".
 Misheard names ("พิศณุโลก", "สมุด ปราการ") are matched on a phonetic key, then fuzzily, but only
-right after a level word (อำเภอ / เขต / จังหวัด), where a place name is expected.
+right after a level word (อำเภอ / เขต / จังหวัด), where a place name is expected; without one,
+only long names on their phonetic key ("ปทุมรัต" for ปทุมรัตต์).
+
+Thai typed without spaces reaches here cut into words (``segment``), and a misspelt name may come
+out in pieces whose first is a short district ("อำเภอ หนองบัว แดน" for หนองบัวแดง): a close longer
+name over the pieces wins over the short one, as long as the pieces are not names themselves.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import replace
+from functools import lru_cache
 
 import geothai
 from rapidfuzz import fuzz, process
@@ -44,6 +50,8 @@ WEAK_PROVINCE_CONFIDENCE = 0.6  # a province name that is also an everyday word 
 ANCHORED_FUZZY_CUTOFF = 78.0
 SHORT_FUZZY_CUTOFF = 88.0
 BARE_PROVINCE_FUZZY_CUTOFF = 90.0
+LONGER_NAME_FUZZY_CUTOFF = 86.0  # a longer misspelt name over a short exact one
+BARE_PHONETIC_SHORTEST = 6  # letters of a name matched phonetically with no level word before
 
 # Letters Thai speakers pronounce alike, which a recogniser (or a caller typing) confuses.
 _PHONETIC = str.maketrans(
@@ -70,12 +78,14 @@ _TONE_MARKS = re.compile("[\u0e48-\u0e4b\u0e47]")
 _SILENT = re.compile(".\u0e4c")  # a letter under the silencer (การันต์) is not pronounced
 
 
+@lru_cache(maxsize=65536)  # the same words come up in call after call; keys are pure
 def phonetic_key(name: str) -> str:
     """A spelling-insensitive key: "ศรีษะเกษ" and "ศรีสะเกษ" share one."""
     key = _SILENT.sub("", match_form(name).replace("ฯ", ""))
     return _TONE_MARKS.sub("", key).translate(_PHONETIC)
 
 
+@lru_cache(maxsize=65536)
 def name_key(name: str) -> str:
     return match_form(name).replace("ฯ", "")
 
@@ -152,6 +162,10 @@ class PlaceIndex:
                 index += 1  # a subdistrict's name often repeats a district's; skip it
                 continue
             found = self._exact(tokens, index, marker)
+            if found and marker in DISTRICT_MARKERS | KHET_MARKERS and _short_name(found):
+                # "อำเภอ หนองบัว แดน": a misspelt name typed without spaces comes out in pieces,
+                # the first of them a short district; a close longer name wins over it
+                found = self._longer_misspelt(tokens, index, marker, found[0].last) or found
             if found is None and marker in DISTRICT_MARKERS and token == CAPITAL_WORD:
                 # "อำเภอ เมือง" and then no province: the capital of whichever province is named
                 found = [Mention("capital", (), index, index, 0.9, anchored=True)]
@@ -188,7 +202,14 @@ class PlaceIndex:
             key = name_key(span)
             last = start + length - 1
             found: list[Mention] = []
-            districts = self._district_candidates(self._districts.get(key), key, marker)
+            said_alone = (
+                start > 0
+                and tokens[start - 1] in LOCATIVES
+                and (last + 1 == len(tokens) or tokens[last + 1] in CLAUSE_PARTICLES)
+            )
+            districts = self._district_candidates(
+                self._districts.get(key), key, marker, said_alone=said_alone
+            )
             if districts:
                 # a short or everyday-word name after อำเภอ may be the start of a misheard
                 # longer one ("อำเภอ พนม ไพ" for พนมไพร): it does not outvote a named province
@@ -208,6 +229,10 @@ class PlaceIndex:
             if not found and marker is not None and len(key) >= shortest:
                 # a phonetic twin after a level word: "พิศณุโลก" for "พิษณุโลก"
                 found = self._phonetic(key, start, last, marker)
+            elif not found and marker is None and len(key) >= BARE_PHONETIC_SHORTEST:
+                # without one, only long names: "ปทุมรัต" for ปทุมรัตต์ (else "ปทุม" would win)
+                found = [replace(m, confidence=0.75, anchored=False) for m in
+                         self._phonetic(key, start, last, "")]  # fmt: skip
             if found:
                 return found
         return None
@@ -223,10 +248,32 @@ class PlaceIndex:
             found.append(Mention("province", tuple(sorted(provinces)), start, last, 0.8, True))
         return found
 
-    def _fuzzy(self, tokens: list[str], start: int, marker: str) -> list[Mention] | None:
+    def _longer_misspelt(
+        self, tokens: list[str], start: int, marker: str, last: int
+    ) -> list[Mention] | None:
+        """A close longer name over the words after a short one, if those words are not
+        names themselves ("อำเภอ เฉลิมพระเกียรติ น่าน" is that district of Nan)."""
+        end = last + 1
+        while end < min(len(tokens), start + MAX_SPAN) and not self._is_name(tokens[end]):
+            end += 1
+        if end == last + 1:
+            return None
+        return self._fuzzy(tokens, start, marker, lengths=range(last - start + 2, end - start + 1))
+
+    def _is_name(self, token: str) -> bool:
+        key = name_key(token)
+        return key in self._provinces or key in self._districts
+
+    def _fuzzy(
+        self, tokens: list[str], start: int, marker: str, lengths: range | None = None
+    ) -> list[Mention] | None:
+        """A misheard name after a level word. Given ``lengths`` (in words), only close matches
+        count: they replace a short name that was found exactly."""
         best: tuple[float, int, str, set[str]] | None = None  # score, length, kind, codes
-        for length in range(1, MAX_SPAN):
-            span = _span(tokens, start, length)
+        # district names may hold number words: "อำเภอ ท่า สอง ยาว" for ท่าสองยาง
+        numbers_inside = marker in DISTRICT_MARKERS | KHET_MARKERS
+        for length in lengths or range(1, MAX_SPAN):
+            span = _span(tokens, start, length, numbers_inside=numbers_inside)
             if span is None:
                 break
             query = phonetic_key(span)
@@ -234,6 +281,8 @@ class PlaceIndex:
                 continue
             # one wrong letter in a short word is a different word ("ตั้ง" is not "ตรัง")
             cutoff = ANCHORED_FUZZY_CUTOFF if len(query) >= 6 else SHORT_FUZZY_CUTOFF
+            if lengths is not None:
+                cutoff = max(cutoff, LONGER_NAME_FUZZY_CUTOFF)
             for kind, choices, index in self._fuzzy_targets(marker):
                 match = process.extractOne(query, choices, scorer=fuzz.ratio, score_cutoff=cutoff)
                 if match is None:
@@ -291,12 +340,14 @@ class PlaceIndex:
         return None
 
     def _district_candidates(
-        self, codes: set[str] | None, key: str, marker: str | None
+        self, codes: set[str] | None, key: str, marker: str | None, *, said_alone: bool = False
     ) -> tuple[str, ...]:
+        """``said_alone``: the name is a whole clause after a locative ("อยู่ ปาย ครับ"), where
+        a short name is a place as surely as after อำเภอ."""
         if not codes:
             return ()
         if marker is None and (
-            len(key) < MIN_BARE_DISTRICT
+            (len(key) < MIN_BARE_DISTRICT and not said_alone)
             or key in self._settings.common_word_districts
             or key.startswith(HOUSE_WORD)  # "บ้าน สร้าง" is a house being built, not บ้านสร้าง
         ):
@@ -337,11 +388,22 @@ def _is_stop(token: str) -> bool:
     return token in CLAUSE_PARTICLES or token in LOCATIVES or digits_from_words(token) is not None
 
 
-def _span(tokens: list[str], start: int, length: int) -> str | None:
-    """The words tokens[start:start+length] joined, or None if the span crosses a boundary."""
+def _span(
+    tokens: list[str], start: int, length: int, *, numbers_inside: bool = False
+) -> str | None:
+    """The words tokens[start:start+length] joined, or None if the span crosses a boundary
+    (a level word, a particle, a locative, or a number word unless ``numbers_inside``)."""
     if start + length > len(tokens):
         return None
     words = tokens[start : start + length]
-    if any(w in ALL_MARKERS or _is_stop(w) for w in words[1:]):
-        return None
+    for word in words[1:]:
+        if word in ALL_MARKERS:
+            return None
+        if _is_stop(word) and not (numbers_inside and digits_from_words(word) is not None):
+            return None
     return "".join(words)
+
+
+def _short_name(found: list[Mention]) -> bool:
+    """Whether an exact match is only a short or everyday-word district (confidence 0.85)."""
+    return all(m.kind == "district" and m.confidence < 0.9 for m in found)

@@ -30,7 +30,9 @@ _THAI = re.compile("[\u0e00-\u0e7f]")
 # Written abbreviations glued to a name: "อ.สันทราย", "จ.เชียงใหม่" (not the "ก." of "ธ.ก.ส.").
 _GLUED_ABBREVIATION = re.compile("(?<![.\u0e01-\u0e2e])([อจต])\\.(?=[\u0e01-\u0e2e][^.])")
 _ABBREVIATIONS = {"อ": "อำเภอ", "จ": "จังหวัด", "ต": "ตำบล"}
-# No spaced transcript has an unknown word this long that is not a run of digits.
+# Letters from which an unknown token is taken for a typed phrase even with no clause or place
+# word in it. In the labelled sets no spaced token (other than a run of digit words) that the
+# dictionary does not know is this long: the longest, a misspelt name, has 13 letters.
 SHORTEST_PHRASE = 16
 
 
@@ -38,7 +40,8 @@ class _Words(Trie):
     """PyThaiNLP's word trie (built once per process and shared) plus a small trie of ours.
 
     Building a ``Trie`` of all 62,000 words again for each ``Understanding`` would cost a second
-    or more of pure Python; ``newmm`` only asks for ``prefixes``, which both answer.
+    or more of pure Python; ``newmm`` only asks for ``prefixes`` (and whether the trie is
+    empty), which this answers from both.
     """
 
     def __init__(self, extra_words: frozenset[str]) -> None:
@@ -73,9 +76,6 @@ class Segmenter:
         self._trie = _Words(ours)
         self._is_number = is_number
 
-    def knows(self, word: str) -> bool:
-        return word in self._words
-
     def split(self, token: str) -> list[str]:
         """``token`` (no spaces) as words; a dictionary word or non-Thai token stays whole."""
         if token in self._words or not _THAI.search(token):
@@ -99,7 +99,9 @@ class Segmenter:
         unknown = False  # whether words[-1] is a run of pieces the dictionary does not know
         for piece in segment(part, custom_dict=self._trie):
             known = piece in self._words or not _THAI.search(piece)
-            if not known and unknown:
+            # unknown pieces join up again, and so does a lone unknown letter with the piece
+            # before it: "หนอง|กุ|ง|สี" → "หนอง|กุง|สี"
+            if words and not known and (unknown or len(piece) == 1):
                 words[-1] += piece
             else:
                 words.append(piece)

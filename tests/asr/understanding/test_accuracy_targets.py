@@ -15,7 +15,12 @@ from asr.understanding import Understanding
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "bench"))
 
-from extract_accuracy import Tally, score_file  # noqa: E402
+from extract_accuracy import (  # noqa: E402
+    UNSURE_BELOW,
+    Tally,
+    score_dropped_digits,
+    score_file,
+)
 
 DATA = Path(__file__).with_name("data")
 DEV = DATA / "complaints-dev.jsonl"  # the 30 labelled transcripts the issue gives
@@ -24,6 +29,7 @@ HELDOUT_B = DATA / "heldout-b.jsonl"
 HELDOUT_C = DATA / "heldout-c.jsonl"
 HELDOUT_D = DATA / "heldout-d.jsonl"
 HELDOUT_E = DATA / "heldout-e.jsonl"
+UNSEEN_F = DATA / "unseen-f.jsonl"  # never used for tuning, here only as a measure
 # b-e: 540 transcripts by four engineers who had not seen the rules. Their first scores,
 # before any rule was changed for them, are in docs/asr.md (category 74-86 % with the rules of
 # the day): these sets now guard what was learnt from their misses; the next unseen set is the
@@ -59,3 +65,55 @@ def test_other_engineers_sets_meet_targets(understanding: Understanding, path: P
     tally = score_file(understanding, path)
     assert tally.lines >= 120
     _check(tally)
+
+
+# --- written Thai (issue 10): every set, as given and with the spaces inside phrases removed
+# (bench/extract_accuracy.py: "all" removes every space, "clauses" keeps them between clauses).
+EVERY_SET = [DEV, CASES, HELDOUT_B, HELDOUT_C, HELDOUT_D, HELDOUT_E, UNSEEN_F]
+WRITTEN_TARGETS = {"province_code": 0.98, "district_code": 0.95, "phone": 1.0, "citizen_id": 1.0}
+_spaced: dict[Path, Tally] = {}
+
+
+def _as_given(understanding: Understanding, path: Path) -> Tally:
+    if path not in _spaced:
+        _spaced[path] = score_file(understanding, path)
+    return _spaced[path]
+
+
+@pytest.mark.parametrize("spacing", [None, "all", "clauses"], ids=str)
+@pytest.mark.parametrize("path", EVERY_SET, ids=lambda p: p.stem)
+def test_written_thai_meets_targets(
+    understanding: Understanding, path: Path, spacing: str | None
+) -> None:
+    spaced = _as_given(understanding, path)
+    tally = spaced if spacing is None else score_file(understanding, path, spacing)
+    assert tally.lines == spaced.lines >= 30
+    misses = {
+        name: tally.accuracy(name) for name, target in WRITTEN_TARGETS.items()
+        if tally.accuracy(name) < target
+    }  # fmt: skip
+    assert not misses, f"below target: {misses}\n" + "\n".join(tally.errors)
+    assert tally.accuracy("category") >= spaced.accuracy("category") - 0.02, tally.errors
+    assert tally.urgent_recall() >= spaced.urgent_recall(), tally.errors
+
+
+# Which digit is dropped: the mobile prefix's second (the one that can leave a valid landline
+# behind) and the last; `bench/extract_accuracy.py --drop-digit` drops every one in turn, and
+# test_dropped_digits.py every one of a mobile and an ID.
+DROPPED_POSITIONS = (1, -1)
+
+
+@pytest.mark.parametrize("spacing", [None, "all"], ids=str)
+@pytest.mark.parametrize("path", EVERY_SET, ids=lambda p: p.stem)
+def test_a_dropped_digit_never_fills_a_sure_wrong_number(
+    understanding: Understanding, path: Path, spacing: str | None
+) -> None:
+    tally = score_dropped_digits(understanding, path, spacing, DROPPED_POSITIONS)
+    assert tally.not_located == 0, tally.errors
+    assert sum(tally.variants.values()) >= 10
+    assert not any(tally.confident_wrong.values()), tally.errors
+    # the only wrong values: a mobile that lost its second digit and reads as a landline,
+    # which nothing in the words tells apart; they are shown as unsure
+    for name, value, confidence in tally.wrong_values:
+        assert (name, len(value), value[0]) == ("phone", 9, "0"), tally.errors
+        assert confidence < UNSURE_BELOW

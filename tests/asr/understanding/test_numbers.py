@@ -60,7 +60,12 @@ def test_phone(transcript: str, phone: str | None) -> None:
         ("5714524697319", True),
         ("1101700230675", False),  # last digit changed
         ("1101700230671", False),
-        ("0101700230676", False),  # no ID starts with 0
+        ("0101700230676", False),  # wrong check digit (the first digit is not checked)
+        # DOMAIN.md's rule, as ticketing/validation.py applies it: any first digit; 0 is the
+        # type given to people without Thai nationality
+        ("0101700230670", True),
+        ("9101700230673", True),
+        ("110170023067๘", False),  # a Thai digit is not an ASCII one
         ("110170023067", False),  # 12 digits
     ],
 )
@@ -98,6 +103,11 @@ def test_phone_and_id_said_without_a_pause_are_split() -> None:
     transcript = "ศูนย์แปดหนึ่งสองสามสี่ห้าหกเจ็ดแปดหนึ่งหนึ่งศูนย์หนึ่งเจ็ดศูนย์ศูนย์สองสามศูนย์หกเจ็ดแปด"
     found = find_numbers(tokenise(transcript))
     assert (found.phone, found.citizen_id) == ("0812345678", "1101700230678")
+
+
+def test_id_of_a_person_without_thai_nationality(understanding: Understanding) -> None:
+    got = understanding.extract("เลข ประจำตัว ศูนย์ หนึ่ง ศูนย์ หนึ่ง เจ็ด ศูนย์ ศูนย์ สอง สาม ศูนย์ หก เจ็ด ศูนย์ ค่ะ")
+    assert (got.citizen_id.value, got.citizen_id.confidence) == ("0101700230670", 0.97)
 
 
 def test_phone_and_id_in_one_transcript(understanding: Understanding) -> None:
