@@ -411,7 +411,16 @@ def main() -> int:
                 stats.append(json.loads(proc.stdout.readline()))
             return stats
 
-        time.sleep(4)  # register + one dispatcher probe
+        # Ready when a probe call goes through (registered, dispatcher probed, media running):
+        # a node slow to start under load must not count as failed calls of the first step.
+        probes = 0
+        while probes < 30:
+            probes += 1
+            time.sleep(2)
+            probe = run_sipp(kamailio.registrar, 1, 1, 1, sink_port, 46950, 47950, workdir)
+            if probe["ok"] == 1:
+                break
+        print(json.dumps({"ready_after_probe_calls": probes, "ok": probe["ok"]}), flush=True)
         kamailio_pids = group_pids(kamailio._process.pid)  # type: ignore[union-attr]
         node_pids = [proc.pid for proc in procs]
         steps = [int(s) for s in args.steps.split(",")]

@@ -161,9 +161,7 @@ class RtpStream:
         return key
 
     def move(self, remote: tuple[str, int]) -> None:
-        """A re-INVITE moved the caller: latch again to the new address."""
-        self.remote = remote
-        self._peer = None
+        self.remote, self._peer = remote, None  # (re-)INVITE: latch again to the new address
 
     def _may_latch(self, source: tuple[str, int], data: bytes) -> bool:
         """Only the SDP's address is heard; its first packet latches the source port, and
@@ -171,6 +169,8 @@ class RtpStream:
         ours = self.remote is not None and source[0] == self.remote[0]
         if ours and (self._peer is None or data[8:12] != self._in_ssrc_bytes):
             return True
+        if not self.foreign:  # once per call: a caller behind NAT shows up here, not silently
+            log.warning("RTP port %d: not heard: %s (SDP %s)", self.port, source, self.remote)
         self.foreign += 1
         return False
 
@@ -394,9 +394,7 @@ class MediaLoop:
 
     def _open(self, stream_id: int, port: int) -> None:
         if not self._fds:
-            log.error(
-                "media process: OPEN of stream %d (port %d) without a socket", stream_id, port
-            )
+            log.error("media process: OPEN of stream %d (port %d) with no socket", stream_id, port)
             return
         sock = socket.socket(fileno=self._fds.popleft())
         sock.setblocking(False)

@@ -97,6 +97,39 @@ def test_media_process_paces_prompts_and_hands_over_audio_keys_and_timeouts():
         client.allocate()
 
 
+def test_caller_rtp_is_heard_only_from_the_sdp_address_in_order_with_a_lost_packet_filled():
+    base = free_even_block()
+    client = MediaClient("127.0.0.1", base, base + 39, name="t-latch", rtp_timeout=30.0)
+    client.start()
+    caller = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    caller.bind(("127.0.0.1", 0))
+    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    stranger.bind(("127.0.0.2", 0))  # the whole 127/8 is local: another host's address
+
+    def send(sock: socket.socket, seq: int) -> None:
+        packet = rtp.build(0, seq, seq * 160, 9, bytes([0x80 + seq]) * 160)
+        sock.sendto(packet, ("127.0.0.1", handle.port))
+
+    try:
+        handle = client.allocate()
+        handle.start(("127.0.0.1", 4000), g711.PCMU, 101)  # the caller's SDP: 127.0.0.1
+        send(stranger, 1)  # before the caller, from elsewhere: never heard
+        for seq in [1, 2, 4, 3, 5, 7, 8, 9, 10, 11]:  # 3 comes late, 6 is lost
+            send(caller, seq)
+        send(stranger, 12)
+        expected = b"".join(
+            b"\x00\x00" * 160 if seq == 6 else g711.decode(bytes([0x80 + seq]) * 160, 0)
+            for seq in range(1, 12)
+        )
+        assert wait_for(lambda: sum(map(len, handle.inbound)) >= len(expected), 3)
+        assert handle.take_inbound() == expected  # in order, 20 ms of silence for the lost one
+        assert not wait_for(lambda: bool(handle.inbound), 0.3)  # nothing from the stranger
+    finally:
+        client.stop()
+        caller.close()
+        stranger.close()
+
+
 def test_media_process_death_ends_calls_with_error_and_the_node_carries_on():
     reasons: list[str | None] = []
     in_call = threading.Event()
