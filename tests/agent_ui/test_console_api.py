@@ -136,3 +136,22 @@ def test_dashboard_figures_and_csv(
 
 def CALLER_PHONE_ABSENT(text: str) -> bool:
     return "0812345678" not in text
+
+
+def test_queue_snippets_and_history_are_masked_for_supervisors(
+    client: TestClient, services: Services, settings: Settings
+) -> None:
+    older = phone_draft(services, settings, caller=CALLER)
+    newer = services.tickets.create(
+        NewTicket(description="ก" * 130 + f" โทร {CALLER}", caller_phone=CALLER, channel="phone"),
+        Actor.system("ivr"),
+    )
+    sign_in(client, "boss")
+    items = client.get("/console/api/queue").json()["items"]
+    snippet = next(i["snippet"] for i in items if i["reference"] == newer["reference"])
+    assert CALLER not in snippet and CALLER[:5] not in snippet and len(snippet) <= 140
+    history = client.get(f"/console/api/tickets/{newer['reference']}/history").json()["items"]
+    assert [t["reference"] for t in history] == [older.ticket["reference"]]
+    assert history[0]["caller_phone"] == "••••••5678"
+    exported = client.get("/dashboard/export.csv").text
+    assert CALLER not in exported and "5678" not in exported
