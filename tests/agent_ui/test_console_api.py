@@ -155,3 +155,29 @@ def test_queue_snippets_and_history_are_masked_for_supervisors(
     assert history[0]["caller_phone"] == "••••••5678"
     exported = client.get("/dashboard/export.csv").text
     assert CALLER not in exported and "5678" not in exported
+
+
+def test_a_scoped_supervisor_sees_and_hears_only_their_provinces(
+    client: TestClient, services: Services, settings: Settings
+) -> None:
+    services.users.add_user("cm_boss", "correct-horse-1", "supervisor", provinces=("50",))
+    bangkok = phone_draft(services, settings)
+    services.tickets.apply_transcript(
+        bangkok.ticket["id"],
+        transcript="ถนนพัง กรุงเทพ",
+        words=[],
+        extracted={"province_code": "10"},
+        confidence={"province_code": 0.9},
+        asr_status="done",
+    )
+    unplaced = phone_draft(services, settings)
+    sign_in(client, "cm_boss")
+    refs = [i["reference"] for i in client.get("/console/api/queue").json()["items"]]
+    assert refs == [unplaced.ticket["reference"]]
+    assert client.get(f"/recordings/{bangkok.recording_id}").status_code == 403
+    assert client.get(f"/api/v1/tickets/{bangkok.ticket['reference']}").status_code == 403
+    claim = client.post(
+        f"/console/api/tickets/{bangkok.ticket['reference']}/claim",
+        headers={"X-CSRF-Token": sign_in(client, "cm_boss")},
+    )
+    assert claim.status_code == 403
