@@ -1,8 +1,7 @@
 """Proof for issue 9: schemathesis against /api/v1/openapi.json of the real app in process (real
 SQLite file, the suite's Redis), as a call-taker and as a masked, scoped supervisor, with a
-fixed seed. Every operation gets
-positive and negative examples; the run must find 0 server errors and 0 schema violations
-(status codes, content types, bodies and headers as documented)."""
+fixed seed. Every operation gets positive and negative examples; the run must find 0 server
+errors and 0 schema violations (status codes, content types, bodies and headers as documented)."""
 
 from __future__ import annotations
 
