@@ -21,7 +21,6 @@ from ticketing.actors import Actor
 from ticketing.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleVersion
 from ticketing.events import record_event
 from ticketing.filters import TicketFilter
-from ticketing.masking import mask_text
 from ticketing.models import (
     AuditEvent,
     CitizenUpdate,
@@ -32,7 +31,7 @@ from ticketing.models import (
 from ticketing.models import (
     AuditEvent as _Audit,
 )
-from ticketing.queries import ticket_query, visible_condition
+from ticketing.queries import ticket_query
 from ticketing.reference import (
     InvalidReference,
     buddhist_year_prefix,
@@ -46,6 +45,7 @@ from ticketing.serialize import (
     update_to_dict,
 )
 from ticketing.status import OPEN_STATUSES, IllegalTransition, TicketStatus, check_transition
+from ticketing.ticket_access import ScopedTicketAccess
 from ticketing.timeutil import as_utc, utcnow
 from ticketing.validation import (
     CHANNELS,
@@ -83,7 +83,7 @@ class NewTicket:
     asr_status: str = "none"
 
 
-class TicketService:
+class TicketService(ScopedTicketAccess):
     def __init__(
         self,
         sessions: sessionmaker[Session],
@@ -228,19 +228,6 @@ class TicketService:
             self._check_visible(ticket, actor)
             return [audit_to_dict(a, actor) for a in self._audit_rows(session, ticket.id)]
 
-    def reveal(self, reference: str, actor: Actor, reason: str) -> dict[str, Any]:
-        """An admin's look at the unmasked ticket: written to its audit trail (who, when, why)
-        in the same transaction, and logged, before anything is shown."""
-        if actor.role != "admin":
-            raise PermissionDenied("only an admin may reveal masked personal data")
-        why = clean_text(reason, "reason", 500, required=True)
-        with self._transaction() as session:
-            ticket = self._load(session, reference)
-            self._check_visible(ticket, actor)
-            self._audit(session, ticket, actor, "revealed", {}, {"reason": why})
-            log.warning("ticket %s: personal data revealed to %s", ticket.reference, actor.name)
-        return self.detail(reference, actor.for_reveal())
-
     def search(
         self,
         filters: TicketFilter,
@@ -259,27 +246,6 @@ class TicketService:
             items = [ticket_to_dict(t, actor) for t in rows[:limit]]
             next_cursor = rows[limit - 1].id if len(rows) > limit else None
             return items, next_cursor
-
-    def caller_history(
-        self, reference: str, actor: Actor, *, limit: int = 20
-    ) -> list[dict[str, Any]]:
-        """The caller's other tickets, found by the real number even for a viewer who sees it
-        masked: it follows a ticket they may open, so it answers no question about a number."""
-        with self._sessions() as session:
-            ticket = self._load(session, reference)
-            self._check_visible(ticket, actor)
-            if not ticket.caller_phone:
-                return []
-            query = (
-                select(Ticket)
-                .where(Ticket.caller_phone == ticket.caller_phone, Ticket.id != ticket.id)
-                .order_by(Ticket.id.desc())
-                .limit(limit)
-            )
-            visible = visible_condition(actor)
-            if visible is not None:
-                query = query.where(visible)
-            return [ticket_to_dict(t, actor) for t in session.scalars(query)]
 
     def open_tickets_for_phone(self, phone: str) -> list[dict[str, Any]]:
         """A repeat caller's open tickets, newest first (the IVR offers their status)."""
@@ -638,21 +604,6 @@ class TicketService:
     def _check_visible(self, ticket: Ticket, actor: Actor | None) -> None:
         if actor is not None and not actor.may_see_province(ticket.province_code):
             raise PermissionDenied(f"ticket {ticket.reference} is outside your provinces")
-
-    @staticmethod
-    def _check_placement(province: str | None, actor: Actor) -> None:
-        if not actor.may_place_in(province):
-            raise PermissionDenied(f"province {province} is outside your provinces")
-
-    @staticmethod
-    def _check_masked_edit(ticket: Ticket, changes: dict[str, Any], actor: Actor) -> None:
-        """A viewer who sees numbers masked must not write the masked text back over them."""
-        if actor.sees_personal_data or "description" not in changes:
-            return
-        if mask_text(ticket.description) != ticket.description:
-            raise PermissionDenied(
-                "the description holds personal numbers you see masked; a call-taker edits it"
-            )
 
     def _check_category(self, category: str | None) -> None:
         if category is not None and category not in self._catalog.categories:

@@ -149,24 +149,32 @@ class UserService:
         name alone, and the reply and the work done are the same for unknown names."""
         with self._sessions() as session:
             verdict = login_throttle.check(session, username, address)
+            user = session.scalars(select(User).where(User.username == username)).one_or_none()
+            stored = user.password_hash if user is not None and user.active else None
         if not verdict.allowed:
             raise LoginThrottled(verdict.retry_after)
-        with self._sessions.begin() as session:
-            user = session.scalars(select(User).where(User.username == username)).one_or_none()
-            ok = False
-            if user is None or not user.active:
-                self._hasher.hash(password)  # same cost either way: no user enumeration by time
-            else:
-                try:
-                    ok = self._hasher.verify(user.password_hash, password)
-                except (VerificationError, InvalidHashError):
-                    ok = False
-            if ok and user is not None:
-                login_throttle.record_success(session, username, address)
-                if self._hasher.check_needs_rehash(user.password_hash):
-                    user.password_hash = self._hasher.hash(password)
-                return actor_for(user)
-            verdict = login_throttle.record_failure(session, username, address)
+        ok = False
+        if stored is None:
+            self._hasher.hash(password)  # same cost either way: no user enumeration by time
+        else:
+            try:
+                ok = self._hasher.verify(stored, password)
+            except (VerificationError, InvalidHashError):
+                ok = False
+        for attempt in range(2):
+            try:
+                with self._sessions.begin() as session:
+                    if ok:
+                        login_throttle.record_success(session, username, address)
+                        user = self._user(session, username)
+                        if self._hasher.check_needs_rehash(user.password_hash):
+                            user.password_hash = self._hasher.hash(password)
+                        return actor_for(user)
+                    verdict = login_throttle.record_failure(session, username, address)
+                break
+            except IntegrityError:
+                if attempt:  # two first failures of one key raced; the second try updates
+                    raise
         if not verdict.allowed:
             log.warning("sign-ins throttled for %.0f s from %s", verdict.retry_after, address)
             raise LoginThrottled(verdict.retry_after)

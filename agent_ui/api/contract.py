@@ -69,7 +69,15 @@ def reply(
 ) -> JSONResponse:
     """``data`` as JSON after checking it is what the schema promises (a mismatch is a bug: it
     is logged and answered 500, never sent out of contract)."""
-    model.model_validate(data)
+    try:
+        model.model_validate(data)
+    except ValidationError as exc:
+        log.error(
+            "reply does not match its schema %s (update agent_ui/api/schemas.py): %s",
+            model.__name__,
+            exc.errors(include_url=False, include_input=False)[:3],
+        )
+        raise
     return JSONResponse(data, status_code=status, headers=dict(headers or {}))
 
 

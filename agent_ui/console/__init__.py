@@ -40,8 +40,12 @@ def console_routes(settings: Settings, services: Services) -> list[BaseRoute]:
             return error_response(401, "unauthenticated", "sign in to follow live updates")
         request.app.state.console_live_hub = hub  # so the lifespan hook can stop the reader
         subscriber = hub.subscribe(actor)
+
+        async def still_signed_in() -> bool:
+            return await signed_in_actor(request) is not None
+
         return StreamingResponse(
-            event_stream(hub, subscriber),
+            event_stream(hub, subscriber, still_signed_in),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )

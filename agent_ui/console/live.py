@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,13 +132,26 @@ def sse_message(event: Event, actor: Actor | None = None) -> str:
     return f"event: hotline\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
 
-async def event_stream(hub: LiveHub, subscriber: Subscriber) -> AsyncIterator[str]:
-    """The SSE body for one client: a hello, then events, with heartbeats to keep proxies open."""
+async def event_stream(
+    hub: LiveHub,
+    subscriber: Subscriber,
+    still_signed_in: Callable[[], Awaitable[bool]] | None = None,
+    recheck_seconds: float = HEARTBEAT_SECONDS,
+) -> AsyncIterator[str]:
+    """The SSE body for one client: a hello, then events, with heartbeats to keep proxies open.
+    The session is checked again every ``recheck_seconds``: a stream of a session that was ended
+    (logout, sign out everywhere, password change) stops, it does not live on."""
+    checked = time.monotonic()
     try:
         yield "retry: 2000\nevent: hello\ndata: {}\n\n"
         while True:
+            if still_signed_in is not None and time.monotonic() - checked >= recheck_seconds:
+                if not await still_signed_in():
+                    yield "event: signed_out\ndata: {}\n\n"
+                    return
+                checked = time.monotonic()
             try:
-                event = await asyncio.wait_for(subscriber.queue.get(), HEARTBEAT_SECONDS)
+                event = await asyncio.wait_for(subscriber.queue.get(), recheck_seconds)
             except TimeoutError:
                 yield ": heartbeat\n\n"
                 continue

@@ -238,3 +238,9 @@ def test_supervisor_timeline_is_masked(
     assert page.eval_on_selector("#f-description", "el => el.readOnly")
     html = page.content()
     assert MASK_PHONE not in html and MASK_CID not in html
+    # Looking a caller up by number is not offered to a role that sees numbers masked.
+    page.fill("#search", MASK_PHONE)
+    page.press("#search", "Enter")
+    page.wait_for_function(
+        "() => document.getElementById('toast').textContent.includes('เฉพาะเจ้าหน้าที่รับเรื่อง')"
+    )

@@ -136,3 +136,48 @@ def test_dashboard_figures_and_csv(
 
 def CALLER_PHONE_ABSENT(text: str) -> bool:
     return "0812345678" not in text
+
+
+def test_queue_snippets_and_history_are_masked_for_supervisors(
+    client: TestClient, services: Services, settings: Settings
+) -> None:
+    older = phone_draft(services, settings, caller=CALLER)
+    newer = services.tickets.create(
+        NewTicket(description="ก" * 130 + f" โทร {CALLER}", caller_phone=CALLER, channel="phone"),
+        Actor.system("ivr"),
+    )
+    sign_in(client, "boss")
+    items = client.get("/console/api/queue").json()["items"]
+    snippet = next(i["snippet"] for i in items if i["reference"] == newer["reference"])
+    assert CALLER not in snippet and CALLER[:5] not in snippet and len(snippet) <= 140
+    history = client.get(f"/console/api/tickets/{newer['reference']}/history").json()["items"]
+    assert [t["reference"] for t in history] == [older.ticket["reference"]]
+    assert history[0]["caller_phone"] == "••••••5678"
+    exported = client.get("/dashboard/export.csv").text
+    assert CALLER not in exported and "5678" not in exported
+
+
+def test_a_scoped_supervisor_sees_and_hears_only_their_provinces(
+    client: TestClient, services: Services, settings: Settings
+) -> None:
+    services.users.add_user("cm_boss", "correct-horse-1", "supervisor", provinces=("50",))
+    bangkok = phone_draft(services, settings)
+    services.tickets.apply_transcript(
+        bangkok.ticket["id"],
+        transcript="ถนนพัง กรุงเทพ",
+        words=[],
+        extracted={"province_code": "10"},
+        confidence={"province_code": 0.9},
+        asr_status="done",
+    )
+    unplaced = phone_draft(services, settings)
+    sign_in(client, "cm_boss")
+    refs = [i["reference"] for i in client.get("/console/api/queue").json()["items"]]
+    assert refs == [unplaced.ticket["reference"]]
+    assert client.get(f"/recordings/{bangkok.recording_id}").status_code == 403
+    assert client.get(f"/api/v1/tickets/{bangkok.ticket['reference']}").status_code == 403
+    claim = client.post(
+        f"/console/api/tickets/{bangkok.ticket['reference']}/claim",
+        headers={"X-CSRF-Token": sign_in(client, "cm_boss")},
+    )
+    assert claim.status_code == 403

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import httpx2 as httpx
 
+from agent_ui.console.live import LiveHub, Subscriber, event_stream
 from config.settings import Settings
 from ticketing.actors import Actor
 from ticketing.container import Services
@@ -67,3 +68,28 @@ def test_agents_hear_only_their_provinces(live_server: LiveServer, services: Ser
             )
             _kind, message = next(stream)
     assert message["data"]["reference"] == mine["reference"]
+
+
+async def test_a_stream_of_an_ended_session_stops() -> None:
+    """Logout or "sign out everywhere" also ends an open live stream (issue 9, Medium 4)."""
+
+    class Hub:
+        def unsubscribe(self, subscriber: Subscriber) -> None:
+            self.gone = subscriber
+
+    hub = Hub()
+    answers = iter([True, False])
+
+    async def still_signed_in() -> bool:
+        return next(answers)
+
+    subscriber = Subscriber(Actor(name="somchai", role="agent", user_id=1))
+    frames = [
+        frame
+        async for frame in event_stream(
+            cast(LiveHub, hub), subscriber, still_signed_in, recheck_seconds=0.05
+        )
+    ]
+    assert frames[0].startswith("retry:")
+    assert frames[-1] == "event: signed_out\ndata: {}\n\n"
+    assert hub.gone is subscriber

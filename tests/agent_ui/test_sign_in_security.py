@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.testclient import TestClient
 
 from agent_ui.client_address import client_address
+from config.settings import Settings, SettingsError
 
 from .conftest import PASSWORD, csrf_from, sign_in
 
@@ -153,3 +154,11 @@ def test_client_address_trusts_only_listed_proxies() -> None:
     assert client_address(proxied, ("127.0.0.1",)) == "198.51.100.23"
     chain = _request("10.0.0.2", "198.51.100.23, 10.0.0.9")
     assert client_address(chain, ("10.0.0.0/8",)) == "198.51.100.23"
+
+
+def test_trusted_proxies_setting_is_typed() -> None:
+    settings = Settings.from_env({"HOTLINE_TRUSTED_PROXIES": "10.0.0.5, 10.1.0.0/16"}, None)
+    assert settings.trusted_proxies == ("10.0.0.5", "10.1.0.0/16")
+    assert Settings.from_env({}, None).trusted_proxies == ()
+    with pytest.raises(SettingsError, match="HOTLINE_TRUSTED_PROXIES"):
+        Settings.from_env({"HOTLINE_TRUSTED_PROXIES": "proxy.example"}, None)

@@ -138,7 +138,8 @@ def test_wrong_arguments_and_settings_fail_clearly(env: dict[str, str]) -> None:
     assert short.returncode == 1
     assert "at least 8 characters" in short.stderr
     twice = [
-        cli(env, "user", "add", "y", "--role", "agent", stdin="password123\n") for _ in range(2)
+        cli(env, "user", "add", "y", "--role", "agent", stdin="not-a-common-pass-9\n")
+        for _ in range(2)
     ]
     assert [r.returncode for r in twice] == [0, 1]
     assert "exists already" in twice[1].stderr

@@ -118,6 +118,7 @@ const H = (() => {
         onEvent(msg);
       });
       source.addEventListener("reload", () => { source.close(); window.location.reload(); });
+      source.addEventListener("signed_out", () => { source.close(); window.location.assign("/login"); });
       source.onerror = async () => {
         show("○ ขาดการเชื่อมต่อ กำลังเชื่อมใหม่…", false);
         if (source.readyState === EventSource.CLOSED) {

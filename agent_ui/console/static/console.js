@@ -112,6 +112,11 @@
     if (!text) { leaveSearch(); return; }
     const digits = text.replace(/[\s-]/g, "");
     let url;
+    if (role !== "agent" && /^(\d{13}|0\d{8,9})$/.test(digits)) {
+      // Numbers are masked for this role, so looking one up is not offered (no existence oracle).
+      H.toast("ค้นหาด้วยเบอร์โทรหรือเลขประจำตัวประชาชนได้เฉพาะเจ้าหน้าที่รับเรื่อง", "bad");
+      return;
+    }
     if (/^\d{13}$/.test(digits)) { url = "/api/v1/tickets?citizen_id=" + digits; }
     else if (/^0\d{8,9}$/.test(digits)) { url = "/api/v1/tickets?phone=" + digits; }
     else { url = "/api/v1/tickets?q=" + encodeURIComponent(text); }
