@@ -13,8 +13,6 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 from ivr.channel import SAMPLE_RATE, SAMPLE_WIDTH, CallChannel, CallEnded
@@ -44,12 +42,11 @@ from ivr.flow.events import (
 from ivr.flow.machine import CallFlow, CallState
 from ivr.flow.menu import FlowConfig
 from ivr.prompts.library import PromptLibrary
-from ivr.prompts.speech import agency_prompt
-from ivr.recorder import SpeechDetector, WavWriter, recording_path
+from ivr.recorder import ActiveRecording, SpeechDetector, WavWriter, recording_path
+from ivr.status_lookup import lookup_status
 from ticketing.actors import Actor
 from ticketing.audio_queue import AsrJob
 from ticketing.container import Services
-from ticketing.errors import NotFound
 
 log = logging.getLogger(__name__)
 
@@ -58,23 +55,8 @@ T = TypeVar("T")
 POLL_SECONDS = 0.04  # longest block on a channel read; also the timer resolution
 STREAM_BATCH_SECONDS = 0.16  # audio per XADD: few Redis ops, still live enough for ASR
 VAD_BATCH_SECONDS = 0.1  # silence and length limits are checked at this granularity
-WALL_CLOCK_SLACK = 5.0  # a recording's wall time may exceed its audio time (lost RTP) by this
-THAI_TIME = timezone(timedelta(hours=7))  # Thailand keeps no daylight saving
 IVR = Actor.system("ivr")
 CALLBACK_NOTE = "ขอให้เจ้าหน้าที่โทรกลับ (callback request left in the IVR; see the recording)"
-
-# Which date of a ticket its status is told with.
-_STATUS_DATE = {
-    "draft": "created_at",
-    "confirmed": "created_at",
-    "routed": "routed_at",
-    "in_progress": "routed_at",
-    "resolved": "resolved_at",
-    "closed": "closed_at",
-    "reopened": "updated_at",
-    "rejected": "updated_at",
-    "duplicate": "updated_at",
-}
 
 
 def run_call(
@@ -88,25 +70,6 @@ def run_call(
 ) -> None:
     """Run one answered call to its end; never raises (the adapter hangs up afterwards)."""
     CallSession(channel, services, flow_config, prompts, node=node, clock=clock).run()
-
-
-@dataclass
-class _Recording:
-    purpose: str
-    writer: WavWriter | None
-    path: str  # relative to the data dir, as stored
-    detector: SpeechDetector
-    limits: StartRecording
-    started_at: float
-    recording_id: int | None = None
-    ticket_id: int | None = None
-    reference: str | None = None
-    job_enqueued: bool = False
-    streaming: bool = False  # audio chunks are going to Redis
-    stream_broken: bool = False
-    batch: bytearray = field(default_factory=bytearray)
-    vad_pending: bytearray = field(default_factory=bytearray)
-    ended_reported: bool = False
 
 
 class CallSession:
@@ -129,7 +92,7 @@ class CallSession:
         self.flow = CallFlow(flow_config, self.call_id)
         self._timer_at: float | None = None
         self._playing = False
-        self._recording: _Recording | None = None
+        self._recording: ActiveRecording | None = None
         self._channel_alive = True
         self._call_row = False
         self._batch_bytes = int(SAMPLE_RATE * SAMPLE_WIDTH * STREAM_BATCH_SECONDS)
@@ -282,7 +245,7 @@ class CallSession:
             # No file means the audio only reaches ASR through Redis; the call still goes on.
             log.exception("call %s: cannot create recording file %s", self.call_id, path)
             writer = None
-        recording = _Recording(
+        recording = ActiveRecording(
             purpose=action.purpose,
             writer=writer,
             path=os.path.relpath(path, settings.data_dir),
@@ -303,7 +266,7 @@ class CallSession:
         )
         return RecordingStarted(recording.reference)
 
-    def _register_recording(self, recording: _Recording) -> None:
+    def _register_recording(self, recording: ActiveRecording) -> None:
         """Create the recording row and its draft ticket (the caller's number is on it)."""
         self._ensure_call_row()
         if not self._call_row:
@@ -326,7 +289,7 @@ class CallSession:
                 ),
             )
 
-    def _enqueue_job(self, recording: _Recording, streaming: bool) -> bool:
+    def _enqueue_job(self, recording: ActiveRecording, streaming: bool) -> bool:
         assert recording.recording_id is not None and recording.ticket_id is not None
         job = AsrJob(
             recording_id=recording.recording_id,
@@ -341,7 +304,7 @@ class CallSession:
         enqueue = audio.enqueue_job if streaming else audio.enqueue_if_absent
         return self._attempt("enqueue ASR job", lambda: enqueue(job))
 
-    def _on_audio(self, recording: _Recording, pcm: bytes) -> None:
+    def _on_audio(self, recording: ActiveRecording, pcm: bytes) -> None:
         if recording.writer is not None:
             try:
                 recording.writer.write(pcm)
@@ -360,24 +323,12 @@ class CallSession:
         recording.vad_pending.clear()
         if recording.detector.feed(chunk):
             self._dispatch(SpeechStarted())
-        reason = self._recording_limit(recording)
+        reason = recording.limit_reached(self._clock())
         if reason and not recording.ended_reported:
             recording.ended_reported = True
             self._dispatch(RecordingEnded(reason))
 
-    def _recording_limit(self, recording: _Recording) -> str | None:
-        detector, limits = recording.detector, recording.limits
-        if detector.seconds >= limits.max_seconds:
-            return "max_length"
-        if self._clock() - recording.started_at >= limits.max_seconds + WALL_CLOCK_SLACK:
-            return "max_length"
-        if detector.speech_started and detector.silence_seconds >= limits.silence_seconds:
-            return "silence"
-        if not detector.speech_started and detector.seconds >= limits.no_speech_seconds:
-            return "no_speech"
-        return None
-
-    def _send_batch(self, recording: _Recording) -> None:
+    def _send_batch(self, recording: ActiveRecording) -> None:
         if not recording.batch or recording.recording_id is None:
             return
         chunk = bytes(recording.batch)
@@ -430,7 +381,7 @@ class CallSession:
             recording.reference,
         )
 
-    def _end_stream(self, recording: _Recording, action: StopRecording) -> None:
+    def _end_stream(self, recording: ActiveRecording, action: StopRecording) -> None:
         assert recording.recording_id is not None
         rid = recording.recording_id
         if not recording.job_enqueued:
@@ -444,22 +395,7 @@ class CallSession:
 
     # --- status ------------------------------------------------------------------------------
     def _lookup_status(self, reference: str) -> StatusResult:
-        try:
-            ticket = self._services.tickets.get(reference)
-        except NotFound:
-            log.info("call %s: status asked for unknown reference %s", self.call_id, reference)
-            return StatusResult("unknown", reference)
-        except Exception:
-            log.exception("call %s: status look-up of %s failed", self.call_id, reference)
-            return StatusResult("error", reference)
-        status = str(ticket["status"])
-        return StatusResult(
-            "found",
-            reference=str(ticket["reference"]),
-            status=status,
-            agency_prompt=agency_prompt(ticket.get("agency_code"), self._prompts.ids),
-            since=_thai_date(ticket.get(_STATUS_DATE.get(status, "updated_at"))),
-        )
+        return lookup_status(self._services.tickets, self._prompts.ids, reference, self.call_id)
 
     # --- failures are logged, never raised into the call -----------------------------------
     def _guard(self, what: str, fn: Callable[[], T], default: Any = None) -> Any:
@@ -476,15 +412,3 @@ class CallSession:
             log.error("call %s: %s failed: %s: %s", self.call_id, what, type(exc).__name__, exc)
             return False
         return True
-
-
-def _thai_date(value: Any) -> date | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(THAI_TIME).date()
