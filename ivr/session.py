@@ -8,6 +8,7 @@ The WAV file is written whatever happens, and the recording and call records are
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -28,7 +29,9 @@ from ivr.flow.events import (
     Play,
     PromptFinished,
     RecordingEnded,
+    RecordingFailed,
     RecordingStarted,
+    RequestCallback,
     SetTimer,
     SpeechStarted,
     Started,
@@ -43,8 +46,13 @@ from ivr.flow.machine import CallFlow, CallState
 from ivr.flow.menu import FlowConfig
 from ivr.prompts.library import PromptLibrary
 from ivr.recorder import ActiveRecording, SpeechDetector, WavWriter, recording_path
+from ivr.recording_failure import (
+    CALLBACK_NOTE,
+    IVR,
+    mark_callback_after_failure,
+    report_storage_failure,
+)
 from ivr.status_lookup import lookup_status
-from ticketing.actors import Actor
 from ticketing.audio_queue import AsrJob
 from ticketing.container import Services
 
@@ -55,8 +63,6 @@ T = TypeVar("T")
 POLL_SECONDS = 0.04  # longest block on a channel read; also the timer resolution
 STREAM_BATCH_SECONDS = 0.16  # audio per XADD: few Redis ops, still live enough for ASR
 VAD_BATCH_SECONDS = 0.1  # silence and length limits are checked at this granularity
-IVR = Actor.system("ivr")
-CALLBACK_NOTE = "ขอให้เจ้าหน้าที่โทรกลับ (callback request left in the IVR; see the recording)"
 
 
 def run_call(
@@ -93,6 +99,7 @@ class CallSession:
         self._timer_at: float | None = None
         self._playing = False
         self._recording: ActiveRecording | None = None
+        self._failure_pending: str | None = None  # the recording just started cannot be stored
         self._channel_alive = True
         self._call_row = False
         self._batch_bytes = int(SAMPLE_RATE * SAMPLE_WIDTH * STREAM_BATCH_SECONDS)
@@ -147,6 +154,8 @@ class CallSession:
                 follow_up = self._execute(action)
                 if follow_up is not None:
                     events.append(follow_up)
+                if self._failure_pending is not None and isinstance(action, StartRecording):
+                    events.append(RecordingFailed(self._failure_pending))
 
     def _execute(self, action: Action) -> Event | None:
         if isinstance(action, Play):
@@ -172,6 +181,8 @@ class CallSession:
         elif isinstance(action, StoreSurvey):
             rating = action.rating
             self._guard("survey", lambda: self._services.calls.record_survey(self.call_id, rating))
+        elif isinstance(action, RequestCallback):
+            mark_callback_after_failure(self._services, self.call_id, self.flow.reference)
         elif isinstance(action, HangUp):
             log.info("call %s: hanging up (%s)", self.call_id, action.reason)
             if self._channel_alive:
@@ -239,12 +250,13 @@ class CallSession:
         settings = self._services.settings
         path = recording_path(settings.recordings_dir, self.call_id)
         writer: WavWriter | None
+        failure = None
         try:
             writer = WavWriter(path)
-        except OSError:
-            # No file means the audio only reaches ASR through Redis; the call still goes on.
-            log.exception("call %s: cannot create recording file %s", self.call_id, path)
-            writer = None
+        except OSError as exc:
+            # No file, no durable complaint: the caller is told at once (RecordingFailed).
+            log.error("call %s: cannot create recording file %s: %s", self.call_id, path, exc)
+            writer, failure = None, f"cannot create the file: {exc.strerror or exc}"
         recording = ActiveRecording(
             purpose=action.purpose,
             writer=writer,
@@ -255,7 +267,9 @@ class CallSession:
         )
         self._recording = recording
         self._register_recording(recording)
-        if recording.recording_id is not None:
+        if failure is not None:
+            self._storage_failed(recording, "create", failure)
+        elif recording.recording_id is not None:
             recording.job_enqueued = recording.streaming = self._enqueue_job(recording, True)
         log.info(
             "call %s: recording %s to %s (draft %s)",
@@ -289,6 +303,10 @@ class CallSession:
                 ),
             )
 
+    def _storage_failed(self, recording: ActiveRecording, stage: str, reason: str) -> None:
+        self._failure_pending = recording.write_error = reason
+        report_storage_failure(self._services, self.call_id, recording.recording_id, stage, reason)
+
     def _enqueue_job(self, recording: ActiveRecording, streaming: bool) -> bool:
         assert recording.recording_id is not None and recording.ticket_id is not None
         job = AsrJob(
@@ -308,9 +326,14 @@ class CallSession:
         if recording.writer is not None:
             try:
                 recording.writer.write(pcm)
-            except OSError:
-                log.exception("call %s: writing %s failed", self.call_id, recording.path)
+            except OSError as exc:
+                log.error("call %s: writing %s failed: %s", self.call_id, recording.path, exc)
+                with contextlib.suppress(OSError):
+                    recording.writer.close()  # keep what reached the disk; free the descriptor
                 recording.writer = None
+                self._storage_failed(recording, "write", f"writing failed: {exc.strerror or exc}")
+                self._dispatch(RecordingFailed(recording.write_error or "write"))
+                return
         if recording.streaming:
             recording.batch += pcm
             if len(recording.batch) >= self._batch_bytes:
@@ -385,8 +408,10 @@ class CallSession:
         assert recording.recording_id is not None
         rid = recording.recording_id
         if not recording.job_enqueued:
-            # Redis was down at the start: a file-only job, so the recording still gets ASR.
-            self._enqueue_job(recording, False)
+            # Redis was down at the start: a file-only job, so the recording still gets ASR
+            # (unless there is no file: then the draft already says the recording failed).
+            if recording.write_error is None:
+                self._enqueue_job(recording, False)
             return
         reason = "hangup" if action.partial else action.reason
         if recording.stream_broken:
