@@ -306,11 +306,13 @@ def wait_for(condition: Callable[[], bool], timeout: float) -> None:
 
 
 @pytest.mark.slow
-def test_register_needs_an_account_in_the_subscriber_table(tmp_path):
-    """Any user name with the old shared password registered; now only sip_subscribers do."""
+def test_register_needs_an_account_in_the_subscriber_table(tmp_path, database_url):
+    """Any user name with the old shared password registered; now only sip_subscribers do
+    (Kamailio reads the table through db_sqlite, or db_postgres on PostgreSQL)."""
     listen = ("127.0.0.1", free_udp_port())
     settings = with_accounts(
-        Settings(data_dir=tmp_path, sip_password="shared-password"), ivr1="ivr1-password"
+        Settings(data_dir=tmp_path, database_url=database_url, sip_password="shared-password"),
+        ivr1="ivr1-password",
     )
     with (
         EmbeddedKamailio(settings, listen=listen, nodes=[], ping_interval=1) as kamailio,
