@@ -325,3 +325,31 @@ def test_register_needs_an_account_in_the_subscriber_table(tmp_path, database_ur
     ):
         assert member.node.registered.wait(5)
         assert not stranger.node.registered.wait(2)
+
+
+@pytest.mark.slow
+def test_each_ended_call_gives_its_dispatcher_load_back(tmp_path, caplog):
+    """maxload 1: a second call after the first is only routed if the first call's load (call
+    load algorithm) was released when its dialog ended."""
+    listen, node_port = ("127.0.0.1", free_udp_port()), free_udp_port()
+    settings = with_accounts(Settings(data_dir=tmp_path), ivr1="load-test-pw")
+    nodes = [IvrNode("ivr1", "127.0.0.1", node_port)]
+    records: list[dict[str, object]] = []
+    with (
+        EmbeddedKamailio(settings, listen=listen, nodes=nodes, ping_interval=1, max_calls=1) as k,
+        running_node(
+            flow(records, "ivr1"),
+            sip_port=node_port,
+            user="ivr1",
+            registrar=k.registrar,
+            password="load-test-pw",
+        ) as node,
+    ):
+        wait_for(lambda: options_ping(*listen, user="1567") == 200, 10)
+        for _ in range(3):
+            result = sipp("uac.xml", listen, hold_ms=300)
+            assert isinstance(result, SippResult)
+            assert result.returncode == 0, result.output + result.errors
+            node.wait_idle()
+    assert len(records) == 3
+    assert "cannot find load" not in caplog.text
