@@ -296,6 +296,8 @@ def test_an_invite_flood_from_one_address_leaves_other_callers_answered(tmp_path
     answered = [r for r in records if r["caller"] == "+66812345678"]
     assert len(answered) == 1 and answered[0]["keys"] == ["1", "#"]
     assert "calls from this address already" in caplog.text
+    blocked = caplog.text.count("pike: 127.0.0.2 over 40 requests in 2 s")
+    assert 1 <= blocked <= 3, blocked  # the flood is dropped, and logged once, not per request
 
 
 def wait_for(condition: Callable[[], bool], timeout: float) -> None:
