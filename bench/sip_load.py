@@ -39,6 +39,10 @@ sys.path.insert(0, str(ROOT))
 from config.settings import Settings  # noqa: E402
 from ivr.channel import CallChannel, CallEnded  # noqa: E402
 from ivr.kamailio import EmbeddedKamailio, IvrNode  # noqa: E402
+from ticketing.db import make_engine, make_sessionmaker, upgrade_schema  # noqa: E402
+from ticketing.sip_accounts import SipAccountService  # noqa: E402
+
+BENCH_SIP_PASSWORD = "bench-ivr-password"
 
 SCENARIO = ROOT / "tests/ivr/sip/scenarios/uac.xml"
 FIXTURES = ROOT / "tests/ivr/sip/fixtures"
@@ -150,6 +154,7 @@ def node_main(args: argparse.Namespace) -> int:
         sip_registrar=(host, int(port)),
         sip_port=args.sip_port,
         sip_user=args.user,
+        sip_password=BENCH_SIP_PASSWORD,
         extra={
             "HOTLINE_RTP_PORTS": args.rtp_ports,
             "HOTLINE_IVR_MAX_CALLS": str(args.max_calls),
@@ -339,7 +344,7 @@ def start_real_node(
         "HOTLINE_SIP_REGISTRAR": f"127.0.0.1:{kamailio_port}",
         "HOTLINE_SIP_PORT": str(node.port),
         "HOTLINE_SIP_USER": node.user,
-        "HOTLINE_SIP_PASSWORD": "ivr",
+        "HOTLINE_SIP_PASSWORD": BENCH_SIP_PASSWORD,
         "HOTLINE_RTP_PORTS": rtp,
         "HOTLINE_IVR_MAX_CALLS": str(max_calls),
         "HOTLINE_LOG_LEVEL": "WARNING",
@@ -387,12 +392,17 @@ def main() -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="sipload-"))
     kamailio_port, sink_port = 45160, 45170
-    settings = Settings(data_dir=workdir, sip_password="ivr")
+    # SIPp is one source carrying every call, like a trunk: trusted, so not limited per source.
+    settings = Settings(data_dir=workdir, kamailio_trusted=("127.0.0.1/32",))
     parent, child = multiprocessing.Pipe()
     sink = multiprocessing.Process(target=sink_main, args=(sink_port, child), daemon=True)
     sink.start()
     results: list[dict[str, object]] = []
     nodes = [IvrNode(f"ivr{i + 1}", "127.0.0.1", 45162 + 2 * i) for i in range(args.nodes)]
+    upgrade_schema(settings.effective_database_url)  # Kamailio reads the nodes' SIP accounts
+    accounts = SipAccountService(make_sessionmaker(make_engine(settings.effective_database_url)))
+    for node in nodes:
+        accounts.set_password(node.user, BENCH_SIP_PASSWORD)
     with EmbeddedKamailio(
         settings, listen=("127.0.0.1", kamailio_port), nodes=nodes, max_calls=100000
     ) as kamailio:

@@ -24,6 +24,7 @@ from hotline1567.supervisor import RoleProcess, Supervisor
 from ticketing.container import sync_agencies
 from ticketing.db import make_engine, make_sessionmaker, upgrade_schema
 from ticketing.embedded_redis import EmbeddedRedis, EmbeddedRedisError
+from ticketing.errors import InvalidInput
 from ticketing.runtime import configure_logging
 from ticketing.sip_accounts import SipAccountService
 from ticketing.users import UserService
@@ -84,7 +85,11 @@ def run_all(args: argparse.Namespace) -> int:
             if settings.sip_registrar is None:
                 from ivr.kamailio import EmbeddedKamailio
 
-                password = ensure_ivr_account(SipAccountService(sessions), settings)
+                try:
+                    password = ensure_ivr_account(SipAccountService(sessions), settings)
+                except InvalidInput as exc:
+                    print(f"hotline1567: HOTLINE_SIP_PASSWORD: {exc}", file=sys.stderr)
+                    return 2
                 env["HOTLINE_SIP_PASSWORD"] = password
                 kamailio = EmbeddedKamailio(settings)
                 kamailio.start()

@@ -41,6 +41,7 @@ KAMAILIO = "/usr/sbin/kamailio"
 PIKE_UNIT_SECONDS = 2  # pike's sampling unit: HOTLINE_KAMAILIO_PIKE_REQUESTS per this long
 PIKE_LATENCY_SECONDS = 10  # a blocked address is forgotten after this long without requests
 NEVER_TRUSTED = "192.0.2.255/32"  # TEST-NET-1: stands for "no trusted source" in the template
+NOACK_TIMEOUT = 22  # + the dialog module's fixed 10 s: a never-ACKed call ends 32 s after 200
 RESTART_USER = "ivr-node-restarted"  # OPTIONS to this user: a node says it holds no call
 MODULE_DIRS = (
     "/usr/lib/x86_64-linux-gnu/kamailio/modules",
@@ -191,6 +192,7 @@ class EmbeddedKamailio:
         ping_interval: int = 2,
         max_calls: int | None = None,
         service: str = "1567",
+        noack_timeout: int = NOACK_TIMEOUT,
     ) -> None:
         extra = settings.extra
         self.settings = settings
@@ -208,6 +210,7 @@ class EmbeddedKamailio:
         self.ping_interval = ping_interval
         self.max_calls = max_calls or int(extra.get("HOTLINE_IVR_MAX_CALLS", "150") or 150)
         self.service = service
+        self.noack_timeout = noack_timeout
         self.workdir = settings.data_dir / "kamailio"
         self._process: subprocess.Popen[bytes] | None = None
         self._log_thread: threading.Thread | None = None
@@ -239,6 +242,7 @@ class EmbeddedKamailio:
                 "PIKE_DENSITY": str(settings.kamailio_pike_requests),
                 "PIKE_LATENCY": str(PIKE_LATENCY_SECONDS),
                 "MAX_PER_SOURCE": str(settings.kamailio_max_calls_per_source),
+                "NOACK": str(self.noack_timeout),
                 "SERVICE": self.service,
                 "CHILDREN": self.settings.extra.get("HOTLINE_KAMAILIO_CHILDREN", "4"),
                 "DEBUG": "3" if self.settings.log_level == "DEBUG" else "1",

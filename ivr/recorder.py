@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import struct
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -18,10 +19,12 @@ from typing import BinaryIO
 import numpy as np
 
 from ivr.channel import FRAME_BYTES, SAMPLE_RATE, SAMPLE_WIDTH
+from ivr.flow.events import StartRecording
 
 log = logging.getLogger(__name__)
 
 _HEADER_BYTES = 44
+WALL_CLOCK_SLACK = 5.0  # a recording's wall time may exceed its audio time (lost RTP) by this
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -186,3 +189,38 @@ class SpeechDetector:
             else:
                 self._run = 0
         return started
+
+
+@dataclass
+class ActiveRecording:
+    """A recording under way in a call: its file, its speech detector, its rows and stream."""
+
+    purpose: str
+    writer: WavWriter | None
+    path: str  # relative to the data dir, as stored
+    detector: SpeechDetector
+    limits: StartRecording
+    started_at: float
+    recording_id: int | None = None
+    ticket_id: int | None = None
+    reference: str | None = None
+    job_enqueued: bool = False
+    streaming: bool = False  # audio chunks are going to Redis
+    stream_broken: bool = False
+    batch: bytearray = field(default_factory=bytearray)
+    vad_pending: bytearray = field(default_factory=bytearray)
+    ended_reported: bool = False
+    write_error: str | None = None  # the file could not be created or written
+
+    def limit_reached(self, now: float) -> str | None:
+        """Why the recording must end now ('max_length', 'silence', 'no_speech'), or None."""
+        detector, limits = self.detector, self.limits
+        if detector.seconds >= limits.max_seconds:
+            return "max_length"
+        if now - self.started_at >= limits.max_seconds + WALL_CLOCK_SLACK:
+            return "max_length"
+        if detector.speech_started and detector.silence_seconds >= limits.silence_seconds:
+            return "silence"
+        if not detector.speech_started and detector.seconds >= limits.no_speech_seconds:
+            return "no_speech"
+        return None

@@ -8,13 +8,12 @@ The WAV file is written whatever happens, and the recording and call records are
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 from ivr.channel import SAMPLE_RATE, SAMPLE_WIDTH, CallChannel, CallEnded
@@ -30,7 +29,9 @@ from ivr.flow.events import (
     Play,
     PromptFinished,
     RecordingEnded,
+    RecordingFailed,
     RecordingStarted,
+    RequestCallback,
     SetTimer,
     SpeechStarted,
     Started,
@@ -44,12 +45,16 @@ from ivr.flow.events import (
 from ivr.flow.machine import CallFlow, CallState
 from ivr.flow.menu import FlowConfig
 from ivr.prompts.library import PromptLibrary
-from ivr.prompts.speech import agency_prompt
-from ivr.recorder import SpeechDetector, WavWriter, recording_path
-from ticketing.actors import Actor
+from ivr.recorder import ActiveRecording, SpeechDetector, WavWriter, recording_path
+from ivr.recording_failure import (
+    CALLBACK_NOTE,
+    IVR,
+    mark_callback_after_failure,
+    report_storage_failure,
+)
+from ivr.status_lookup import lookup_status
 from ticketing.audio_queue import AsrJob
 from ticketing.container import Services
-from ticketing.errors import NotFound
 
 log = logging.getLogger(__name__)
 
@@ -58,23 +63,6 @@ T = TypeVar("T")
 POLL_SECONDS = 0.04  # longest block on a channel read; also the timer resolution
 STREAM_BATCH_SECONDS = 0.16  # audio per XADD: few Redis ops, still live enough for ASR
 VAD_BATCH_SECONDS = 0.1  # silence and length limits are checked at this granularity
-WALL_CLOCK_SLACK = 5.0  # a recording's wall time may exceed its audio time (lost RTP) by this
-THAI_TIME = timezone(timedelta(hours=7))  # Thailand keeps no daylight saving
-IVR = Actor.system("ivr")
-CALLBACK_NOTE = "ขอให้เจ้าหน้าที่โทรกลับ (callback request left in the IVR; see the recording)"
-
-# Which date of a ticket its status is told with.
-_STATUS_DATE = {
-    "draft": "created_at",
-    "confirmed": "created_at",
-    "routed": "routed_at",
-    "in_progress": "routed_at",
-    "resolved": "resolved_at",
-    "closed": "closed_at",
-    "reopened": "updated_at",
-    "rejected": "updated_at",
-    "duplicate": "updated_at",
-}
 
 
 def run_call(
@@ -88,25 +76,6 @@ def run_call(
 ) -> None:
     """Run one answered call to its end; never raises (the adapter hangs up afterwards)."""
     CallSession(channel, services, flow_config, prompts, node=node, clock=clock).run()
-
-
-@dataclass
-class _Recording:
-    purpose: str
-    writer: WavWriter | None
-    path: str  # relative to the data dir, as stored
-    detector: SpeechDetector
-    limits: StartRecording
-    started_at: float
-    recording_id: int | None = None
-    ticket_id: int | None = None
-    reference: str | None = None
-    job_enqueued: bool = False
-    streaming: bool = False  # audio chunks are going to Redis
-    stream_broken: bool = False
-    batch: bytearray = field(default_factory=bytearray)
-    vad_pending: bytearray = field(default_factory=bytearray)
-    ended_reported: bool = False
 
 
 class CallSession:
@@ -129,7 +98,8 @@ class CallSession:
         self.flow = CallFlow(flow_config, self.call_id)
         self._timer_at: float | None = None
         self._playing = False
-        self._recording: _Recording | None = None
+        self._recording: ActiveRecording | None = None
+        self._failure_pending: str | None = None  # the recording just started cannot be stored
         self._channel_alive = True
         self._call_row = False
         self._batch_bytes = int(SAMPLE_RATE * SAMPLE_WIDTH * STREAM_BATCH_SECONDS)
@@ -184,6 +154,8 @@ class CallSession:
                 follow_up = self._execute(action)
                 if follow_up is not None:
                     events.append(follow_up)
+                if self._failure_pending is not None and isinstance(action, StartRecording):
+                    events.append(RecordingFailed(self._failure_pending))
 
     def _execute(self, action: Action) -> Event | None:
         if isinstance(action, Play):
@@ -209,6 +181,8 @@ class CallSession:
         elif isinstance(action, StoreSurvey):
             rating = action.rating
             self._guard("survey", lambda: self._services.calls.record_survey(self.call_id, rating))
+        elif isinstance(action, RequestCallback):
+            mark_callback_after_failure(self._services, self.call_id, self.flow.reference)
         elif isinstance(action, HangUp):
             log.info("call %s: hanging up (%s)", self.call_id, action.reason)
             if self._channel_alive:
@@ -276,13 +250,14 @@ class CallSession:
         settings = self._services.settings
         path = recording_path(settings.recordings_dir, self.call_id)
         writer: WavWriter | None
+        failure = None
         try:
             writer = WavWriter(path)
-        except OSError:
-            # No file means the audio only reaches ASR through Redis; the call still goes on.
-            log.exception("call %s: cannot create recording file %s", self.call_id, path)
-            writer = None
-        recording = _Recording(
+        except OSError as exc:
+            # No file, no durable complaint: the caller is told at once (RecordingFailed).
+            log.error("call %s: cannot create recording file %s: %s", self.call_id, path, exc)
+            writer, failure = None, f"cannot create the file: {exc.strerror or exc}"
+        recording = ActiveRecording(
             purpose=action.purpose,
             writer=writer,
             path=os.path.relpath(path, settings.data_dir),
@@ -292,7 +267,9 @@ class CallSession:
         )
         self._recording = recording
         self._register_recording(recording)
-        if recording.recording_id is not None:
+        if failure is not None:
+            self._storage_failed(recording, "create", failure)
+        elif recording.recording_id is not None:
             recording.job_enqueued = recording.streaming = self._enqueue_job(recording, True)
         log.info(
             "call %s: recording %s to %s (draft %s)",
@@ -303,7 +280,7 @@ class CallSession:
         )
         return RecordingStarted(recording.reference)
 
-    def _register_recording(self, recording: _Recording) -> None:
+    def _register_recording(self, recording: ActiveRecording) -> None:
         """Create the recording row and its draft ticket (the caller's number is on it)."""
         self._ensure_call_row()
         if not self._call_row:
@@ -326,7 +303,11 @@ class CallSession:
                 ),
             )
 
-    def _enqueue_job(self, recording: _Recording, streaming: bool) -> bool:
+    def _storage_failed(self, recording: ActiveRecording, stage: str, reason: str) -> None:
+        self._failure_pending = recording.write_error = reason
+        report_storage_failure(self._services, self.call_id, recording.recording_id, stage, reason)
+
+    def _enqueue_job(self, recording: ActiveRecording, streaming: bool) -> bool:
         assert recording.recording_id is not None and recording.ticket_id is not None
         job = AsrJob(
             recording_id=recording.recording_id,
@@ -341,13 +322,18 @@ class CallSession:
         enqueue = audio.enqueue_job if streaming else audio.enqueue_if_absent
         return self._attempt("enqueue ASR job", lambda: enqueue(job))
 
-    def _on_audio(self, recording: _Recording, pcm: bytes) -> None:
+    def _on_audio(self, recording: ActiveRecording, pcm: bytes) -> None:
         if recording.writer is not None:
             try:
                 recording.writer.write(pcm)
-            except OSError:
-                log.exception("call %s: writing %s failed", self.call_id, recording.path)
+            except OSError as exc:
+                log.error("call %s: writing %s failed: %s", self.call_id, recording.path, exc)
+                with contextlib.suppress(OSError):
+                    recording.writer.close()  # keep what reached the disk; free the descriptor
                 recording.writer = None
+                self._storage_failed(recording, "write", f"writing failed: {exc.strerror or exc}")
+                self._dispatch(RecordingFailed(recording.write_error or "write"))
+                return
         if recording.streaming:
             recording.batch += pcm
             if len(recording.batch) >= self._batch_bytes:
@@ -360,24 +346,12 @@ class CallSession:
         recording.vad_pending.clear()
         if recording.detector.feed(chunk):
             self._dispatch(SpeechStarted())
-        reason = self._recording_limit(recording)
+        reason = recording.limit_reached(self._clock())
         if reason and not recording.ended_reported:
             recording.ended_reported = True
             self._dispatch(RecordingEnded(reason))
 
-    def _recording_limit(self, recording: _Recording) -> str | None:
-        detector, limits = recording.detector, recording.limits
-        if detector.seconds >= limits.max_seconds:
-            return "max_length"
-        if self._clock() - recording.started_at >= limits.max_seconds + WALL_CLOCK_SLACK:
-            return "max_length"
-        if detector.speech_started and detector.silence_seconds >= limits.silence_seconds:
-            return "silence"
-        if not detector.speech_started and detector.seconds >= limits.no_speech_seconds:
-            return "no_speech"
-        return None
-
-    def _send_batch(self, recording: _Recording) -> None:
+    def _send_batch(self, recording: ActiveRecording) -> None:
         if not recording.batch or recording.recording_id is None:
             return
         chunk = bytes(recording.batch)
@@ -430,12 +404,14 @@ class CallSession:
             recording.reference,
         )
 
-    def _end_stream(self, recording: _Recording, action: StopRecording) -> None:
+    def _end_stream(self, recording: ActiveRecording, action: StopRecording) -> None:
         assert recording.recording_id is not None
         rid = recording.recording_id
         if not recording.job_enqueued:
-            # Redis was down at the start: a file-only job, so the recording still gets ASR.
-            self._enqueue_job(recording, False)
+            # Redis was down at the start: a file-only job, so the recording still gets ASR
+            # (unless there is no file: then the draft already says the recording failed).
+            if recording.write_error is None:
+                self._enqueue_job(recording, False)
             return
         reason = "hangup" if action.partial else action.reason
         if recording.stream_broken:
@@ -444,22 +420,7 @@ class CallSession:
 
     # --- status ------------------------------------------------------------------------------
     def _lookup_status(self, reference: str) -> StatusResult:
-        try:
-            ticket = self._services.tickets.get(reference)
-        except NotFound:
-            log.info("call %s: status asked for unknown reference %s", self.call_id, reference)
-            return StatusResult("unknown", reference)
-        except Exception:
-            log.exception("call %s: status look-up of %s failed", self.call_id, reference)
-            return StatusResult("error", reference)
-        status = str(ticket["status"])
-        return StatusResult(
-            "found",
-            reference=str(ticket["reference"]),
-            status=status,
-            agency_prompt=agency_prompt(ticket.get("agency_code"), self._prompts.ids),
-            since=_thai_date(ticket.get(_STATUS_DATE.get(status, "updated_at"))),
-        )
+        return lookup_status(self._services.tickets, self._prompts.ids, reference, self.call_id)
 
     # --- failures are logged, never raised into the call -----------------------------------
     def _guard(self, what: str, fn: Callable[[], T], default: Any = None) -> Any:
@@ -476,15 +437,3 @@ class CallSession:
             log.error("call %s: %s failed: %s: %s", self.call_id, what, type(exc).__name__, exc)
             return False
         return True
-
-
-def _thai_date(value: Any) -> date | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(THAI_TIME).date()

@@ -148,6 +148,36 @@ class CallService:
                     },
                 )
 
+    def recording_failed(self, recording_id: int, reason: str, *, note: str = "") -> None:
+        """The IVR could not store this recording: the reason is kept on the row (the dashboard
+        counts them) and the draft says so (``note`` as its description, which a later
+        transcript does not replace), so nobody waits for audio that does not exist."""
+        with self._transaction() as session:
+            recording = session.get(Recording, recording_id)
+            if recording is None:
+                raise NotFound(f"no recording {recording_id}")
+            recording.write_error = reason[:500]
+            recording.complete = True
+            recording.partial = True
+            found = session.execute(
+                select(Ticket.id, Ticket.reference).where(Ticket.recording_id == recording_id)
+            ).first()
+        log.error("recording %d failed: %s", recording_id, reason)
+        if found is not None:
+            ticket_id, reference = found
+            if note:
+                self._tickets.update_fields(reference, {"description": note}, IVR)
+            self._tickets.apply_transcript(
+                ticket_id,
+                transcript=None,
+                words=None,
+                extracted={},
+                confidence={},
+                asr_status="failed",
+                asr_error=f"recording failed: {reason}",
+                actor=IVR,
+            )
+
     def record_survey(self, call_id: str, rating: int) -> None:
         if not 1 <= rating <= 5:
             raise InvalidInput("a rating is 1 to 5", "rating")

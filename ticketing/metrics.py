@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ticketing.models import Call, Ticket
+from ticketing.models import Call, Recording, Ticket
 from ticketing.queries import overdue_condition
 from ticketing.status import OPEN_STATUSES, TicketStatus
 from ticketing.timeutil import as_utc, utcnow
@@ -85,6 +85,14 @@ class MetricsService:
                     func.avg(_seconds_between(session, Ticket.created_at, Ticket.confirmed_at))
                 ).where(Ticket.confirmed_at >= now - timedelta(days=1))
             )
+            recording_failures = session.scalar(
+                select(func.count())
+                .select_from(Recording)
+                .where(
+                    Recording.write_error.is_not(None),
+                    Recording.created_at >= now - timedelta(days=1),
+                )
+            )
             open_total, urgent_open, overdue = session.execute(
                 select(
                     func.count(),
@@ -102,6 +110,8 @@ class MetricsService:
             "urgent_open": int(urgent_open or 0),
             "sla_breaches": int(overdue or 0),
             "open_tickets": int(open_total or 0),
+            # recordings the IVR could not store in the last 24 h: > 0 means storage trouble
+            "recording_failures_24h": int(recording_failures or 0),
         }
 
 

@@ -94,6 +94,11 @@ def prometheus_text(figures: dict[str, Any]) -> str:
         "hotline_sla_breaches", "Open tickets past their resolve-by time.", figures["sla_breaches"]
     )
     gauge("hotline_open_tickets", "Open tickets.", figures["open_tickets"])
+    gauge(
+        "hotline_recording_failures_24h",
+        "Recordings the IVR could not store in the last 24 h (storage trouble when > 0).",
+        figures["recording_failures_24h"],
+    )
     for bucket, count in figures["backlog_by_age"].items():
         gauge(
             "hotline_backlog_tickets",

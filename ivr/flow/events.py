@@ -69,6 +69,14 @@ class CallerHungUp:
     pass
 
 
+@dataclass(frozen=True)
+class RecordingFailed:
+    """The recording cannot be stored (the folder is unwritable, the disk is full): the caller
+    must not be told that their complaint was saved."""
+
+    reason: str
+
+
 Event = (
     Started
     | Digit
@@ -79,6 +87,7 @@ Event = (
     | RecordingEnded
     | StatusResult
     | CallerHungUp
+    | RecordingFailed
 )
 
 # --- actions --------------------------------------------------------------------------------
@@ -145,6 +154,11 @@ class HangUp:
     reason: str
 
 
+@dataclass(frozen=True)
+class RequestCallback:
+    """Mark this call's draft as a callback request (the caller chose it after a failure)."""
+
+
 Action = (
     Play
     | StopPlayback
@@ -156,4 +170,5 @@ Action = (
     | StoreSurvey
     | LogStep
     | HangUp
+    | RequestCallback
 )

@@ -22,7 +22,9 @@ from ivr.flow.events import (
     Play,
     PromptFinished,
     RecordingEnded,
+    RecordingFailed,
     RecordingStarted,
+    RequestCallback,
     SetTimer,
     SpeechStarted,
     Started,
@@ -60,6 +62,7 @@ class CallState(enum.Enum):
     STATUS_ENTRY = "status_entry"
     STATUS_LOOKUP = "status_lookup"
     CALLBACK_INTRO = "callback_intro"
+    RECORDING_FAILED = "recording_failed"
     GOODBYE = "goodbye"
     ENDED = "ended"
 
@@ -241,7 +244,41 @@ class CallFlow:
             return self._stop_recording("key")
         if isinstance(event, RecordingEnded):
             return self._stop_recording(event.reason)
+        if isinstance(event, RecordingFailed):
+            return self._recording_failed(event.reason)
         return []  # other keys while speaking are ignored: keypad noise, not a choice
+
+    def _recording_failed(self, reason: str) -> list[Action]:
+        """Storage failed: no reference is read (nothing was saved); a callback is offered."""
+        log.warning("call %s: recording failed (%s): caller told", self._call_id, reason)
+        self._set_state(CallState.RECORDING_FAILED)
+        self._tries = 0
+        return [
+            StopRecording("storage_failed", partial=True),
+            LogStep(f"{self._purpose}_recording_failed"),
+            *self._play("recording_failed"),
+        ]
+
+    def _in_recording_failed(self, event: Event) -> list[Action]:
+        if isinstance(event, PromptFinished):
+            return self._wait_for_input()
+        if isinstance(event, Digit) and event.key == "1":
+            self._served = True
+            self._set_state(CallState.GOODBYE)
+            self._hangup_reason = "completed"
+            return [
+                *self._barge_in(),
+                LogStep("callback_after_failure", "1"),
+                RequestCallback(),
+                *self._play("callback_promised", "goodbye"),
+            ]
+        if isinstance(event, Digit | Timeout):
+            self._tries += 1
+            if self._tries >= self._config.max_tries:
+                return [*self._barge_in(), *self._goodbye_after()]
+            why = "invalid" if isinstance(event, Digit) else "no_input"
+            return [*self._barge_in(), *self._play(why, "recording_failed")]
+        return []
 
     def _stop_recording(self, reason: str) -> list[Action]:
         self._served = True

@@ -56,6 +56,8 @@ DEFAULT_PROMPTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "info": ("info",),
         "callback_intro": ("callback_intro",),
         "callback_saved": ("callback_saved",),
+        "recording_failed": ("recording_failed",),
+        "callback_promised": ("callback_promised",),
     }
 )
 

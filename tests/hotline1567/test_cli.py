@@ -156,3 +156,18 @@ def test_web_refuses_an_old_schema(env: dict[str, str]) -> None:
     result = cli(env, "web")
     assert result.returncode == 2
     assert "hotline1567 db upgrade" in result.stderr
+
+
+def test_sip_accounts_are_digest_hashes_managed_from_the_cli(env: dict[str, str]) -> None:
+    assert cli(env, "db", "upgrade").returncode == 0
+    added = cli(env, "sip-account", "set", "phone1", stdin="a-long-sip-password\n")
+    assert added.returncode == 0, added.stderr
+    assert "digest HA1 stored" in added.stderr
+    assert cli(env, "sip-account", "list").stdout == "phone1\n"
+    short = cli(env, "sip-account", "set", "phone2", stdin="short\n")
+    assert short.returncode == 1 and "at least 8 characters" in short.stderr
+    assert cli(env, "sip-account", "disable", "phone1").returncode == 0
+    assert cli(env, "sip-account", "list").stdout == ""
+    assert cli(env, "sip-account", "disable", "nobody").returncode == 1
+    database = Path(env["HOTLINE_DATA_DIR"]) / "hotline1567.sqlite3"
+    assert b"a-long-sip-password" not in database.read_bytes()  # only the HA1 is stored

@@ -18,12 +18,17 @@ from typing import Any
 
 import pytest
 import redis
+from sqlalchemy import select
 
 from ivr.kamailio import options_ping
 from tests.hotline1567.test_cli import _free_port, cli
 from tests.ivr.sip.sipkit import SippResult, free_udp_port, sipp
+from ticketing.db import make_engine
+from ticketing.models import Call
 
 pytestmark = pytest.mark.slow
+
+CRASH_SCENARIO = Path(__file__).parents[1] / "ivr" / "scenarios" / "uac_crash.xml"
 
 
 @contextlib.contextmanager
@@ -184,3 +189,34 @@ def test_run_restarts_a_killed_redis_and_role_and_prints_no_password(tmp_path: P
         text = log.read_text()
         assert "initial-credentials.txt" in text
         assert not any(password in text for password in passwords)
+
+
+def test_kill_9_of_the_ivr_role_mid_call_is_survived(tmp_path: Path) -> None:
+    """The fault test through `run`: the ivr child is killed mid-recording; run restarts it,
+    the restarted node closes the call and Kamailio sends the caller its BYE."""
+    with running_system(tmp_path) as (env, log, process):
+        host, port = env["HOTLINE_KAMAILIO_LISTEN"].split(":")
+        _wait_for(lambda: options_ping(host, int(port), user="1567") == 200, 15, log)
+        caller = sipp(str(CRASH_SCENARIO), (host, int(port)), timeout=120, background=True)
+        assert isinstance(caller, subprocess.Popen)
+        data = Path(env["HOTLINE_DATA_DIR"])
+
+        def recorded() -> float:
+            files = list((data / "recordings").rglob("*.wav"))
+            return max(((f.stat().st_size - 44) / 16000 for f in files), default=0.0)
+
+        # the synthetic complaint introduction takes ~18 s before the beep
+        _wait_for(lambda: recorded() >= 2.0, 60, log)
+        os.kill(_pid_of("hotline1567 ivr", parent=process.pid), signal.SIGKILL)
+        output, _ = caller.communicate(timeout=90)
+        assert caller.returncode == 0, output[-2000:] + log.read_text()[-3000:]  # BYE came
+        assert "ivr exited with -9; restarting in 1 s" in log.read_text()
+        _wait_for(lambda: "ivr restarted (restart 1)" in log.read_text(), 10, log)
+        (wav_path,) = list((data / "recordings").rglob("*.wav"))
+        with wave.open(str(wav_path)) as wav:
+            assert wav.getnframes() >= 2 * 8000
+        engine = make_engine(f"sqlite:///{data / 'hotline1567.sqlite3'}")
+        with engine.connect() as connection:
+            rows = connection.execute(select(Call.end_reason, Call.ended_at)).all()
+        engine.dispose()
+        assert [reason for reason, _ended in rows] == ["node_crash"]

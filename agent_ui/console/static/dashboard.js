@@ -43,6 +43,8 @@
     const asr = figures.asr;
     setTile("asr", asr.waiting + asr.pending, asr.unavailable ? "ไม่ทราบ (Redis ไม่ตอบ)" : (asr.oldest_seconds ? "เก่าสุด " + H.duration(asr.oldest_seconds) : "ไม่มีงานค้าง"));
     setTile("open_tickets", s.open_tickets);
+    setTile("recording_failures_24h", s.recording_failures_24h || 0, s.recording_failures_24h ? "ตรวจที่เก็บไฟล์เสียง" : "ปกติ");
+    document.getElementById("tile-recording_failures_24h").classList.toggle("alarm", s.recording_failures_24h > 0);
     document.getElementById("tile-urgent_open").classList.toggle("alarm", s.urgent_open > 0);
     document.getElementById("tile-sla_breaches").classList.toggle("alarm", s.sla_breaches > 0);
     ageChart(figures.backlog_by_age);

@@ -296,6 +296,8 @@ def test_an_invite_flood_from_one_address_leaves_other_callers_answered(tmp_path
     answered = [r for r in records if r["caller"] == "+66812345678"]
     assert len(answered) == 1 and answered[0]["keys"] == ["1", "#"]
     assert "calls from this address already" in caplog.text
+    blocked = caplog.text.count("pike: 127.0.0.2 over 40 requests in 2 s")
+    assert 1 <= blocked <= 3, blocked  # the flood is dropped, and logged once, not per request
 
 
 def wait_for(condition: Callable[[], bool], timeout: float) -> None:
@@ -306,11 +308,13 @@ def wait_for(condition: Callable[[], bool], timeout: float) -> None:
 
 
 @pytest.mark.slow
-def test_register_needs_an_account_in_the_subscriber_table(tmp_path):
-    """Any user name with the old shared password registered; now only sip_subscribers do."""
+def test_register_needs_an_account_in_the_subscriber_table(tmp_path, database_url):
+    """Any user name with the old shared password registered; now only sip_subscribers do
+    (Kamailio reads the table through db_sqlite, or db_postgres on PostgreSQL)."""
     listen = ("127.0.0.1", free_udp_port())
     settings = with_accounts(
-        Settings(data_dir=tmp_path, sip_password="shared-password"), ivr1="ivr1-password"
+        Settings(data_dir=tmp_path, database_url=database_url, sip_password="shared-password"),
+        ivr1="ivr1-password",
     )
     with (
         EmbeddedKamailio(settings, listen=listen, nodes=[], ping_interval=1) as kamailio,
@@ -323,3 +327,31 @@ def test_register_needs_an_account_in_the_subscriber_table(tmp_path):
     ):
         assert member.node.registered.wait(5)
         assert not stranger.node.registered.wait(2)
+
+
+@pytest.mark.slow
+def test_each_ended_call_gives_its_dispatcher_load_back(tmp_path, caplog):
+    """maxload 1: a second call after the first is only routed if the first call's load (call
+    load algorithm) was released when its dialog ended."""
+    listen, node_port = ("127.0.0.1", free_udp_port()), free_udp_port()
+    settings = with_accounts(Settings(data_dir=tmp_path), ivr1="load-test-pw")
+    nodes = [IvrNode("ivr1", "127.0.0.1", node_port)]
+    records: list[dict[str, object]] = []
+    with (
+        EmbeddedKamailio(settings, listen=listen, nodes=nodes, ping_interval=1, max_calls=1) as k,
+        running_node(
+            flow(records, "ivr1"),
+            sip_port=node_port,
+            user="ivr1",
+            registrar=k.registrar,
+            password="load-test-pw",
+        ) as node,
+    ):
+        wait_for(lambda: options_ping(*listen, user="1567") == 200, 10)
+        for _ in range(3):
+            result = sipp("uac.xml", listen, hold_ms=300)
+            assert isinstance(result, SippResult)
+            assert result.returncode == 0, result.output + result.errors
+            node.wait_idle()
+    assert len(records) == 3
+    assert "cannot find load" not in caplog.text
