@@ -32,6 +32,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("sla_next_at", TZ, nullable=True))
         batch.add_column(sa.Column("sla_version", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("sla_levels", sa.JSON(), nullable=True))
+        batch.add_column(sa.Column("latitude", sa.Float(), nullable=True))
+        batch.add_column(sa.Column("longitude", sa.Float(), nullable=True))
         batch.create_index("ix_tickets_sla_next", ["sla_next_at"])
         batch.create_index("ix_tickets_sla_state", ["sla_state"])
     op.create_table(
@@ -110,6 +112,8 @@ def downgrade() -> None:
         batch.drop_index("ix_tickets_sla_state")
         batch.drop_index("ix_tickets_sla_next")
         for column in (
+            "longitude",
+            "latitude",
             "sla_levels",
             "sla_version",
             "sla_next_at",
