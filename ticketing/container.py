@@ -19,6 +19,7 @@ from ticketing.events import EventBus, OutboxRelay
 from ticketing.metrics import MetricsService
 from ticketing.models import Agency
 from ticketing.notify import NotificationService
+from ticketing.open311_client import open311_handover
 from ticketing.open311_keys import Open311Keys
 from ticketing.open311_service import Open311Service
 from ticketing.sla_report import SlaReports
@@ -80,6 +81,7 @@ def build_services(
     relay = OutboxRelay(sessions, bus)
     tickets = TicketService(sessions, catalog, after_commit=relay.kick)
     tickets.route_hooks.append(routing_notifier(catalog))
+    tickets.route_hooks.append(open311_handover(catalog))
     services = Services(
         settings=settings,
         catalog=catalog,
