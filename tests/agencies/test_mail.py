@@ -175,11 +175,11 @@ def test_an_sla_warning_mails_the_agency(mail_services: Services, smtp: SmtpServ
     SlaPass(mail_services.sessions, mail_services.catalog, load_calendar()).run(
         as_utc(created) + timedelta(days=25)  # 80 % of the 30-day resolve clock
     )
-    # progress: levels 1, 2, 3 (7 days, long past); resolve: level 1 -- one mail to the agency each
-    assert sender.drain_once() == 4
+    # progress: level 3 at once (7 days, long past); resolve: level 1 -- one mail each
+    assert sender.drain_once() == 2
     subjects = smtp.subjects()[1:]
     assert f"เรื่อง {ref}: ใกล้ครบกำหนด (แจ้งผล)" in subjects
-    assert f"เรื่อง {ref}: เลยกำหนด (แจ้งความคืบหน้า)" in subjects
+    assert f"เรื่อง {ref}: เลยกำหนดนาน ส่งถึงส่วนกลาง (แจ้งความคืบหน้า)" in subjects
 
 
 def test_smtp_url_setting() -> None:
