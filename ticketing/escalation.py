@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, insert, or_, select, update
@@ -42,6 +42,7 @@ ACTOR = Actor.system("scheduler")
 CLOCK_TH = {"confirm": "ยืนยันเรื่อง", "progress": "แจ้งความคืบหน้า", "resolve": "แจ้งผล"}
 LEVEL_TH = {1: "ใกล้ครบกำหนด", 2: "เลยกำหนด", 3: "เลยกำหนดนาน ส่งถึงส่วนกลาง"}
 UNSETTLED = ("ok", "warning", "breached")
+CLOCK_MARGIN = timedelta(minutes=5)
 assert {"ticket.sla_warning", "ticket.sla_breached"} <= set(EVENT_TYPES)
 COLUMNS = (
     Ticket.id,
@@ -81,12 +82,16 @@ class SlaPass:
         *,
         after_commit: Callable[[], None] = lambda: None,
         batch: int = 2000,
+        full_every: int = 60,
     ) -> None:
         self._sessions = sessions
         self._catalog = catalog
         self._calendar = calendar
         self._after_commit = after_commit
         self._batch = batch
+        self._full_every = full_every
+        self._since: datetime | None = None  # real start time of this instance's last pass
+        self._passes = 0
 
     def run(
         self,
@@ -97,13 +102,19 @@ class SlaPass:
     ) -> PassResult:
         """One pass as if at ``now``. ``max_batches`` stops early (tests of a killed pass)."""
         moment = (now or utcnow()).astimezone(UTC)  # SQLite keeps wall times: UTC only
+        started = utcnow()
+        # Changed tickets are found by updated_at (every change sets it) since the last pass,
+        # with a margin for clocks of other hosts; every full_every-th pass looks at all.
+        full = self._since is None or self._passes % self._full_every == 0
+        changed_since = None if full or self._since is None else self._since - CLOCK_MARGIN
         result = PassResult()
         last_id = 0
         while max_batches is None or result.batches < max_batches:
             with self._sessions.begin() as session:
                 if fence is not None:
                     fence(session)
-                rows = list(session.execute(self._candidates(moment, last_id)).all())
+                query = self._candidates(moment, last_id, changed_since)
+                rows = list(session.execute(query).all())
                 if not rows:
                     break
                 self._evaluate(session, rows, moment, result)
@@ -112,12 +123,19 @@ class SlaPass:
             self._after_commit()
             if len(rows) < self._batch:
                 break
+        finished = max_batches is None or result.batches < max_batches
+        if finished:
+            self._since, self._passes = started, self._passes + 1
         if result.marks:
             log.info("SLA pass: %d tickets examined, %d marks", result.examined, len(result.marks))
         return result
 
-    def _candidates(self, now: datetime, after_id: int) -> Any:
-        changed = or_(Ticket.sla_version.is_(None), Ticket.sla_version != Ticket.version)
+    def _candidates(self, now: datetime, after_id: int, changed_since: datetime | None) -> Any:
+        unevaluated = Ticket.sla_version.is_(None)
+        if changed_since is None:
+            changed = or_(unevaluated, Ticket.sla_version != Ticket.version)
+        else:  # each branch has its index: the pass reads only what may have moved
+            changed = or_(unevaluated, Ticket.updated_at >= changed_since)
         open_due = and_(Ticket.status.in_(OPEN_STATUSES), or_(changed, Ticket.sla_next_at <= now))
         unsettled = and_(Ticket.status.not_in(OPEN_STATUSES), Ticket.sla_state.in_(UNSETTLED))
         return (
@@ -174,20 +192,17 @@ class SlaPass:
     ) -> set[tuple[int, str, int]]:
         """Insert the marks once (ON CONFLICT DO NOTHING); returns the ones this pass made."""
         insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        made: set[tuple[int, str, int]] = set()
-        for start in range(0, len(pending), 1000):
-            chunk = pending[start : start + 1000]
-            values = [
-                {"ticket_id": r.id, "clock": p.clock, "level": lvl, "at": now}
-                for r, p, lvl in chunk
-            ]
-            result = session.execute(
-                insert(SlaMark)
-                .values(values)
-                .on_conflict_do_nothing(index_elements=["ticket_id", "clock", "level"])
-                .returning(SlaMark.ticket_id, SlaMark.clock, SlaMark.level)
-            )
-            made.update((t, c, lvl) for t, c, lvl in result.all())
+        statement = (
+            insert(SlaMark)
+            .on_conflict_do_nothing(index_elements=["ticket_id", "clock", "level"])
+            .returning(SlaMark.ticket_id, SlaMark.clock, SlaMark.level)
+        )
+        values = [
+            {"ticket_id": r.id, "clock": p.clock, "level": lvl, "at": now} for r, p, lvl in pending
+        ]
+        # executemany with RETURNING: SQLAlchemy batches it ("insertmanyvalues"), one compile.
+        result = session.connection().execute(statement, values)
+        made = {(t, c, lvl) for t, c, lvl in result.all()}
         return made
 
     def _announce(

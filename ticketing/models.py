@@ -198,6 +198,8 @@ class Ticket(Base):
         Index("ix_tickets_call", "call_id"),
         Index("ix_tickets_sla_next", "sla_next_at"),
         Index("ix_tickets_sla_state", "sla_state"),
+        Index("ix_tickets_sla_version", "sla_version"),
+        Index("ix_tickets_updated_at", "updated_at"),
     )
 
 
