@@ -8,7 +8,9 @@ Inserts COUNT open tickets in bulk (ages spread over 120 days, statuses draft 5 
 
 - the **first pass**, which evaluates every ticket (after an upgrade or a bulk import);
 - **steady passes**, one per simulated minute as the scheduler runs them: before each, EDITS
-  tickets are changed (a version bump, as an edit does), and the minute's thresholds fall due;
+  tickets are changed (a version bump and updated_at, as an edit does), and the minute's
+  thresholds fall due; each pass reads the changes of its minute and of the two minutes of its
+  clock margin before, as a scheduler passing once a minute does;
 - a **catch-up pass** after the scheduler was down for a day.
 
 Prints p50 / p95 / max of the steady passes and each figure's marks. A PostgreSQL URL gets a
@@ -135,9 +137,9 @@ def main() -> int:
                 with engine.begin() as connection:
                     connection.execute(text("ANALYZE tickets"))
 
-            def timed(moment: object) -> tuple[float, int, int]:
+            def timed(moment: object, since: object = None) -> tuple[float, int, int]:
                 started = time.perf_counter()
-                result = sla.run(moment)  # type: ignore[arg-type]
+                result = sla.run(moment, changed_since=since)  # type: ignore[arg-type]
                 return time.perf_counter() - started, result.examined, len(result.marks)
 
             start = utcnow()
@@ -145,14 +147,19 @@ def main() -> int:
             rng = random.Random(7)
             ids = list(range(1, args.count + 1))
             steady: list[tuple[float, int, int]] = []
+            edited_at = []
             for minute in range(1, args.passes + 1):
+                edited_at.append(utcnow())
                 with engine.begin() as connection:
                     connection.execute(
                         update(Ticket)
                         .where(Ticket.id.in_(rng.sample(ids, args.edits)))
                         .values(version=Ticket.version + 1, updated_at=utcnow())
                     )
-                steady.append(timed(start + timedelta(minutes=minute)))
+                # As in production: the changes since the last pass and its 2-minute margin,
+                # i.e. this minute's edits and the two minutes' before.
+                since = edited_at[max(0, minute - 3)]
+                steady.append(timed(start + timedelta(minutes=minute), since))
             catch_up = timed(start + timedelta(days=1, minutes=args.passes))
             with sessions() as session:
                 marks = session.scalar(select(func.count()).select_from(SlaMark))
