@@ -134,16 +134,16 @@ class SlaPass:
         return result
 
     def _candidates(self, now: datetime, after_id: int, changed_since: datetime | None) -> Any:
-        unevaluated = Ticket.sla_version.is_(None)
-        if changed_since is None:
-            changed = or_(unevaluated, Ticket.sla_version != Ticket.version)
-        else:  # each branch has its index: the pass reads only what may have moved
-            changed = or_(unevaluated, Ticket.updated_at >= changed_since)
-        open_due = and_(Ticket.status.in_(OPEN_STATUSES), or_(changed, Ticket.sla_next_at <= now))
-        unsettled = and_(Ticket.status.not_in(OPEN_STATUSES), Ticket.sla_state.in_(UNSETTLED))
+        due = Ticket.sla_next_at <= now  # only open tickets have a next threshold
+        if changed_since is None:  # a full look: anything changed since it was last evaluated
+            unsettled = and_(Ticket.status.not_in(OPEN_STATUSES), Ticket.sla_state.in_(UNSETTLED))
+            changed = or_(Ticket.sla_version.is_(None), Ticket.sla_version != Ticket.version)
+            condition = or_(changed, due, unsettled)
+        else:  # every branch has its own index: the pass reads only what may have moved
+            condition = or_(Ticket.sla_version.is_(None), Ticket.updated_at >= changed_since, due)
         return (
             select(*COLUMNS)
-            .where(Ticket.id > after_id, or_(open_due, unsettled))
+            .where(Ticket.id > after_id, condition)
             .order_by(Ticket.id)
             .limit(self._batch)
         )
