@@ -187,3 +187,13 @@ def test_smtp_url_setting() -> None:
     assert settings.smtp_url == "smtps://u:p@mail.example:465"
     with pytest.raises(SettingsError, match="HOTLINE_SMTP_URL"):
         Settings.from_env({"HOTLINE_SMTP_URL": "http://mail.example"}, None)
+
+
+def test_scheduler_and_open311_settings() -> None:
+    settings = Settings.from_env(
+        {"HOTLINE_SCHEDULER_INTERVAL": "5", "HOTLINE_OPEN311_RATE": "10"}, None
+    )
+    assert (settings.scheduler_interval, settings.open311_rate_per_minute) == (5.0, 10)
+    for name in ("HOTLINE_SCHEDULER_INTERVAL", "HOTLINE_OPEN311_RATE"):
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_env({name: "soon"}, None)
