@@ -17,6 +17,7 @@ from agent_ui.api.errors import (
     unexpected_error_handler,
 )
 from agent_ui.console import console_middleware, console_routes
+from agent_ui.open311 import open311_routes
 from config.settings import Settings
 from ticketing.container import Services
 from ticketing.errors import DomainError
@@ -30,6 +31,7 @@ def create_app(settings: Settings, services: Services) -> Starlette:
             Mount("/api/v1", routes=api_routes),
             *health.root_routes,
             *agency_routes(agency_pages),
+            *open311_routes(),
             *console_routes(settings, services),
         ],
         middleware=console_middleware(settings),

@@ -12,7 +12,7 @@ from config.settings import SettingsError
 from hotline1567 import run
 from ivr import cli as ivr_cli
 from ticketing import cli as ticketing_cli
-from ticketing import scheduler_cli
+from ticketing import open311_cli, scheduler_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     ivr_cli.register(sub)
     asr_cli.register(sub)
     scheduler_cli.register(sub)
+    open311_cli.register(sub)
     return parser
 
 

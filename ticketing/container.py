@@ -19,6 +19,9 @@ from ticketing.events import EventBus, OutboxRelay
 from ticketing.metrics import MetricsService
 from ticketing.models import Agency
 from ticketing.notify import NotificationService
+from ticketing.open311_client import open311_handover
+from ticketing.open311_keys import Open311Keys
+from ticketing.open311_service import Open311Service
 from ticketing.sla_report import SlaReports
 from ticketing.tickets import TicketService
 from ticketing.users import UserService
@@ -43,6 +46,8 @@ class Services:
     agency_work: AgencyWork
     notifications: NotificationService
     sla_reports: SlaReports
+    open311: Open311Service
+    open311_keys: Open311Keys
 
     def close(self) -> None:
         self.relay.stop()
@@ -76,6 +81,7 @@ def build_services(
     relay = OutboxRelay(sessions, bus)
     tickets = TicketService(sessions, catalog, after_commit=relay.kick)
     tickets.route_hooks.append(routing_notifier(catalog))
+    tickets.route_hooks.append(open311_handover(catalog))
     services = Services(
         settings=settings,
         catalog=catalog,
@@ -92,6 +98,8 @@ def build_services(
         agency_work=AgencyWork(sessions, catalog, after_commit=relay.kick),
         notifications=NotificationService(sessions),
         sla_reports=SlaReports(sessions),
+        open311=Open311Service(sessions, catalog, tickets, after_commit=relay.kick),
+        open311_keys=Open311Keys(sessions, client),
     )
     if start_relay:
         relay.start()

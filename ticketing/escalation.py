@@ -18,10 +18,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,9 +29,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.catalog import Catalog
 from config.holidays import BusinessCalendar
 from ticketing.actors import Actor
-from ticketing.events import record_event
-from ticketing.models import AuditEvent, SlaMark, Ticket
-from ticketing.notify import Audience, notify
+from ticketing.events import EVENT_TYPES
+from ticketing.models import AuditEvent, MailOutbox, Notification, OutboxEvent, SlaMark, Ticket
+from ticketing.notify import Audience, Recipients
 from ticketing.sla import ClockPlan, iso, plan_clocks
 from ticketing.status import OPEN_STATUSES
 from ticketing.timeutil import utcnow
@@ -42,6 +42,8 @@ ACTOR = Actor.system("scheduler")
 CLOCK_TH = {"confirm": "ยืนยันเรื่อง", "progress": "แจ้งความคืบหน้า", "resolve": "แจ้งผล"}
 LEVEL_TH = {1: "ใกล้ครบกำหนด", 2: "เลยกำหนด", 3: "เลยกำหนดนาน ส่งถึงส่วนกลาง"}
 UNSETTLED = ("ok", "warning", "breached")
+CLOCK_MARGIN = timedelta(minutes=2)
+assert {"ticket.sla_warning", "ticket.sla_breached"} <= set(EVENT_TYPES)
 COLUMNS = (
     Ticket.id,
     Ticket.reference,
@@ -80,12 +82,16 @@ class SlaPass:
         *,
         after_commit: Callable[[], None] = lambda: None,
         batch: int = 2000,
+        full_every: int = 60,
     ) -> None:
         self._sessions = sessions
         self._catalog = catalog
         self._calendar = calendar
         self._after_commit = after_commit
         self._batch = batch
+        self._full_every = full_every
+        self._since: datetime | None = None  # real start time of this instance's last pass
+        self._passes = 0
 
     def run(
         self,
@@ -93,16 +99,25 @@ class SlaPass:
         *,
         fence: Fence | None = None,
         max_batches: int | None = None,
+        changed_since: datetime | None = None,
     ) -> PassResult:
-        """One pass as if at ``now``. ``max_batches`` stops early (tests of a killed pass)."""
+        """One pass as if at ``now``. ``max_batches`` stops early (tests of a killed pass);
+        ``changed_since`` overrides the instance's own memory of its last pass (benchmarks)."""
         moment = (now or utcnow()).astimezone(UTC)  # SQLite keeps wall times: UTC only
+        started = utcnow()
+        # Changed tickets are found by updated_at (every change sets it) since the last pass,
+        # with a margin for clocks of other hosts; every full_every-th pass looks at all.
+        full = self._since is None or self._passes % self._full_every == 0
+        if changed_since is None and not full and self._since is not None:
+            changed_since = self._since - CLOCK_MARGIN
         result = PassResult()
         last_id = 0
         while max_batches is None or result.batches < max_batches:
             with self._sessions.begin() as session:
                 if fence is not None:
                     fence(session)
-                rows = list(session.execute(self._candidates(moment, last_id)).all())
+                query = self._candidates(moment, last_id, changed_since)
+                rows = list(session.execute(query).all())
                 if not rows:
                     break
                 self._evaluate(session, rows, moment, result)
@@ -111,23 +126,32 @@ class SlaPass:
             self._after_commit()
             if len(rows) < self._batch:
                 break
+        finished = max_batches is None or result.batches < max_batches
+        if finished:
+            self._since, self._passes = started, self._passes + 1
         if result.marks:
             log.info("SLA pass: %d tickets examined, %d marks", result.examined, len(result.marks))
         return result
 
-    def _candidates(self, now: datetime, after_id: int) -> Any:
-        changed = or_(Ticket.sla_version.is_(None), Ticket.sla_version != Ticket.version)
-        open_due = and_(Ticket.status.in_(OPEN_STATUSES), or_(changed, Ticket.sla_next_at <= now))
-        unsettled = and_(Ticket.status.not_in(OPEN_STATUSES), Ticket.sla_state.in_(UNSETTLED))
+    def _candidates(self, now: datetime, after_id: int, changed_since: datetime | None) -> Any:
+        due = Ticket.sla_next_at <= now  # only open tickets have a next threshold
+        if changed_since is None:  # a full look: anything changed since it was last evaluated
+            unsettled = and_(Ticket.status.not_in(OPEN_STATUSES), Ticket.sla_state.in_(UNSETTLED))
+            changed = or_(Ticket.sla_version.is_(None), Ticket.sla_version != Ticket.version)
+            condition = or_(changed, due, unsettled)
+        else:  # every branch has its own index: the pass reads only what may have moved
+            condition = or_(Ticket.sla_version.is_(None), Ticket.updated_at >= changed_since, due)
         return (
             select(*COLUMNS)
-            .where(Ticket.id > after_id, or_(open_due, unsettled))
+            .where(Ticket.id > after_id, condition)
             .order_by(Ticket.id)
             .limit(self._batch)
         )
 
     def _evaluate(self, session: Session, rows: list[Any], now: datetime, out: PassResult) -> None:
         updates: list[dict[str, Any]] = []
+        pending: list[tuple[Any, ClockPlan, int]] = []  # marks to insert
+        announce: set[tuple[int, str, int]] = set()  # the ones to audit and notify
         for row in rows:
             out.examined += 1
             status = row.status.value
@@ -138,11 +162,14 @@ class SlaPass:
             escalation = row.escalation_level or 0
             for plan in plans if is_open else ():
                 reached = plan.reached(now)
-                for level in range(levels.get(plan.clock, 0) + 1, reached + 1):
-                    if self._mark(session, row, plan, level, now):
-                        out.marks.append((row.reference, plan.clock, level))
-                    levels[plan.clock] = level
-                    escalation = max(escalation, level)
+                if reached > levels.get(plan.clock, 0):
+                    # A clock that jumped several levels (the scheduler was down) is announced
+                    # once, at the level it reached; the levels it skipped are marked silently.
+                    for level in range(levels.get(plan.clock, 0) + 1, reached + 1):
+                        pending.append((row, plan, level))
+                    announce.add((row.id, plan.clock, reached))
+                    levels[plan.clock] = reached
+                    escalation = max(escalation, reached)
             updates.append(
                 {
                     "b_id": row.id,
@@ -154,7 +181,118 @@ class SlaPass:
                     **{f"b_{p.clock}_due": p.due for p in plans},
                 }
             )
+        if pending:
+            inserted = self._insert_marks(session, pending, now)
+            fresh = [(r, p, lvl) for r, p, lvl in pending if (r.id, p.clock, lvl) in inserted]
+            chosen = [m for m in fresh if (m[0].id, m[1].clock, m[2]) in announce]
+            self._announce(session, chosen, now)
+            out.marks += [(r.reference, p.clock, lvl) for r, p, lvl in chosen]
         self._write(session, updates)
+
+    @staticmethod
+    def _insert_marks(
+        session: Session, pending: list[tuple[Any, ClockPlan, int]], now: datetime
+    ) -> set[tuple[int, str, int]]:
+        """Insert the marks once (ON CONFLICT DO NOTHING); returns the ones this pass made."""
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        statement = (
+            insert(SlaMark)
+            .on_conflict_do_nothing(index_elements=["ticket_id", "clock", "level"])
+            .returning(SlaMark.ticket_id, SlaMark.clock, SlaMark.level)
+        )
+        values = [
+            {"ticket_id": r.id, "clock": p.clock, "level": lvl, "at": now} for r, p, lvl in pending
+        ]
+        # executemany with RETURNING: SQLAlchemy batches it ("insertmanyvalues"), one compile.
+        result = session.connection().execute(statement, values)
+        made = {(t, c, lvl) for t, c, lvl in result.all()}
+        return made
+
+    def _announce(
+        self, session: Session, marks: list[tuple[Any, ClockPlan, int]], now: datetime
+    ) -> None:
+        """Audit rows, events, notifications and mail of new marks, written in bulk."""
+        if not marks:
+            return
+        recipients = Recipients.load(session)
+        sent_now = utcnow()
+        audits: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        notes: list[dict[str, Any]] = []
+        mails: list[dict[str, Any]] = []
+        for row, plan, level in marks:
+            action = "sla_warning" if level == 1 else "sla_breached"
+            detail = {"clock": plan.clock, "level": level, "due": iso(plan.due)}
+            audits.append(
+                {
+                    "ticket_id": row.id,
+                    "actor": ACTOR.name,
+                    "action": action,
+                    "before": {},
+                    "after": detail,
+                    "at": now,
+                }
+            )
+            payload = {
+                "reference": row.reference,
+                "ticket_id": row.id,
+                "status": row.status.value,
+                "category": row.category,
+                "province_code": row.province_code,
+                "agency_code": row.agency_code,
+                "urgent": row.urgent,
+                **detail,
+            }
+            events.append({"event_type": f"ticket.{action}", "payload": payload, "created_at": now})
+            audience, agencies = self._audience(row, level)
+            title = f"เรื่อง {row.reference}: {LEVEL_TH[level]} ({CLOCK_TH[plan.clock]})"
+            body = f"กำหนด{CLOCK_TH[plan.clock]}: {iso(plan.due)} · ระดับการติดตาม {level}"
+            for user_id in recipients.users_for(audience):
+                notes.append(
+                    {
+                        "user_id": user_id,
+                        "ticket_id": row.id,
+                        "kind": action,
+                        "title": title,
+                        "body": body,
+                        "created_at": now,
+                    }
+                )
+            for code in agencies:
+                agency = self._catalog.agencies.get(code)
+                if agency is not None and agency.email:
+                    mails.append(
+                        {
+                            "recipient": agency.email,
+                            "subject": title,
+                            "body": body,
+                            "created_at": sent_now,
+                            "attempts": 0,
+                            "next_attempt_at": sent_now,  # mail leaves now, whatever --at said
+                        }
+                    )
+        connection = session.connection()
+        connection.execute(insert(AuditEvent), audits)
+        connection.execute(insert(OutboxEvent), events)
+        if notes:
+            connection.execute(insert(Notification), notes)
+        if mails:
+            connection.execute(insert(MailOutbox), mails)
+
+    def _audience(self, row: Any, level: int) -> tuple[Audience, list[str]]:
+        """1-2: the province's supervisors and the agency; 3: central too (and mail to them)."""
+        province = row.province_code
+        audience = Audience(
+            agency=row.agency_code,
+            province_supervisors=province,
+            central=level >= 3 or province is None,
+        )
+        mail = [row.agency_code] if row.agency_code else []
+        if level >= 2 and province:
+            mail.append(f"DAMRONG-{province}")
+        if level >= 3 or (level >= 2 and not province):
+            mail.append(self._catalog.fallback_agency)
+        return audience, mail
 
     @staticmethod
     def _state(plans: list[ClockPlan], levels: dict[str, int], now: datetime) -> str:
@@ -189,63 +327,3 @@ class SlaPass:
                 .execution_options(synchronize_session=False)
             )
             session.connection().execute(statement, batch)
-
-    def _mark(self, session: Session, row: Any, plan: ClockPlan, level: int, now: datetime) -> bool:
-        """Insert the mark once; only the pass that inserted it audits and notifies."""
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        inserted = session.execute(
-            insert(SlaMark)
-            .values(ticket_id=row.id, clock=plan.clock, level=level, at=now)
-            .on_conflict_do_nothing(index_elements=["ticket_id", "clock", "level"])
-            .returning(SlaMark.id)
-        ).scalar_one_or_none()
-        if inserted is None:
-            return False
-        action = "sla_warning" if level == 1 else "sla_breached"
-        detail = {"clock": plan.clock, "level": level, "due": iso(plan.due)}
-        session.add(
-            AuditEvent(
-                ticket_id=row.id, actor=ACTOR.name, action=action, before={}, after=detail, at=now
-            )
-        )
-        record_event(
-            session,
-            f"ticket.{action}",
-            {
-                "reference": row.reference,
-                "ticket_id": row.id,
-                "status": row.status.value,
-                "category": row.category,
-                "province_code": row.province_code,
-                "agency_code": row.agency_code,
-                "urgent": row.urgent,
-                **detail,
-            },
-        )
-        self._notify(session, row, plan, level)
-        return True
-
-    def _notify(self, session: Session, row: Any, plan: ClockPlan, level: int) -> None:
-        province = row.province_code
-        audience = Audience(
-            agency=row.agency_code,
-            province_supervisors=province,
-            central=level >= 3 or province is None,
-        )
-        mail = [row.agency_code] if row.agency_code else []
-        if level >= 2 and province:
-            mail.append(f"DAMRONG-{province}")
-        if level >= 3 or (level >= 2 and not province):
-            mail.append(self._catalog.fallback_agency)
-        title = f"เรื่อง {row.reference}: {LEVEL_TH[level]} ({CLOCK_TH[plan.clock]})"
-        body = f"กำหนด{CLOCK_TH[plan.clock]}: {iso(plan.due)} · ระดับการติดตาม {level}"
-        notify(
-            session,
-            self._catalog,
-            row.id,
-            audience,
-            kind="sla_warning" if level == 1 else "sla_breached",
-            title=title,
-            body=body,
-            mail_agencies=mail,
-        )

@@ -175,6 +175,8 @@ class Ticket(Base):
     sla_next_at: Mapped[datetime | None]  # when the scheduler must look again
     sla_version: Mapped[int | None] = mapped_column(Integer)  # the version it last looked at
     sla_levels: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # clock -> level marked
+    latitude: Mapped[float | None] = mapped_column(Float)  # where (Open311 requests)
+    longitude: Mapped[float | None] = mapped_column(Float)
 
     recording: Mapped[Recording | None] = relationship()
     duplicate_of: Mapped[Ticket | None] = relationship(remote_side=[id])
@@ -197,6 +199,8 @@ class Ticket(Base):
         Index("ix_tickets_call", "call_id"),
         Index("ix_tickets_sla_next", "sla_next_at"),
         Index("ix_tickets_sla_state", "sla_state"),
+        Index("ix_tickets_sla_version", "sla_version"),
+        Index("ix_tickets_updated_at", "updated_at"),
     )
 
 

@@ -35,24 +35,44 @@ class Audience:
     central: bool = False  # supervisors without a province scope
 
 
-def recipients(session: Session, audience: Audience) -> list[User]:
-    users = list(
-        session.scalars(
-            select(User).where(User.active.is_(True), User.role.in_(("agency", "supervisor")))
-        )
-    )
-    chosen: list[User] = []
-    for user in users:
-        provinces = list(user.provinces or [])
-        if user.role == "agency":
-            if audience.agency is not None and user.agency_code == audience.agency:
-                chosen.append(user)
-        elif (audience.central and not provinces) or (
-            audience.province_supervisors is not None
-            and (audience.province_supervisors in provinces)
-        ):
-            chosen.append(user)
-    return chosen
+@dataclass(frozen=True)
+class Recipients:
+    """Who may be notified, loaded once (a pass notifies many tickets)."""
+
+    by_agency: dict[str, list[int]]
+    by_province: dict[str, list[int]]  # supervisors with that province in scope
+    central: list[int]  # supervisors without a province scope
+
+    @classmethod
+    def load(cls, session: Session) -> Recipients:
+        by_agency: dict[str, list[int]] = {}
+        by_province: dict[str, list[int]] = {}
+        central: list[int] = []
+        query = select(User).where(User.active.is_(True), User.role.in_(("agency", "supervisor")))
+        for user in session.scalars(query):
+            if user.role == "agency":
+                if user.agency_code:
+                    by_agency.setdefault(user.agency_code, []).append(user.id)
+            elif not user.provinces:
+                central.append(user.id)
+            else:
+                for province in user.provinces:
+                    by_province.setdefault(province, []).append(user.id)
+        return cls(by_agency, by_province, central)
+
+    def users_for(self, audience: Audience) -> list[int]:
+        chosen: list[int] = []
+        if audience.agency is not None:
+            chosen += self.by_agency.get(audience.agency, [])
+        if audience.province_supervisors is not None:
+            chosen += self.by_province.get(audience.province_supervisors, [])
+        if audience.central:
+            chosen += self.central
+        return list(dict.fromkeys(chosen))
+
+
+def recipients(session: Session, audience: Audience) -> list[int]:
+    return Recipients.load(session).users_for(audience)
 
 
 def notify(
@@ -69,10 +89,10 @@ def notify(
     """Console notifications for every recipient and mail to the agencies' addresses."""
     users = recipients(session, audience)
     now = utcnow()
-    for user in users:
+    for user_id in users:
         session.add(
             Notification(
-                user_id=user.id,
+                user_id=user_id,
                 ticket_id=ticket_id,
                 kind=kind,
                 title=title[:300],

@@ -15,6 +15,7 @@ from config.settings import Settings
 from ticketing.db import make_engine, make_sessionmaker
 from ticketing.escalation import SlaPass
 from ticketing.mail import MailSender
+from ticketing.open311_client import Open311Client
 from ticketing.runtime import configure_logging, running_services
 from ticketing.scheduler import Scheduler
 from ticketing.scheduler_lock import SchedulerLock
@@ -94,4 +95,8 @@ def run_scheduler(args: argparse.Namespace) -> int:
 def scheduler_quick_jobs(settings: Settings, services: Any) -> list[Any]:
     """Outbox jobs (mail, Open311) that run between SLA passes."""
     mail = MailSender(services.sessions, settings.smtp_url, settings.mail_from)
-    return [("mail", lambda fence: mail.drain_once(fence=fence))]
+    open311 = Open311Client(services.sessions, services.catalog, after_commit=services.relay.kick)
+    return [
+        ("mail", lambda fence: mail.drain_once(fence=fence)),
+        ("open311", lambda fence: open311.run_once(fence=fence)),
+    ]

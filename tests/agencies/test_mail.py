@@ -175,11 +175,11 @@ def test_an_sla_warning_mails_the_agency(mail_services: Services, smtp: SmtpServ
     SlaPass(mail_services.sessions, mail_services.catalog, load_calendar()).run(
         as_utc(created) + timedelta(days=25)  # 80 % of the 30-day resolve clock
     )
-    # progress: levels 1, 2, 3 (7 days, long past); resolve: level 1 -- one mail to the agency each
-    assert sender.drain_once() == 4
+    # progress: level 3 at once (7 days, long past); resolve: level 1 -- one mail each
+    assert sender.drain_once() == 2
     subjects = smtp.subjects()[1:]
     assert f"เรื่อง {ref}: ใกล้ครบกำหนด (แจ้งผล)" in subjects
-    assert f"เรื่อง {ref}: เลยกำหนด (แจ้งความคืบหน้า)" in subjects
+    assert f"เรื่อง {ref}: เลยกำหนดนาน ส่งถึงส่วนกลาง (แจ้งความคืบหน้า)" in subjects
 
 
 def test_smtp_url_setting() -> None:
@@ -187,3 +187,13 @@ def test_smtp_url_setting() -> None:
     assert settings.smtp_url == "smtps://u:p@mail.example:465"
     with pytest.raises(SettingsError, match="HOTLINE_SMTP_URL"):
         Settings.from_env({"HOTLINE_SMTP_URL": "http://mail.example"}, None)
+
+
+def test_scheduler_and_open311_settings() -> None:
+    settings = Settings.from_env(
+        {"HOTLINE_SCHEDULER_INTERVAL": "5", "HOTLINE_OPEN311_RATE": "10"}, None
+    )
+    assert (settings.scheduler_interval, settings.open311_rate_per_minute) == (5.0, 10)
+    for name in ("HOTLINE_SCHEDULER_INTERVAL", "HOTLINE_OPEN311_RATE"):
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_env({name: "soon"}, None)

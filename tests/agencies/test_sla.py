@@ -107,8 +107,10 @@ def test_confirm_clock_warns_breaches_and_escalates_once_each(
     warned, _ = services.tickets.search(TicketFilter(sla="warning"))
     assert [t["reference"] for t in warned] == [ref]
 
-    later = sla.run(at(TUESDAY_9, minutes=50))  # past 100 % and 150 %
-    assert later.marks == [(ref, "confirm", 2), (ref, "confirm", 3)]
+    breach = sla.run(at(TUESDAY_9, minutes=31))  # past 100 %
+    assert breach.marks == [(ref, "confirm", 2)]
+    later = sla.run(at(TUESDAY_9, minutes=50))  # past 150 %
+    assert later.marks == [(ref, "confirm", 3)]
     ticket = services.tickets.get(ref)
     assert ticket["escalation_level"] == 3
     assert ticket["sla"]["confirm"]["state"] == "breached"
@@ -174,6 +176,18 @@ def test_a_progress_report_meets_the_progress_clock(services: Services, sla: Sla
     assert (ref, "resolve", 2) in breach.marks
     # The agency hears of its ticket's breach.
     assert "sla_breached" in notifications_of(services, "police50")
+
+
+def test_a_jump_over_levels_is_announced_once_at_the_level_reached(
+    services: Services, sla: SlaPass
+) -> None:
+    services.users.add_user("boss50", PASSWORD, "supervisor", provinces=("50",))
+    ref = ticket_created_at(services, TUESDAY_9)
+    assert sla.run(at(TUESDAY_9, minutes=50)).marks == [(ref, "confirm", 3)]
+    assert marks(services) == [("confirm", 1), ("confirm", 2), ("confirm", 3)]
+    assert notifications_of(services, "boss50") == ["sla_breached"]
+    actions = [a["action"] for a in services.tickets.audit(ref)]
+    assert actions.count("sla_breached") == 1 and "sla_warning" not in actions
 
 
 def test_a_killed_pass_is_finished_by_the_next_without_duplicates(services: Services) -> None:

@@ -3,13 +3,19 @@ result; another ticket is returned to the centre with a reason."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
+from config.holidays import load_calendar
 from ticketing.actors import Actor
 from ticketing.container import Services
+from ticketing.escalation import SlaPass
+from ticketing.models import Ticket
 from ticketing.tickets import NewTicket
+from ticketing.timeutil import utcnow
 
 from .conftest import PASSWORD, LiveServer
 from .test_browser import ARTIFACTS, browser, signed_in_page
@@ -78,4 +84,37 @@ def test_agency_works_a_ticket_in_the_console(
     page.click("#notif-read")
     page.wait_for_function("() => document.getElementById('notif-count').textContent === '0'")
     page.screenshot(path=str(ARTIFACTS / "agency-console.png"))
+    page.context.close()
+
+
+def test_supervisor_chase_lists_and_live_notifications(
+    live_server: LiveServer, browser: Any, services: Services
+) -> None:
+    ticket = services.tickets.create(NewTicket(description="เรื่องค้างนาน", category="DRUGS"), AGENT)
+    ref = ticket["reference"]
+    page = signed_in_page(browser, live_server, "boss", "/worklists")
+    page.wait_for_selector("#live-status.on")
+    page.wait_for_function(
+        "() => document.querySelector('[data-count=overdue]').textContent === '0'"
+    )
+    assert page.text_content("#notif-count") == "0"
+    with services.sessions.begin() as session:
+        session.execute(
+            update(Ticket)
+            .where(Ticket.reference == ref)
+            .values(created_at=utcnow() - timedelta(days=40))
+        )
+    sla = SlaPass(
+        services.sessions, services.catalog, load_calendar(), after_commit=services.relay.kick
+    )
+    assert {clock for _, clock, _ in sla.run().marks} == {"confirm", "progress", "resolve"}
+    # The breach events arrive over the live stream: the unread count moves without a reload.
+    page.wait_for_function("() => document.getElementById('notif-count').textContent === '3'")
+    page.reload()
+    page.wait_for_function(
+        "() => document.querySelector('[data-count=overdue]').textContent === '1'"
+    )
+    page.wait_for_selector(f"#c-{ref}")
+    page.wait_for_selector("#sla-clocks tr[data-clock=resolve]")
+    page.screenshot(path=str(ARTIFACTS / "worklists.png"))
     page.context.close()

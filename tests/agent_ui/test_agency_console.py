@@ -9,7 +9,7 @@ from ticketing.actors import Actor
 from ticketing.container import Services
 from ticketing.tickets import NewTicket
 
-from .conftest import PASSWORD, sign_in
+from .conftest import PASSWORD, phone_draft, sign_in
 
 AGENT = Actor(name="somchai", role="agent")
 
@@ -83,6 +83,14 @@ def test_agency_user_works_its_queue_over_http(client: Any, services: Services) 
     assert bad_ids.status_code == 422  # a field of the wrong type, as everywhere in the API
     assert bad_ids.json()["error"]["field"] == "ids"
     assert client.post("/notifications/api/read", json={}, headers=headers).json() == {"marked": 1}
+
+
+def test_agency_users_hear_no_recordings(client: Any, services: Services, settings: Any) -> None:
+    _agency_user(services, "police50", "POLICE-50")
+    draft = phone_draft(services, settings)
+    sign_in(client, "police50")
+    assert client.get(f"/recordings/{draft.recording_id}").status_code == 403
+    assert client.get("/console/api/queue").status_code == 403
 
 
 def test_return_with_reason_over_http(client: Any, services: Services) -> None:

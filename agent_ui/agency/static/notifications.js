@@ -26,7 +26,16 @@ const Notifications = (() => {
       refresh();
     });
     refresh();
-    setInterval(refresh, 20000);
+    // Call-takers and supervisors follow the event stream: a notification appears as its event
+    // arrives. Agencies get no stream (it is scoped by province), so their list is re-read.
+    const role = document.body.dataset.role;
+    if (role === "agent" || role === "supervisor") {
+      const LIVE = ["ticket.sla_warning", "ticket.sla_breached", "ticket.returned", "ticket.routed"];
+      H.live((msg) => { if (LIVE.includes(msg.type)) { refresh(); } });
+      setInterval(refresh, 120000);
+    } else {
+      setInterval(refresh, 20000);
+    }
   }
   return { refresh };
 })();

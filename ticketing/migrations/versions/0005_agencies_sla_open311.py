@@ -32,8 +32,12 @@ def upgrade() -> None:
         batch.add_column(sa.Column("sla_next_at", TZ, nullable=True))
         batch.add_column(sa.Column("sla_version", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("sla_levels", sa.JSON(), nullable=True))
+        batch.add_column(sa.Column("latitude", sa.Float(), nullable=True))
+        batch.add_column(sa.Column("longitude", sa.Float(), nullable=True))
         batch.create_index("ix_tickets_sla_next", ["sla_next_at"])
         batch.create_index("ix_tickets_sla_state", ["sla_state"])
+        batch.create_index("ix_tickets_sla_version", ["sla_version"])
+        batch.create_index("ix_tickets_updated_at", ["updated_at"])
     op.create_table(
         "sla_marks",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -107,9 +111,13 @@ def downgrade() -> None:
     op.drop_table("notifications")
     op.drop_table("sla_marks")
     with op.batch_alter_table("tickets") as batch:
+        batch.drop_index("ix_tickets_updated_at")
+        batch.drop_index("ix_tickets_sla_version")
         batch.drop_index("ix_tickets_sla_state")
         batch.drop_index("ix_tickets_sla_next")
         for column in (
+            "longitude",
+            "latitude",
             "sla_levels",
             "sla_version",
             "sla_next_at",
