@@ -9,9 +9,11 @@ import redis
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from config.agent_states import load_agent_states
 from config.catalog import Catalog, load_catalog
 from config.settings import Settings
 from ticketing.agency_work import AgencyWork, routing_notifier
+from ticketing.agents import AgentPresenceService
 from ticketing.audio_queue import AudioQueue
 from ticketing.calls import CallService
 from ticketing.db import make_engine, make_sessionmaker
@@ -19,6 +21,7 @@ from ticketing.events import EventBus, OutboxRelay
 from ticketing.metrics import MetricsService
 from ticketing.models import Agency
 from ticketing.notify import NotificationService
+from ticketing.presence_store import PresenceStore
 from ticketing.sla_report import SlaReports
 from ticketing.tickets import TicketService
 from ticketing.users import UserService
@@ -43,6 +46,7 @@ class Services:
     agency_work: AgencyWork
     notifications: NotificationService
     sla_reports: SlaReports
+    presence: AgentPresenceService
 
     def close(self) -> None:
         self.relay.stop()
@@ -92,6 +96,11 @@ def build_services(
         agency_work=AgencyWork(sessions, catalog, after_commit=relay.kick),
         notifications=NotificationService(sessions),
         sla_reports=SlaReports(sessions),
+        presence=AgentPresenceService(
+            PresenceStore(client, load_agent_states(settings.config_dir)),
+            sessions,
+            after_commit=relay.kick,
+        ),
     )
     if start_relay:
         relay.start()

@@ -56,6 +56,15 @@ class PresenceError(Conflict):
 
 
 @dataclass(frozen=True)
+class Change:
+    """One step the machine took (for the history table and the ``agent.state`` event)."""
+
+    previous: AgentState
+    presence: Presence
+    why: str
+
+
+@dataclass(frozen=True)
 class Presence:
     """The stored snapshot of one agent's presence (what every node and web process sees)."""
 
@@ -74,6 +83,7 @@ class AgentPresence:
     def __init__(self, presence: Presence, config: AgentStatesConfig) -> None:
         self.presence = presence
         self._config = config
+        self.changes: list[Change] = []
 
     @property
     def state(self) -> AgentState:
@@ -101,6 +111,7 @@ class AgentPresence:
             wrap_up_until=None,
             **fields,  # type: ignore[arg-type]
         )
+        self.changes.append(Change(old.state, self.presence, why))
         suffix = f" ({reason})" if new is S.BREAK else ""
         log.info("agent %s: %s -> %s%s: %s", old.username, old.state, new, suffix, why)
         return self.presence
@@ -157,6 +168,8 @@ class AgentPresence:
         until = now + timedelta(seconds=self._config.wrap_up_seconds)
         self._set_state(S.WRAP_UP, now, why=f"call {call} ended", call_id=call)
         self.presence = replace(self.presence, last_call_ended_at=now, wrap_up_until=until)
+        last = self.changes[-1]
+        self.changes[-1] = Change(last.previous, self.presence, last.why)
         return self.presence
 
     def tick(self, now: datetime) -> Presence:
