@@ -16,7 +16,7 @@ from prometheus_client import Gauge
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ticketing.errors import NotFound, PermissionDenied
+from ticketing.errors import DomainError, NotFound, PermissionDenied
 from ticketing.events import Kick, record_event
 from ticketing.models import AgentStateChange, Role, User
 from ticketing.presence import AgentPresence, AgentState, Change, Presence
@@ -65,6 +65,19 @@ class AgentPresenceService:
             raise PermissionDenied("only call-takers have a presence state")
         now = self._clock()
         return presence_view(self.apply(username, lambda m: m.request(state, now, reason)))
+
+    def sign_out(self, username: str) -> None:
+        """Signing out of the console makes a call-taker offline; never blocks the sign-out."""
+        now = self._clock()
+        try:
+            self.apply(
+                username,
+                lambda m: (
+                    None if m.state is AgentState.OFFLINE else m.request(AgentState.OFFLINE, now)
+                ),
+            )
+        except DomainError as exc:
+            log.warning("agent %s signed out but presence not updated: %s", username, exc)
 
     # --- what the IVR node reports -------------------------------------------------------------
     def ring(self, username: str, call_id: str) -> Presence:
@@ -137,14 +150,22 @@ class AgentPresenceService:
             AGENTS.labels(state=state).set(count)
 
     # --- the supervisors' list -----------------------------------------------------------------
-    def list_agents(self) -> list[dict[str, Any]]:
-        """Every active call-taker with their presence (never seen: offline)."""
+    def list_agents(self, provinces: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """Every active call-taker with their presence (never seen: offline).
+
+        A supervisor scoped to ``provinces`` sees the agents who work any of them, and those
+        who work every province."""
         with self._sessions() as session:
-            users = session.execute(
-                select(User.username, User.display_name)
+            rows = session.execute(
+                select(User.username, User.display_name, User.provinces)
                 .where(User.role == Role.AGENT, User.active.is_(True))
                 .order_by(User.username)
             ).all()
+        users = [
+            (name, display)
+            for name, display, own in rows
+            if not provinces or not own or set(own) & set(provinces)
+        ]
         live = {p.username: p for p in self.store.all()}
         return [
             {

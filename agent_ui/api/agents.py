@@ -30,7 +30,7 @@ async def set_my_state(request: Request) -> JSONResponse:
 async def list_agents(request: Request) -> JSONResponse:
     actor = await current_actor(request)
     require_role(actor, "supervisor", "admin")
-    items = await run_in_threadpool(services_of(request).presence.list_agents)
+    items = await run_in_threadpool(services_of(request).presence.list_agents, actor.provinces)
     return reply(schemas.AgentList, {"items": items}, headers={"Cache-Control": "no-store"})
 
 

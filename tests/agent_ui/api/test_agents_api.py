@@ -92,3 +92,15 @@ def test_redis_down_is_503_and_serving_goes_on(
     finally:
         redis_server.start()
     assert client.put(STATE, json={"state": "available"}, headers=agent).status_code == 200
+
+
+def test_a_scoped_supervisor_sees_the_agents_of_their_provinces(
+    client: TestClient, services: Services
+) -> None:
+    services.users.add_user("cm_agent", "cm-agent-password", "agent", provinces=["50"])
+    services.users.add_user("bkk_agent", "bkk-agent-password", "agent", provinces=["10"])
+    services.users.add_user("any_agent", "any-agent-password", "agent")
+    services.users.add_user("cm_boss", "cm-boss-password", "supervisor", provinces=["50"])
+    headers = {"Authorization": f"Bearer {services.users.create_token('cm_boss')}"}
+    names = {a["username"] for a in client.get("/api/v1/agents", headers=headers).json()["items"]}
+    assert {"cm_agent", "any_agent"} <= names and "bkk_agent" not in names
