@@ -107,6 +107,18 @@ class AgentPresenceService:
             lambda m: m.reconcile(now, registered=registered, call_in_progress=call_in_progress),
         )
 
+    def reconcile_all(self, registered: set[str], in_call: set[str]) -> int:
+        """Reconcile every known agent against the registrar's contacts (``registered``) and
+        the calls the nodes really hold (``in_call``: user names); returns how many changed."""
+        changed = 0
+        for presence in self.store.all():
+            name = presence.username
+            after = self.reconcile(
+                name, registered=name in registered, call_in_progress=name in in_call
+            )
+            changed += after.state != presence.state
+        return changed
+
     def tick_all(self) -> int:
         """End every wrap-up whose time is over; returns how many agents changed."""
         now = self._clock()

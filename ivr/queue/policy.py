@@ -14,12 +14,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
 
-from ivr.queue.presence import AgentState
+from ivr.queue.presence import AgentState, Presence
 
 DEFAULT_NO_ANSWER_SECONDS = 15
 HOLDTIME_WEIGHT = 0.25  # Asterisk: holdtime = (3 * holdtime + new) / 4
@@ -76,6 +76,22 @@ class AgentCandidate:
     since: datetime | None = None
     last_call_ended_at: datetime | None = None
     phone: PhoneStatus = PhoneStatus.REACHABLE
+
+
+def candidates(
+    presences: Iterable[Presence], phones: Mapping[str, PhoneStatus]
+) -> list[AgentCandidate]:
+    """The store's presences as candidates; an agent whose phone is not listed is unreachable."""
+    return [
+        AgentCandidate(
+            p.username,
+            p.state,
+            p.since,
+            p.last_call_ended_at,
+            phones.get(p.username, PhoneStatus.UNREACHABLE),
+        )
+        for p in presences
+    ]
 
 
 def _idle_key(c: AgentCandidate) -> tuple[bool, datetime, bool, datetime, str]:

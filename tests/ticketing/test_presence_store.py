@@ -162,3 +162,16 @@ def test_only_agents_have_a_presence(services: Services) -> None:
 
     with pytest.raises(PermissionDenied):
         services.presence.request_state("boss", "supervisor", S.AVAILABLE)
+
+
+def test_reconcile_all_against_registrations_and_calls(services: Services) -> None:
+    presence = services.presence
+    for name in ("a", "b", "c", "d"):
+        presence.request_state(name, "agent", S.AVAILABLE)
+    presence.ring("b", "call-b")
+    presence.ring("c", "call-c")
+    presence.answer("c")
+    # a: registered, idle; b: rang on a node that died; c: talking; d: phone's registration gone
+    assert presence.reconcile_all(registered={"a", "b", "c"}, in_call={"c"}) == 2
+    states = {p.username: p.state for p in presence.store.all()}
+    assert states == {"a": S.AVAILABLE, "b": S.AVAILABLE, "c": S.ON_CALL, "d": S.OFFLINE}

@@ -204,3 +204,21 @@ def test_asa(answered: list[float], expected: float | None) -> None:
 )
 def test_aht_is_talk_plus_hold_plus_wrap_up(handles: list[Handle], expected: float | None) -> None:
     assert average_handle_time(handles) == expected
+
+
+def test_candidates_from_the_store_and_the_registrar() -> None:
+    from ivr.queue.policy import candidates
+    from ivr.queue.presence import Presence
+
+    presences = [
+        Presence("a", S.AVAILABLE, at(0), last_call_ended_at=at(5)),
+        Presence("b", S.AVAILABLE, at(0)),
+    ]
+    listed = candidates(presences, {"a": PhoneStatus.REACHABLE})
+    assert [(c.username, c.phone) for c in listed] == [
+        ("a", PhoneStatus.REACHABLE),
+        ("b", PhoneStatus.UNREACHABLE),  # no registration known: not rung
+    ]
+    assert listed[0].last_call_ended_at == at(5)
+    chosen = choose_agent(listed)
+    assert chosen is not None and chosen.username == "a"
