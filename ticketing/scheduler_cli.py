@@ -92,6 +92,9 @@ def run_scheduler(args: argparse.Namespace) -> int:
 
 
 def scheduler_quick_jobs(settings: Settings, services: Any) -> list[Any]:
-    """Outbox jobs (mail, Open311) that run between SLA passes."""
+    """Outbox jobs (mail, Open311) that run between SLA passes, and the end of agents' wrap-up."""
     mail = MailSender(services.sessions, settings.smtp_url, settings.mail_from)
-    return [("mail", lambda fence: mail.drain_once(fence=fence))]
+    return [
+        ("mail", lambda fence: mail.drain_once(fence=fence)),
+        ("wrap-up", lambda fence: services.presence.tick_all()),
+    ]

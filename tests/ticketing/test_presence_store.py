@@ -175,3 +175,19 @@ def test_reconcile_all_against_registrations_and_calls(services: Services) -> No
     assert presence.reconcile_all(registered={"a", "b", "c"}, in_call={"c"}) == 2
     states = {p.username: p.state for p in presence.store.all()}
     assert states == {"a": S.AVAILABLE, "b": S.AVAILABLE, "c": S.ON_CALL, "d": S.OFFLINE}
+
+
+def test_the_scheduler_ends_overdue_wrap_ups(services: Services) -> None:
+    from ticketing.scheduler_cli import scheduler_quick_jobs
+
+    presence = services.presence
+    presence.request_state("somchai", "agent", S.AVAILABLE)
+    presence.ring("somchai", "call-3")
+    presence.answer("somchai")
+    presence.hang_up("somchai")
+    jobs = dict(scheduler_quick_jobs(services.settings, services))
+    jobs["wrap-up"](lambda session: None)
+    assert presence.store.get("somchai").state is S.WRAP_UP  # 30 s not over yet
+    presence._clock = lambda: datetime.now(UTC) + timedelta(seconds=31)
+    jobs["wrap-up"](lambda session: None)
+    assert presence.store.get("somchai").state is S.AVAILABLE
