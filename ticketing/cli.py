@@ -1,9 +1,10 @@
-"""Subcommands: ``db upgrade``, ``user add|list|set``, ``token create|revoke``."""
+"""Subcommands: ``db upgrade``, ``user add|list|set|sip-password``, ``token create|revoke``."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import secrets
 import sys
 from typing import Any
 
@@ -15,6 +16,7 @@ from ticketing.container import sync_agencies
 from ticketing.db import make_engine, make_sessionmaker, upgrade_schema
 from ticketing.errors import DomainError
 from ticketing.models import Role
+from ticketing.sip_accounts import SipAccountService
 from ticketing.tickets import TicketService
 from ticketing.users import UserService
 
@@ -44,6 +46,14 @@ def register(sub: Any) -> None:
     disable = user_sub.add_parser("disable", help="disable a user")
     disable.add_argument("name")
     disable.set_defaults(handler=user_disable)
+    sip = user_sub.add_parser(
+        "sip-password",
+        help="set the SIP password of a user's phone (SIP user = the user name; stored as HA1); "
+        "read from stdin",
+    )
+    sip.add_argument("name")
+    sip.add_argument("--generate", action="store_true", help="generate one and print it")
+    sip.set_defaults(handler=user_sip_password)
 
     recordings = sub.add_parser("recordings", help="call recordings")
     rec_sub = recordings.add_subparsers(dest="recordings_command", required=True, metavar="ACTION")
@@ -158,4 +168,25 @@ def recordings_purge(args: argparse.Namespace) -> int:
     tickets = TicketService(sessions, load_catalog(settings.config_dir))
     count = CallService(sessions, tickets).purge_expired_recordings(settings.data_dir)
     print(f"{count} recording(s) purged", file=sys.stderr)
+    return 0
+
+
+def user_sip_password(args: argparse.Namespace) -> int:
+    """The phone registers to Kamailio as the user's name; only the digest HA1 is stored."""
+    settings = Settings.from_env()
+    users = {u["username"]: u for u in _users(settings).list_users()}
+    user = users.get(args.name)
+    if user is None or not user["active"]:
+        return _fail(f"no active user {args.name!r} (add it with 'hotline1567 user add')")
+    try:
+        password = secrets.token_urlsafe(18) if args.generate else _read_password()
+        accounts = SipAccountService(
+            make_sessionmaker(make_engine(settings.effective_database_url))
+        )
+        accounts.set_password(args.name, password, kind="agent")
+    except DomainError as exc:
+        return _fail(str(exc))
+    if args.generate:
+        print(password)
+    print(f"SIP password of {args.name} set (SIP user {args.name})", file=sys.stderr)
     return 0

@@ -9,9 +9,11 @@ import redis
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from config.agent_states import load_agent_states
 from config.catalog import Catalog, load_catalog
 from config.settings import Settings
 from ticketing.agency_work import AgencyWork, routing_notifier
+from ticketing.agents import AgentPresenceService
 from ticketing.audio_queue import AudioQueue
 from ticketing.calls import CallService
 from ticketing.db import make_engine, make_sessionmaker
@@ -22,6 +24,7 @@ from ticketing.notify import NotificationService
 from ticketing.open311_client import open311_handover
 from ticketing.open311_keys import Open311Keys
 from ticketing.open311_service import Open311Service
+from ticketing.presence_store import PresenceStore
 from ticketing.sla_report import SlaReports
 from ticketing.tickets import TicketService
 from ticketing.users import UserService
@@ -48,6 +51,7 @@ class Services:
     sla_reports: SlaReports
     open311: Open311Service
     open311_keys: Open311Keys
+    presence: AgentPresenceService
 
     def close(self) -> None:
         self.relay.stop()
@@ -100,6 +104,11 @@ def build_services(
         sla_reports=SlaReports(sessions),
         open311=Open311Service(sessions, catalog, tickets, after_commit=relay.kick),
         open311_keys=Open311Keys(sessions, client),
+        presence=AgentPresenceService(
+            PresenceStore(client, load_agent_states(settings.config_dir)),
+            sessions,
+            after_commit=relay.kick,
+        ),
     )
     if start_relay:
         relay.start()

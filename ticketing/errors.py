@@ -37,3 +37,9 @@ class PermissionDenied(DomainError):
 
 class AuthenticationFailed(DomainError):
     code = "unauthenticated"
+
+
+class ServiceUnavailable(DomainError):
+    """A backing service (Redis) did not answer; the request may be retried (the API: 503)."""
+
+    code = "unavailable"

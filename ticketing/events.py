@@ -46,6 +46,7 @@ EVENT_TYPES = (
     "asr.queued",
     "asr.done",
     "asr.failed",
+    "agent.state",
 )
 
 

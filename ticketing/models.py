@@ -440,3 +440,7 @@ __all__ = [
     "User",
     "WebSession",
 ]
+
+from ticketing.agent_history_model import AgentStateChange  # noqa: E402 (needs Base)
+
+__all__ += ["AgentStateChange"]

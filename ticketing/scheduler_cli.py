@@ -93,10 +93,11 @@ def run_scheduler(args: argparse.Namespace) -> int:
 
 
 def scheduler_quick_jobs(settings: Settings, services: Any) -> list[Any]:
-    """Outbox jobs (mail, Open311) that run between SLA passes."""
+    """Outbox jobs (mail, Open311) that run between SLA passes, and the end of agents' wrap-up."""
     mail = MailSender(services.sessions, settings.smtp_url, settings.mail_from)
     open311 = Open311Client(services.sessions, services.catalog, after_commit=services.relay.kick)
     return [
         ("mail", lambda fence: mail.drain_once(fence=fence)),
         ("open311", lambda fence: open311.run_once(fence=fence)),
+        ("wrap-up", lambda fence: services.presence.tick_all()),
     ]

@@ -190,4 +190,19 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "GET", "/metrics/summary", "Supervisor figures (supervisor, admin)", schemas.MetricsSummary
     ),
+    Operation(
+        "PUT",
+        "/agents/me/state",
+        "Call-takers: set your presence (available, break with a reason, offline)",
+        schemas.AgentPresence,
+        body=schemas.AgentStateRequest,
+        errors=(400, 401, 403, 409, 422, 503),
+    ),
+    Operation(
+        "GET",
+        "/agents",
+        "Supervisors, admins: every call-taker's state, since when, and current call",
+        schemas.AgentList,
+        errors=(401, 403, 503),
+    ),
 )

@@ -15,6 +15,7 @@ from ticketing.errors import (
     InvalidInput,
     NotFound,
     PermissionDenied,
+    ServiceUnavailable,
 )
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ STATUS_FOR: list[tuple[type[DomainError], int]] = [
     (NotFound, 404),
     (Conflict, 409),
     (InvalidInput, 422),
+    (ServiceUnavailable, 503),
 ]
 
 

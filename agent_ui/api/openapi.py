@@ -23,6 +23,7 @@ ERROR_TEXT = {
     404: "No such ticket",
     409: "Conflict: illegal transition, stale version or a claim",
     422: "A field is invalid (error.field names it)",
+    503: "A backing service (the live presence store) is unavailable; try again",
 }
 
 

@@ -77,6 +77,15 @@ class Reveal(Body):
     reason: str = Field(max_length=500, description="why the unmasked data is needed (audited)")
 
 
+class AgentStateRequest(Body):
+    """A call-taker's own presence; ``available`` also ends wrap-up early."""
+
+    state: Literal["available", "break", "offline"]
+    reason: str | None = Field(
+        None, max_length=32, description="with break (only): a code from agent_states.toml"
+    )
+
+
 # --- responses --------------------------------------------------------------------------------
 class SlaClock(Out):
     due: DateTime
@@ -229,3 +238,23 @@ class ErrorDetail(BaseModel):
 
 class Error(Out):
     error: ErrorDetail
+
+
+AgentStateName = Literal["offline", "available", "ringing", "on_call", "wrap_up", "break"]
+
+
+class AgentPresence(Out):
+    username: str
+    state: AgentStateName
+    since: DateTime | None = Field(description="when this state began; null: never signed in")
+    reason: str | None = Field(description="the break reason code (state break only)")
+    call_id: str | None = Field(description="the call ringing, in progress or in wrap-up")
+    wrap_up_until: DateTime | None
+
+
+class AgentListed(AgentPresence):
+    display_name: str
+
+
+class AgentList(Out):
+    items: list[AgentListed]

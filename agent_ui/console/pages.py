@@ -173,6 +173,9 @@ class Pages:
         token = str(request.session.get("sid") or "")
         if token:
             services: Services = request.app.state.services
+            actor = await run_in_threadpool(services.users.web_sessions.actor, token)
+            if actor is not None and actor.role == "agent":
+                await run_in_threadpool(services.presence.sign_out, actor.name)
             await run_in_threadpool(services.users.web_sessions.close, token, "logout")
         request.session.clear()
         request.session["flash"] = "signed_out"
