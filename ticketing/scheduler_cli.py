@@ -15,6 +15,7 @@ from config.settings import Settings
 from ticketing.db import make_engine, make_sessionmaker
 from ticketing.escalation import SlaPass
 from ticketing.mail import MailSender
+from ticketing.observability import role_observability
 from ticketing.open311_client import Open311Client
 from ticketing.runtime import configure_logging, running_services
 from ticketing.scheduler import Scheduler
@@ -74,7 +75,11 @@ def run_scheduler(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    with running_services(settings) as services:
+    port, variable = settings.scheduler_metrics_port, "HOTLINE_SCHEDULER_METRICS_PORT"
+    with (
+        role_observability(settings, "scheduler", port, variable),
+        running_services(settings) as services,
+    ):
         sla = SlaPass(
             services.sessions, services.catalog, calendar, after_commit=services.relay.kick
         )

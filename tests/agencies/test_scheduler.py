@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 import pytest
 import redis
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from config.holidays import load_calendar
 from config.settings import Settings
 from tests.hotline1567.test_cli import cli, env
+from tests.ops.probes import free_tcp_port
 from ticketing.container import Services, build_services
 from ticketing.escalation import SlaPass
 from ticketing.models import SlaMark
@@ -117,9 +119,10 @@ def test_the_scheduler_role_marks_due_tickets_and_stops_on_sigterm(env: dict[str
     services = build_services(settings, start_relay=False)
     try:
         ref = ticket_created_at(services, TUESDAY_9)  # long past due by the real clock
+        port = str(free_tcp_port())
         process = subprocess.Popen(
             [sys.executable, "-m", "hotline1567", "scheduler"],
-            env={**env, "HOTLINE_SCHEDULER_INTERVAL": "1"},
+            env={**env, "HOTLINE_SCHEDULER_INTERVAL": "1", "HOTLINE_SCHEDULER_METRICS_PORT": port},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -130,9 +133,13 @@ def test_the_scheduler_role_marks_due_tickets_and_stops_on_sigterm(env: dict[str
             with services.sessions() as session:
                 levels = sorted(m.level for m in session.scalars(select(SlaMark)))
             time.sleep(0.2)
+        # The role's own probes and metrics, like every other role's (ticketing.observability).
+        livez = urllib.request.urlopen(f"http://127.0.0.1:{port}/livez", timeout=10).read()
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
         assert levels == [1, 2, 3], stderr
+        assert b"alive" in livez and b"hotline_sla_breached_tickets" in metrics
         assert process.returncode == 0, stderr
         assert services.tickets.get(ref)["escalation_level"] == 3
     finally:

@@ -44,6 +44,7 @@ def running_system(
             "HOTLINE_SIP_PORT": str(free_udp_port()),
             "HOTLINE_IVR_METRICS_PORT": str(_free_port()),
             "HOTLINE_ASR_METRICS_PORT": str(_free_port()),
+            "HOTLINE_SCHEDULER_METRICS_PORT": str(_free_port()),
         }
     )
     log = tmp_path / "run.log"

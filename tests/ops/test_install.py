@@ -133,6 +133,7 @@ def test_hotline1567_run_from_the_install_serves(
         **_outside_env(tmp_path),
         "HOTLINE_WEB_PORT": str(web_port),
         "HOTLINE_ASR_METRICS_PORT": str(asr_port),
+        "HOTLINE_SCHEDULER_METRICS_PORT": str(free_tcp_port()),
     }
     command = python.parent / "hotline1567"
     log = tmp_path / "run.log"
