@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -13,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import update
 
+from asr import metrics
 from asr.fields import DraftFields, FieldExtractor
 from asr.job import NO_MODEL_ERROR, JobSettings
 from asr.recognizer import Recognizer
-from asr.stats import STATS_KEY
 from asr.wavfile import WavAudio
 from asr.worker import AsrWorker, WorkerConfig
 from config.settings import Settings
@@ -66,6 +66,12 @@ def config(consumer: str, reclaim: float = 30.0) -> WorkerConfig:
     )
 
 
+def metric(name: str) -> float:
+    value = REGISTRY.get_sample_value(name)
+    assert value is not None, f"{name} is not exported"
+    return value
+
+
 def file_transcript(recognizer: Recognizer, audio: WavAudio) -> tuple[str, int]:
     decoded = recognizer.open_stream(audio.sample_rate)
     decoded.accept(audio.pcm16)
@@ -79,6 +85,7 @@ def test_a_streamed_call_is_transcribed_once_with_fields_while_a_second_worker_w
 ) -> None:
     services = asr_services
     draft = new_draft(services, "call-stream", korean_audio)
+    latencies_before = metric("hotline_asr_latency_seconds_count")
     fields = FixedFields()
     # Two workers with a short reclaim delay: the heartbeat must keep the job with the worker
     # that took it, though the call lasts longer than the delay.
@@ -105,10 +112,12 @@ def test_a_streamed_call_is_transcribed_once_with_fields_while_a_second_worker_w
     assert fields.texts == [expected_text]  # decoded and stored exactly once
     assert first.stats.snapshot(0)["jobs_done"] + second.stats.snapshot(0)["jobs_done"] == 1
     assert first.stats.snapshot(0)["lost"] + second.stats.snapshot(0)["lost"] == 0
-    # The end-to-final latency is measured on Redis' clock and published for the dashboard.
+    # The end-to-final latency is measured on Redis' clock and exported as a histogram.
     done = next(w for w in (first, second) if w.stats.snapshot(0)["jobs_done"])
     latency = done.stats.snapshot(0)["last_latency_seconds"]
     assert latency is not None and 0 <= latency < 10
+    assert metric("hotline_asr_latency_seconds_count") == latencies_before + 1
+    assert metric("hotline_asr_streams_active") == 0  # and the call is no longer counted
     assert not services.audio.audio_available(draft["recording_id"])  # the file is the copy
 
 
@@ -122,13 +131,17 @@ def test_a_call_whose_stream_is_gone_is_decoded_from_its_file(
     worker = AsrWorker(services, recognizer, config("w1"), FixedFields())
     with running(worker):
         wait_for(status_is(services, draft, "done", "failed"), 60, "the transcript")
-        wait_for(lambda: services.redis.hget(STATS_KEY, "backlog"), 5, "the backlog figures")
+        wait_for(lambda: pending(services) == 0, 5, "the acknowledgement")
+        # the queue's figures are exported, refreshed, and show the finished job gone
+        metrics.QUEUE_PENDING.set(-1)  # not a figure the worker could publish
+        metrics.QUEUE_WAITING.set(-1)
+        wait_for(lambda: metric("hotline_asr_worker_queue_pending") == 0, 5, "the backlog")
     stored = ticket(services, draft)
     assert stored["asr_status"] == "done", stored["asr_error"]
     assert stored["transcript"] == file_transcript(recognizer, korean_audio)[0]
-    backlog = json.loads(services.redis.hget(STATS_KEY, "backlog") or "{}")
-    assert {"waiting", "pending", "oldest_seconds", "updated_at"} <= set(backlog)
-    assert services.redis.hget(STATS_KEY, "w1") is None  # withdrawn on a clean stop
+    assert metric("hotline_asr_worker_queue_waiting") == 0
+    assert metric("hotline_asr_worker_queue_oldest_seconds") == 0
+    assert not services.redis.exists("hotline:asr:stats")  # the unread hash is gone
 
 
 @pytest.mark.parametrize(
