@@ -35,6 +35,7 @@ class Settings:
     secret_key: str = ""
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
+    asr_vad: bool = True  # HOTLINE_ASR_VAD=off decodes silence too (measuring, old behaviour)
 
     @property
     def effective_database_url(self) -> str:
@@ -85,6 +86,7 @@ class Settings:
                 env, "HOTLINE_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
             ),
             extra={k: v for k, v in env.items() if k.startswith("HOTLINE_")},
+            asr_vad=_choice(env, "HOTLINE_ASR_VAD", ("ON", "OFF"), "ON") == "ON",
         )
 
 
