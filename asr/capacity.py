@@ -8,9 +8,10 @@ detection makes a call with pauses much cheaper than one of continuous speech). 
   decoded; the recent ratio is the **cost** in CPU seconds per audio second;
 * **slots** = cores × ``UTILISATION`` / cost, at least 1, at most the configured maximum;
 * a live call whose decoding is more than ``BEHIND_SECONDS`` behind the caller and not
-  catching up is **behind**: it is logged and counted (``hotline_asr_streams_behind``), and
-  while any is behind the worker claims no new job (the others wait in the stream for a worker
-  with room) rather than slowing every call it has.
+  catching up is **behind** until it is back within ``BEHIND_SECONDS``: it is logged and
+  counted (``hotline_asr_streams_behind``), and while any is behind the worker claims no new
+  job (the others wait in the stream for a worker with room) rather than slowing every call
+  it has. (A job claimed from a backlog starts late and catches up: not behind.)
 """
 
 from __future__ import annotations
@@ -119,6 +120,7 @@ class StreamWatch:
         self._audio = 0.0
         self._last_report = time.monotonic()
         self._last_lag: float | None = None
+        self._behind = False
         self.max_lag = 0.0
 
     def fed(self, cpu: float, audio: float, lag: float | None = None) -> None:
@@ -131,9 +133,14 @@ class StreamWatch:
         self._flush()
         if lag is not None:
             self.max_lag = max(self.max_lag, lag)
-            catching_up = self._last_lag is not None and lag < self._last_lag - 0.05
-            behind = lag > BEHIND_SECONDS and not catching_up
-            self._capacity.set_behind(id(self), behind, self._label, lag)
+            if self._behind:
+                self._behind = lag > BEHIND_SECONDS  # late until back within bounds
+            else:
+                # Late and not catching up (a job claimed from a backlog starts late and
+                # catches up: that is not falling behind).
+                growing = self._last_lag is not None and lag >= self._last_lag
+                self._behind = lag > BEHIND_SECONDS and growing
+            self._capacity.set_behind(id(self), self._behind, self._label, lag)
             self._last_lag = lag
 
     def close(self) -> None:
