@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -286,3 +287,57 @@ def test_a_recording_whose_job_never_reached_redis_is_queued_once_by_the_sweep(
     assert services.redis.xlen(JOBS_STREAM) == 0
     assert services.audio.backlog()["waiting"] == 0
     assert ticket(services, recent)["asr_status"] == "pending"
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+@pytest.mark.slow
+def test_memory_stays_flat_over_a_long_call(
+    asr_services: Services, recognizer: Recognizer, korean_audio: WavAudio
+) -> None:
+    """A minute of speech with pauses through the worker, fed 4× faster than real time."""
+    services = asr_services
+    pause = b"\x00\x00" * int(1.5 * korean_audio.sample_rate)
+    call = (korean_audio.pcm16 + pause) * max(1, round(60 / (korean_audio.seconds + 1.5)))
+    draft = new_draft(services, "call-long", WavAudio(call, korean_audio.sample_rate))
+    pool = recognizer.pool  # type: ignore[attr-defined]
+    for _ in range(4):  # a warm pool: the recognizer's graph cache has seen these words
+        file_transcript(recognizer, korean_audio)
+    created = pool.created
+    samples: list[tuple[int, float]] = []  # (bytes of audio sent so far, RSS)
+    sent = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.2):
+            samples.append((sent[0], rss_mb()))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    with running(AsrWorker(services, recognizer, config("w1"), FixedFields())):
+        enqueue(services, draft, streaming=True)
+        sampler.start()
+        for offset in range(0, len(call), CHUNK * 50):  # a second of audio at a time
+            stream(services, draft["recording_id"], call[offset : offset + CHUNK * 50], speed=4)
+            sent[0] = offset + CHUNK * 50
+        services.audio.end_audio(draft["recording_id"], "silence")
+        wait_for(status_is(services, draft, "done", "failed"), 120, "the transcript")
+        done.set()
+        sampler.join()
+    stored = ticket(services, draft)
+    assert stored["asr_status"] == "done", stored["asr_error"]
+    repeats = len(call) // len(korean_audio.pcm16 + pause)
+    assert len(stored["transcript_words"]) >= repeats * 3  # every repetition was decoded
+    # Each utterance is finalised and silence is not decoded, so the call's own state does not
+    # accumulate. What still grows is the recognizer's graph cache while it meets new decoding
+    # paths (native memory: Python's own grew 0.5 MB here, by tracemalloc), measured at 64–65 MB
+    # over this minute on a loaded host; without finalising, one utterance's lattice and
+    # features grow on top of that (about +50 MB per 30 s of speech, measured on the engine).
+    settled = samples[0][1]
+    assert max(rss for _, rss in samples) - settled < 80, samples
+    assert pool.created - created <= 1  # one call: one recognizer at a time, reused
+    assert pool.leased == 0  # and handed back
