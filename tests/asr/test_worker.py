@@ -297,7 +297,7 @@ def rss_mb() -> float:
 
 
 @pytest.mark.slow
-def test_memory_stays_flat_over_a_long_call(
+def test_a_long_call_reuses_one_recognizer_and_memory_stays_bounded(
     asr_services: Services, recognizer: Recognizer, korean_audio: WavAudio
 ) -> None:
     """A minute of speech with pauses through the worker, fed 4× faster than real time."""
