@@ -40,6 +40,7 @@ class AudioEnd:
     reason: str = "file"  # the IVR's end reason, "idle" when it never sent one, or "file"
     at: float | None = None  # Redis-clock time the IVR marked the end of audio
     saw_end: bool = False
+    newest: float | None = None  # Redis-clock time the newest chunk handed out was appended
 
 
 def stream_is_whole(client: redis.Redis, recording_id: int) -> bool:
@@ -137,20 +138,26 @@ def _entries(
         last_audio = time.monotonic()
         batch: list[bytes] = []
         for chunk in chunks:
-            after = chunk.entry_id
             if chunk.end:
                 if batch:
+                    end.newest = _entry_time(after)
                     yield len(batch), b"".join(batch)
                 _mark_end(end, chunk.entry_id, chunk.reason or "end")
                 return
+            after = chunk.entry_id
             batch.append(chunk.pcm)
+        end.newest = _entry_time(after)
         yield len(chunks), b"".join(batch)
 
 
 def _mark_end(end: AudioEnd, entry_id: str, reason: str) -> None:
     end.saw_end = True
     end.reason = reason
-    end.at = int(entry_id.split("-")[0]) / 1000  # the entry id is Redis' clock in ms
+    end.at = _entry_time(entry_id)
+
+
+def _entry_time(entry_id: str) -> float:
+    return int(entry_id.split("-")[0]) / 1000  # the entry id is Redis' clock in ms
 
 
 def _trimmed_count(client: redis.Redis, recording_id: int) -> int:

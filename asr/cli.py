@@ -39,6 +39,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     evaluate.add_argument("folder", type=Path)
     evaluate.add_argument("--model", type=Path, help="model folder (default: the configured one)")
+    evaluate.add_argument(
+        "--no-vad", action="store_true", help="decode the silence too (as before voice detection)"
+    )
     evaluate.set_defaults(handler=run_eval)
 
     extract = sub.add_parser("extract", help="transcript text on stdin → draft fields as JSON")
@@ -46,11 +49,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     extract.set_defaults(handler=run_extract)
 
 
-def load_recognizer(model_dir: Path) -> Recognizer:
+def load_recognizer(model_dir: Path, *, vad: bool = True) -> Recognizer:
     check_layout(model_dir)
     from asr.vosk_backend import VoskRecognizer
 
-    return VoskRecognizer(model_dir)
+    return VoskRecognizer(model_dir, vad=vad)
 
 
 def run_worker(args: argparse.Namespace) -> int:
@@ -67,7 +70,7 @@ def run_worker(args: argparse.Namespace) -> int:
         log.warning("no speech model installed: drafts will be marked no_model (see README)")
     else:
         try:
-            recognizer = load_recognizer(model_dir)
+            recognizer = load_recognizer(model_dir, vad=settings.asr_vad)
         except (ModelError, RecognizerError) as exc:
             print(f"hotline1567 asr-worker: {exc}", file=sys.stderr)
             return 2
@@ -111,7 +114,8 @@ def run_eval(args: argparse.Namespace) -> int:
         print("hotline1567 asr eval: no model: pass --model or install one", file=sys.stderr)
         return 2
     try:
-        report = evaluate(load_recognizer(model_dir), args.folder)
+        vad = settings.asr_vad and not args.no_vad
+        report = evaluate(load_recognizer(model_dir, vad=vad), args.folder)
     except (ModelError, RecognizerError, FileNotFoundError, ValueError) as exc:
         print(f"hotline1567 asr eval: {exc}", file=sys.stderr)
         return 1

