@@ -143,6 +143,8 @@ def test_call_taker_flow_with_live_dashboard(
     console.keyboard.press("c")
     console.wait_for_selector("#d-route[open]")
     assert str(console.input_value("#route-agency")).strip() != ""
+    # The call-taker sees why it was suggested: the routing rule that chose the agency.
+    assert "กฎการส่งต่อ: rule " in str(console.text_content("#d-route-suggest"))
     console.click("#d-route button[value=ok]")
     console.wait_for_function(
         "() => document.getElementById('t-status').textContent === 'ส่งต่อแล้ว'", timeout=5000

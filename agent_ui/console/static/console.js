@@ -424,7 +424,7 @@
     if (!t || !["confirmed", "routed", "reopened"].includes(t.status) || state.readOnly) { return; }
     let suggestion = null;
     try { suggestion = await H.api("GET", "/api/v1/tickets/" + t.reference + "/suggested-agency"); } catch (err) { /* route without one */ }
-    $("d-route-suggest").textContent = suggestion ? "ระบบแนะนำ: " + suggestion.name_th + " (ตามกฎการส่งต่อของประเภทและจังหวัด)" : "";
+    $("d-route-suggest").textContent = suggestion ? "ระบบแนะนำ: " + suggestion.name_th + " (กฎการส่งต่อ: " + suggestion.rule + ")" : "";
     $("route-agency").value = suggestion ? suggestion.agency_code + " " + suggestion.name_th : "";
     $("route-note").value = ""; setFieldMsg("route", "");
     const ok = await ask("d-route", () => {
