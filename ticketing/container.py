@@ -14,6 +14,7 @@ from config.settings import Settings
 from ticketing.agency_work import AgencyWork, routing_notifier
 from ticketing.audio_queue import AudioQueue
 from ticketing.calls import CallService
+from ticketing.console_reads import ConsoleReads
 from ticketing.db import make_engine, make_sessionmaker
 from ticketing.events import EventBus, OutboxRelay
 from ticketing.metrics import MetricsService
@@ -43,6 +44,7 @@ class Services:
     agency_work: AgencyWork
     notifications: NotificationService
     sla_reports: SlaReports
+    console_reads: ConsoleReads
 
     def close(self) -> None:
         self.relay.stop()
@@ -70,7 +72,10 @@ def build_services(
     if url is None:
         raise ValueError("no Redis URL: start the embedded Redis first or set HOTLINE_REDIS_URL")
     client = redis.Redis.from_url(
-        url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
+        url,
+        socket_timeout=redis_timeout,
+        socket_connect_timeout=min(2.0, redis_timeout),
+        health_check_interval=30,
     )
     bus = EventBus(client)
     relay = OutboxRelay(sessions, bus)
@@ -92,6 +97,7 @@ def build_services(
         agency_work=AgencyWork(sessions, catalog, after_commit=relay.kick),
         notifications=NotificationService(sessions),
         sla_reports=SlaReports(sessions),
+        console_reads=ConsoleReads(sessions),
     )
     if start_relay:
         relay.start()
