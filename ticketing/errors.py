@@ -37,3 +37,10 @@ class PermissionDenied(DomainError):
 
 class AuthenticationFailed(DomainError):
     code = "unauthenticated"
+
+
+class BusUnavailable(DomainError):
+    """Redis (the event bus) did not answer: callers wait, retry or degrade, never lose a write.
+    Raised by ticketing's Redis adapters in place of the client library's own errors."""
+
+    code = "bus_unavailable"
