@@ -64,6 +64,9 @@ class LiveHub:
         for subscriber in list(self._subscribers):
             with contextlib.suppress(asyncio.QueueFull):
                 subscriber.queue.put_nowait(None)
+        # The loop also ends on its own once no one listens: a cancel the Redis client swallows
+        # (seen after a reconnect) must not leave stop() waiting forever.
+        self._subscribers.clear()
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
