@@ -131,6 +131,11 @@ class EventBus:
             with bus_errors():
                 self._redis.xack(self.stream, group, *ids)
 
+    def ping(self) -> None:
+        """One round trip to Redis; ``BusUnavailable`` when it does not answer."""
+        with bus_errors():
+            self._redis.ping()
+
     def follower(self, *, count: int = 200, block_ms: int = 1000) -> EventFollower:
         """An asyncio reader of every event from now on (plain XREAD, no consumer group)."""
         return EventFollower(_async_client_like(self._redis), self.stream, count, block_ms)
