@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Any
 
 from ivr.flow.events import StatusResult
 from ivr.prompts.speech import agency_prompt
 from ticketing.errors import NotFound
 from ticketing.tickets import TicketService
+from ticketing.timeutil import bangkok_date
 
 log = logging.getLogger(__name__)
-
-THAI_TIME = timezone(timedelta(hours=7))  # Thailand keeps no daylight saving
 
 # Which date of a ticket its status is told with.
 _STATUS_DATE = {
@@ -58,6 +57,4 @@ def _thai_date(value: Any) -> date | None:
         moment = datetime.fromisoformat(str(value))
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(THAI_TIME).date()
+    return bangkok_date(moment)  # the one Bangkok-time rule (naive = UTC)

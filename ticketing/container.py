@@ -16,6 +16,7 @@ from ticketing.agency_work import AgencyWork, routing_notifier
 from ticketing.agents import AgentPresenceService
 from ticketing.audio_queue import AudioQueue
 from ticketing.calls import CallService
+from ticketing.console_reads import ConsoleReads
 from ticketing.db import make_engine, make_sessionmaker
 from ticketing.events import EventBus, OutboxRelay
 from ticketing.metrics import MetricsService
@@ -52,6 +53,7 @@ class Services:
     open311: Open311Service
     open311_keys: Open311Keys
     presence: AgentPresenceService
+    console_reads: ConsoleReads
 
     def close(self) -> None:
         self.relay.stop()
@@ -79,7 +81,10 @@ def build_services(
     if url is None:
         raise ValueError("no Redis URL: start the embedded Redis first or set HOTLINE_REDIS_URL")
     client = redis.Redis.from_url(
-        url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
+        url,
+        socket_timeout=redis_timeout,
+        socket_connect_timeout=min(2.0, redis_timeout),
+        health_check_interval=30,
     )
     bus = EventBus(client)
     relay = OutboxRelay(sessions, bus)
@@ -109,6 +114,7 @@ def build_services(
             sessions,
             after_commit=relay.kick,
         ),
+        console_reads=ConsoleReads(sessions),
     )
     if start_relay:
         relay.start()

@@ -8,7 +8,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -74,3 +74,9 @@ def schema_is_current(engine: Engine) -> bool:
     with engine.connect() as connection:
         current = set(MigrationContext.configure(connection).get_current_heads())
     return current == set(script.get_heads())
+
+
+def ping_database(engine: Engine) -> None:
+    """One round trip to the database; raises whatever the driver raises when it is not there."""
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))

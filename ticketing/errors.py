@@ -43,3 +43,10 @@ class ServiceUnavailable(DomainError):
     """A backing service (Redis) did not answer; the request may be retried (the API: 503)."""
 
     code = "unavailable"
+
+
+class BusUnavailable(DomainError):
+    """Redis (the event bus) did not answer: callers wait, retry or degrade, never lose a write.
+    Raised by ticketing's Redis adapters in place of the client library's own errors."""
+
+    code = "bus_unavailable"

@@ -5,8 +5,10 @@ unpublished rows to the stream and marks them; if Redis is down the rows wait, a
 delivers them when it is back — the database write never depends on Redis. Delivery is
 at-least-once: consumers can drop repeats by ``Event.outbox_id``.
 
-Readers use consumer groups: workers of one kind share a group (each event to one of them);
-every web process makes its own group (every event to each process, for its SSE clients).
+Two ways to read. Workers of one kind share a consumer group (``read_group``/``ack``: each event
+to one of them). A web process follows the stream with plain XREAD from ``$`` (``EventFollower``):
+every process sees every event from the moment it starts following, and leaves no group behind in
+Redis. Redis errors leave this module as ``BusUnavailable``.
 """
 
 from __future__ import annotations
@@ -14,14 +16,17 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import redis
+import redis.asyncio as aioredis
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from ticketing.errors import BusUnavailable
 from ticketing.models import OutboxEvent
 from ticketing.timeutil import utcnow
 
@@ -75,6 +80,15 @@ def record_event(session: Session, event_type: str, data: dict[str, Any]) -> Non
     session.add(OutboxEvent(event_type=event_type, payload=data))
 
 
+@contextmanager
+def bus_errors() -> Iterator[None]:
+    """Translate the Redis client's errors (and a dropped socket) into ``BusUnavailable``."""
+    try:
+        yield
+    except (redis.RedisError, OSError) as exc:
+        raise BusUnavailable(f"event bus unavailable: {exc}") from exc
+
+
 class EventBus:
     """Publishing and group reads on the events stream (blocking client, for threads)."""
 
@@ -89,30 +103,89 @@ class EventBus:
         }
         if event.outbox_id is not None:
             fields["outbox_id"] = str(event.outbox_id)
-        stream_id = self._redis.xadd(self.stream, fields, maxlen=STREAM_MAXLEN, approximate=True)
+        with bus_errors():
+            stream_id = self._redis.xadd(
+                self.stream, fields, maxlen=STREAM_MAXLEN, approximate=True
+            )
         return stream_id.decode() if isinstance(stream_id, bytes) else str(stream_id)
 
     def ensure_group(self, group: str, start: str = "$") -> None:
-        try:
-            self._redis.xgroup_create(self.stream, group, id=start, mkstream=True)
-        except redis.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        with bus_errors():
+            try:
+                self._redis.xgroup_create(self.stream, group, id=start, mkstream=True)
+            except redis.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
 
     def read_group(
         self, group: str, consumer: str, *, count: int = 100, block_ms: int = 1000
     ) -> list[Event]:
-        reply: Any = self._redis.xreadgroup(group, consumer, {self.stream: ">"}, count, block_ms)
-        return [
-            Event.from_fields(_text(stream_id), _decode_fields(fields))
-            for _stream, entries in (reply or [])
-            for stream_id, fields in entries
-        ]
+        with bus_errors():
+            reply: Any = self._redis.xreadgroup(
+                group, consumer, {self.stream: ">"}, count, block_ms
+            )
+        return _events(reply)
 
     def ack(self, group: str, *events: Event) -> None:
         ids = [e.stream_id for e in events if e.stream_id]
         if ids:
-            self._redis.xack(self.stream, group, *ids)
+            with bus_errors():
+                self._redis.xack(self.stream, group, *ids)
+
+    def ping(self) -> None:
+        """One round trip to Redis; ``BusUnavailable`` when it does not answer."""
+        with bus_errors():
+            self._redis.ping()
+
+    def follower(self, *, count: int = 200, block_ms: int = 1000) -> EventFollower:
+        """An asyncio reader of every event from now on (plain XREAD, no consumer group)."""
+        return EventFollower(_async_client_like(self._redis), self.stream, count, block_ms)
+
+
+class EventFollower:
+    """Follows the stream from ``$`` on its own asyncio connection (one per web process's hub).
+
+    The first ``read`` pins "now" (the newest id in the stream); each ``read`` blocks up to
+    ``block_ms`` and returns the events after the last one it returned. On a Redis error it raises
+    ``BusUnavailable`` and the next ``read`` carries on from the same place.
+    """
+
+    def __init__(self, client: aioredis.Redis, stream: str, count: int, block_ms: int) -> None:
+        self._client = client
+        self._stream = stream
+        self._count = count
+        self._block_ms = block_ms
+        self._last_id = "$"
+
+    async def read(self) -> list[Event]:
+        try:
+            if self._last_id == "$":
+                # Pin "now" to a real id, so events written while Redis was away are not skipped.
+                newest: Any = await self._client.xrevrange(self._stream, count=1)
+                self._last_id = _text(newest[0][0]) if newest else "0-0"
+            reply: Any = await self._client.xread(
+                {self._stream: self._last_id}, count=self._count, block=self._block_ms
+            )
+        except (redis.RedisError, OSError) as exc:
+            raise BusUnavailable(f"event stream unavailable: {exc}") from exc
+        events = _events(reply)
+        if events and events[-1].stream_id:
+            self._last_id = events[-1].stream_id
+        return events
+
+    async def aclose(self) -> None:
+        await self._client.aclose(close_connection_pool=True)
+
+
+def _async_client_like(client: redis.Redis) -> aioredis.Redis:
+    """An asyncio client to the same server and database as the services' blocking client."""
+    kwargs = dict(client.connection_pool.connection_kwargs)
+    kwargs.pop("retry", None)
+    cls = client.connection_pool.connection_class
+    if issubclass(cls, redis.UnixDomainSocketConnection):
+        kwargs["connection_class"] = aioredis.UnixDomainSocketConnection
+    pool = aioredis.ConnectionPool(**kwargs)
+    return aioredis.Redis(connection_pool=pool)
 
 
 class OutboxRelay:
@@ -158,7 +231,7 @@ class OutboxRelay:
                             Event(type=row.event_type, data=row.payload, outbox_id=row.id)
                         )
                         done.append(row.id)
-                except redis.RedisError as exc:
+                except BusUnavailable as exc:
                     if self.redis_ok:
                         log.warning("event bus unavailable, events wait in the outbox: %s", exc)
                     self.redis_ok = False
@@ -216,6 +289,14 @@ def _text(value: bytes | str) -> str:
 
 def _decode_fields(fields: dict[Any, Any]) -> dict[str, str]:
     return {_text(k): _text(v) for k, v in fields.items()}
+
+
+def _events(reply: Any) -> list[Event]:
+    return [
+        Event.from_fields(_text(stream_id), _decode_fields(fields))
+        for _stream, entries in (reply or [])
+        for stream_id, fields in entries
+    ]
 
 
 Kick = Callable[[], None]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, func, select
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ticketing.models import Call, Recording, Ticket
 from ticketing.queries import overdue_condition
 from ticketing.status import OPEN_STATUSES, TicketStatus
-from ticketing.timeutil import as_utc, utcnow
+from ticketing.timeutil import as_utc, bangkok_day_start, utcnow
 
 AGE_BUCKETS = (("0-7", 0, 7), ("8-15", 8, 15), ("16-30", 16, 30), ("31+", 31, None))
 IVR_STALE_AFTER = timedelta(hours=2)  # a call row never ended (node crash) stops counting
@@ -113,15 +113,6 @@ class MetricsService:
             # recordings the IVR could not store in the last 24 h: > 0 means storage trouble
             "recording_failures_24h": int(recording_failures or 0),
         }
-
-
-BANGKOK = timezone(timedelta(hours=7), "Asia/Bangkok")  # no daylight saving in Thailand
-
-
-def bangkok_day_start(moment: datetime) -> datetime:
-    """Midnight in Thailand, where "today" is counted, as a UTC time."""
-    local = as_utc(moment).astimezone(BANGKOK)
-    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
 def _seconds_between(session: Session, start: Any, end: Any) -> Any:

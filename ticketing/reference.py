@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from ticketing.timeutil import bangkok_time
+
 _DAMM_TABLE = (
     (0, 3, 1, 7, 5, 9, 8, 6, 4, 2),
     (7, 0, 9, 2, 1, 5, 4, 8, 6, 3),
@@ -38,7 +40,8 @@ def damm_digit(digits: str) -> int:
 
 
 def buddhist_year_prefix(moment: datetime) -> int:
-    return (moment.year + 543) % 100
+    """The year is Thailand's: a ticket made at 01:00 on 1 January in Bangkok is the new year's."""
+    return (bangkok_time(moment).year + 543) % 100
 
 
 def format_reference(year_prefix: int, sequence: int) -> str:

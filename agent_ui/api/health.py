@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import redis
-from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
@@ -15,14 +14,15 @@ from agent_ui.api import schemas
 from agent_ui.api.auth import current_actor, require_role, services_of
 from agent_ui.api.contract import reply
 from ticketing.container import Services
+from ticketing.db import ping_database
+from ticketing.errors import BusUnavailable
 from ticketing.observability import Readiness, metrics_text
 from ticketing.outbox_stats import outbox_backlog, outbox_text
 
 
 def _check_database(services: Services) -> str:
     try:
-        with services.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        ping_database(services.engine)
     except Exception as exc:
         return f"error: {type(exc).__name__}"
     return "ok"
@@ -30,9 +30,9 @@ def _check_database(services: Services) -> str:
 
 def _check_redis(services: Services) -> str:
     try:
-        services.redis.ping()
-    except redis.RedisError as exc:
-        return f"error: {type(exc).__name__}"
+        services.bus.ping()
+    except BusUnavailable as exc:
+        return f"error: {type(exc.__cause__ or exc).__name__}"  # e.g. ConnectionError, as before
     return "ok"
 
 

@@ -32,7 +32,7 @@ def console_routes(settings: Settings, services: Services) -> list[BaseRoute]:
     """Routes of the console; mounted at the site root by ``agent_ui.app.create_app``."""
     pages = Pages(make_templates())
     admin = AdminPages(pages)
-    hub = LiveHub(services.redis)
+    hub = LiveHub(services.bus)
 
     async def live(request: Request) -> Response:
         actor = await signed_in_actor(request)

@@ -14,7 +14,6 @@ from starlette.responses import JSONResponse, Response
 
 from agent_ui.api.auth import current_actor, require_role, services_of
 from agent_ui.api.errors import error_response
-from agent_ui.console import queries
 from ticketing.errors import Conflict
 from ticketing.metrics import MetricsService
 from ticketing.timeutil import utcnow
@@ -27,7 +26,7 @@ WATCHERS = ("supervisor", "admin")
 async def queue(request: Request) -> JSONResponse:
     actor = await current_actor(request)
     require_role(actor, *WORKERS)
-    items = await run_in_threadpool(queries.draft_queue, services_of(request).sessions, actor)
+    items = await run_in_threadpool(services_of(request).console_reads.draft_queue, actor)
     return JSONResponse({"items": items, "server_time": utcnow().isoformat(), "me": actor.user_id})
 
 
@@ -41,7 +40,7 @@ async def claim(request: Request) -> Response:
             lambda: services.tickets.claim(reference, actor, minutes=CLAIM_MINUTES)
         )
     except Conflict as exc:
-        holder = await run_in_threadpool(queries.claim_holder, services.sessions, reference)
+        holder = await run_in_threadpool(services.console_reads.claim_holder, reference)
         return error_response(409, "claimed", str(exc), holder=holder)
     return JSONResponse({"ticket": ticket, "claim_minutes": CLAIM_MINUTES})
 
@@ -78,8 +77,8 @@ def live_figures(services: Any) -> dict[str, Any]:
 def chart_figures(services: Any) -> dict[str, Any]:
     return {
         "backlog_by_age": services.metrics.backlog_by_age(),
-        "over_time": queries.charts_over_time(services.sessions),
-        "activity": queries.activity_today(services.sessions),
+        "over_time": services.console_reads.charts_over_time(),
+        "activity": services.console_reads.activity_today(),
     }
 
 
@@ -98,14 +97,15 @@ async def dashboard(request: Request) -> JSONResponse:
 async def export_csv(request: Request) -> Response:
     actor = await current_actor(request)
     require_role(actor, *WATCHERS)
-    rows = await run_in_threadpool(queries.export_rows, services_of(request).sessions)
+    reads = services_of(request).console_reads
+    rows = await run_in_threadpool(reads.export_rows)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
         ["day_bangkok", "category", "province_code", "agency_code", "status", "tickets"]
     )
     writer.writerows(rows)
-    stamp = queries.today_label().isoformat()
+    stamp = reads.today_label().isoformat()
     return Response(
         "\ufeff" + out.getvalue(),  # the BOM makes spreadsheet programs read Thai as UTF-8
         media_type="text/csv; charset=utf-8",

@@ -1,9 +1,10 @@
-"""Live updates: one Redis Streams reader per web process, fanned out to SSE clients.
+"""Live updates: one event-bus follower per web process, fanned out to SSE clients.
 
-The reader follows the events stream with XREAD from ``$`` (every process sees every event; no
-consumer group to clean up) and puts each event on the asyncio queue of every connected client.
-It runs only while clients are connected, so an idle process holds no Redis connection. Clients
-load the current state over HTTP when they connect, so nothing before ``$`` is needed.
+The reader follows the events stream through ticketing's bus (``EventBus.follower``: plain XREAD
+from ``$``, so every process sees every event and leaves no consumer group to clean up) and puts
+each event on the asyncio queue of every connected client. It runs only while clients are
+connected, so an idle process holds no Redis connection. Clients load the current state over HTTP
+when they connect, so nothing before ``$`` is needed.
 """
 
 from __future__ import annotations
@@ -15,13 +16,10 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-import redis
-import redis.asyncio as aioredis
 
 from ticketing.actors import Actor
-from ticketing.events import EVENTS_STREAM, Event
+from ticketing.errors import BusUnavailable
+from ticketing.events import Event, EventBus
 from ticketing.masking import mask_mapping
 
 log = logging.getLogger(__name__)
@@ -29,17 +27,6 @@ log = logging.getLogger(__name__)
 CLIENT_QUEUE_SIZE = 500  # a client this far behind is told to reload instead
 HEARTBEAT_SECONDS = 15.0
 BLOCK_MS = 1000
-
-
-def async_client_like(client: redis.Redis) -> aioredis.Redis:
-    """An asyncio client to the same server and database as the services' blocking client."""
-    kwargs = dict(client.connection_pool.connection_kwargs)
-    kwargs.pop("retry", None)
-    cls = client.connection_pool.connection_class
-    if issubclass(cls, redis.UnixDomainSocketConnection):
-        kwargs["connection_class"] = aioredis.UnixDomainSocketConnection
-    pool = aioredis.ConnectionPool(**kwargs)
-    return aioredis.Redis(connection_pool=pool)
 
 
 @dataclass(eq=False)  # identity: each connection is its own subscriber
@@ -52,12 +39,10 @@ class Subscriber:
 
 
 class LiveHub:
-    def __init__(self, sync_client: redis.Redis, stream: str = EVENTS_STREAM) -> None:
-        self._sync_client = sync_client
-        self._stream = stream
+    def __init__(self, bus: EventBus) -> None:
+        self._bus = bus
         self._subscribers: set[Subscriber] = set()
         self._task: asyncio.Task[None] | None = None
-        self._client: aioredis.Redis | None = None
         self.redis_ok = True
 
     @property
@@ -79,35 +64,33 @@ class LiveHub:
         for subscriber in list(self._subscribers):
             with contextlib.suppress(asyncio.QueueFull):
                 subscriber.queue.put_nowait(None)
+        # The loop also ends on its own once no one listens: a cancel the Redis client swallows
+        # (seen after a reconnect) must not leave stop() waiting forever.
+        self._subscribers.clear()
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
     async def _read_loop(self) -> None:
-        client = async_client_like(self._sync_client)
-        last_id = "$"
+        follower = self._bus.follower(count=200, block_ms=BLOCK_MS)
         try:
             while self._subscribers:
                 try:
-                    reply: Any = await client.xread(
-                        {self._stream: last_id}, count=200, block=BLOCK_MS
-                    )
-                except (redis.RedisError, OSError) as exc:
+                    events = await follower.read()
+                except BusUnavailable as exc:
                     if self.redis_ok:
-                        log.warning("live updates paused, event stream unavailable: %s", exc)
+                        log.warning("live updates paused: %s", exc)
                     self.redis_ok = False
                     await asyncio.sleep(1.0)
                     continue
                 if not self.redis_ok:
                     log.info("live updates resumed")
                     self.redis_ok = True
-                for _stream, entries in reply or []:
-                    for stream_id, fields in entries:
-                        last_id = _text(stream_id)
-                        self._fan_out(Event.from_fields(last_id, _fields(fields)))
+                for event in events:
+                    self._fan_out(event)
         finally:
-            await client.aclose(close_connection_pool=True)
+            await follower.aclose()
 
     def _fan_out(self, event: Event) -> None:
         for subscriber in list(self._subscribers):
@@ -163,11 +146,3 @@ async def event_stream(
             yield sse_message(event, subscriber.actor)
     finally:
         hub.unsubscribe(subscriber)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _fields(fields: dict[Any, Any]) -> dict[str, str]:
-    return {_text(k): _text(v) for k, v in fields.items()}

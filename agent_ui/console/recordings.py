@@ -11,7 +11,6 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from agent_ui.api.errors import error_response
-from agent_ui.console.queries import recording_info
 from agent_ui.console.ranges import UnsatisfiableRange, parse_range
 from agent_ui.console.session import signed_in_actor
 from ticketing.container import Services
@@ -43,7 +42,7 @@ async def recording(request: Request) -> Response:
     if not (text.isascii() and text.isdigit()) or int(text) > MAX_ID:
         return error_response(404, "not_found", "no such recording")
     recording_id = int(text)
-    info = await run_in_threadpool(recording_info, services.sessions, recording_id)
+    info = await run_in_threadpool(services.console_reads.recording_info, recording_id)
     if info is None:
         return error_response(404, "not_found", f"no recording {recording_id}")
     if not actor.may_see_province(info.province_code):

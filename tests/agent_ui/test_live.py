@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Iterator
@@ -13,6 +15,9 @@ from agent_ui.console.live import LiveHub, Subscriber, event_stream
 from config.settings import Settings
 from ticketing.actors import Actor
 from ticketing.container import Services
+from ticketing.embedded_redis import EmbeddedRedis
+from ticketing.errors import BusUnavailable
+from ticketing.events import Event
 from ticketing.tickets import NewTicket
 
 from .conftest import LiveServer, phone_draft, sign_in
@@ -93,3 +98,37 @@ async def test_a_stream_of_an_ended_session_stops() -> None:
     assert frames[0].startswith("retry:")
     assert frames[-1] == "event: signed_out\ndata: {}\n\n"
     assert hub.gone is subscriber
+
+
+async def test_the_hub_pauses_while_redis_is_down_and_resumes(
+    services: Services, redis_server: EmbeddedRedis
+) -> None:
+    """The hub reads through the bus: a Redis outage is BusUnavailable, not a dead reader."""
+    hub = LiveHub(services.bus)
+    subscriber = hub.subscribe(Actor(name="boss", role="supervisor", user_id=1))
+
+    async def next_event() -> Event | None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(BusUnavailable):  # Redis not back yet
+                services.bus.publish(Event(type="ticket.created", data={"reference": "x"}))
+            with contextlib.suppress(TimeoutError):
+                return await asyncio.wait_for(subscriber.queue.get(), 0.5)
+        return None
+
+    try:
+        first = await next_event()  # the reader is following
+        assert first is not None and first.type == "ticket.created"
+        redis_server.stop()
+        deadline = time.monotonic() + 10
+        while hub.redis_ok and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert hub.redis_ok is False
+        redis_server.start()
+        after = await next_event()
+        assert after is not None and after.data["reference"] == "x"
+        assert hub.redis_ok is True
+    finally:
+        if not redis_server.running():
+            redis_server.start()
+        await hub.stop()

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 
+import pytest
 import redis
 
 from ticketing.actors import Actor
 from ticketing.container import Services
 from ticketing.embedded_redis import EmbeddedRedis
+from ticketing.errors import BusUnavailable
 from ticketing.events import Event, EventBus
 from ticketing.tickets import NewTicket
 
@@ -91,3 +95,54 @@ def test_background_relay_publishes_after_commit(services: Services) -> None:
         assert time.monotonic() - started < 1.0  # kicked at commit, not on the 0.5 s timer
     finally:
         services.relay.stop()
+
+
+async def test_a_follower_sees_events_from_now_on(services: Services) -> None:
+    services.bus.publish(Event(type="ticket.created", data={"reference": "before"}))
+    follower = services.bus.follower(block_ms=100)
+    try:
+        assert await follower.read() == []  # what came before following is not replayed
+        for reference in ("r1", "r2"):
+            services.bus.publish(Event(type="ticket.created", data={"reference": reference}))
+        seen: list[Event] = []
+        deadline = time.monotonic() + 5
+        while len(seen) < 2 and time.monotonic() < deadline:
+            seen += await follower.read()
+        assert [e.data["reference"] for e in seen] == ["r1", "r2"]
+        assert all(e.stream_id for e in seen)
+        services.bus.publish(Event(type="ticket.updated", data={"reference": "r3"}))
+        later: list[Event] = []
+        while not later and time.monotonic() < deadline:
+            later = await follower.read()
+        assert [e.type for e in later] == ["ticket.updated"]  # read on from the last one
+    finally:
+        await follower.aclose()
+
+
+async def test_a_follower_reports_redis_down_as_bus_unavailable(
+    services: Services, redis_server: EmbeddedRedis
+) -> None:
+    follower = services.bus.follower(block_ms=100)
+    try:
+        await follower.read()
+        redis_server.stop()
+        with pytest.raises(BusUnavailable):
+            await follower.read()
+        with pytest.raises(BusUnavailable):
+            services.bus.publish(Event(type="ticket.created", data={}))
+        redis_server.start()
+        deadline = time.monotonic() + 5
+        while True:  # the client reconnects on the next read once Redis is back
+            try:
+                services.bus.publish(Event(type="ticket.created", data={"reference": "back"}))
+                break
+            except BusUnavailable:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.1)
+        seen: list[Event] = []
+        while not seen and time.monotonic() < deadline:
+            with contextlib.suppress(BusUnavailable):
+                seen = await follower.read()
+        assert [e.data.get("reference") for e in seen] == ["back"]
+    finally:
+        await follower.aclose()

@@ -6,9 +6,9 @@ from sqlalchemy import update
 
 from ticketing.actors import Actor
 from ticketing.container import Services
-from ticketing.metrics import bangkok_day_start
 from ticketing.models import Ticket
 from ticketing.tickets import NewTicket
+from ticketing.timeutil import bangkok_day_start
 
 AGENT = Actor(name="somchai", role="agent")
 

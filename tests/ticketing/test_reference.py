@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from ticketing.reference import (
     InvalidReference,
+    buddhist_year_prefix,
     format_reference,
     is_valid_reference,
     normalize_reference,
@@ -72,3 +75,13 @@ def test_bad_parts_are_refused() -> None:
         format_reference(100, 1)
     with pytest.raises(ValueError):
         format_reference(69, 0)
+
+
+def test_buddhist_year_is_counted_on_bangkok_time() -> None:
+    """00:30 on 1 January 2027 in Bangkok is BE 2570, though it is still 2026 in UTC."""
+    new_year_in_bangkok = datetime(2026, 12, 31, 17, 30, tzinfo=UTC)
+    assert buddhist_year_prefix(new_year_in_bangkok) == 70
+    assert format_reference(buddhist_year_prefix(new_year_in_bangkok), 1).startswith("70")
+    assert buddhist_year_prefix(datetime(2026, 12, 31, 16, 59, tzinfo=UTC)) == 69
+    # SQLite hands back naive datetimes, stored as UTC.
+    assert buddhist_year_prefix(datetime(2026, 12, 31, 17, 30)) == 70

@@ -1,7 +1,8 @@
-"""Read-only queries the console needs that ticketing does not offer (yet).
+"""The console's and dashboard's read model: the draft queue, claims, recordings, charts, export.
 
-No writes here: every change goes through ticketing services. Days are Bangkok days (UTC+7, no
-daylight saving), which is how supervisors read "today".
+Read-only: every change goes through the ticketing services. Reached as ``Services.console_reads``
+so the web package holds no SQL. Days are Bangkok days (``ticketing.timeutil``), which is how
+supervisors read "today".
 """
 
 from __future__ import annotations
@@ -20,17 +21,10 @@ from ticketing.models import AuditEvent, Recording, Ticket, User
 from ticketing.queries import visible_condition
 from ticketing.serialize import iso
 from ticketing.status import TicketStatus
-from ticketing.timeutil import as_utc, utcnow
+from ticketing.timeutil import as_utc, bangkok_date, bangkok_day_start, utcnow
 
-BANGKOK = timedelta(hours=7)
 SNIPPET = 140
 GROUPABLE = ("category", "province_code", "agency_code")
-
-
-def bangkok_day_start(now: datetime) -> datetime:
-    """The UTC instant at which the current Bangkok day began."""
-    local = as_utc(now) + BANGKOK
-    return local.replace(hour=0, minute=0, second=0, microsecond=0) - BANGKOK
 
 
 def _snippet(text: str | None, actor: Actor) -> str:
@@ -151,7 +145,7 @@ def charts_over_time(
     """The three charts from one scan: tickets per day by category, province and agency."""
     now = utcnow()
     start = bangkok_day_start(now) - timedelta(days=days - 1)
-    labels = [((start + BANGKOK).date() + timedelta(days=i)).isoformat() for i in range(days)]
+    labels = [(bangkok_date(start) + timedelta(days=i)).isoformat() for i in range(days)]
     with sessions() as session:
         day = _local_day(session)
         # Plain rows, counted here: SQLite groups four columns slower than Python counts them.
@@ -249,4 +243,32 @@ def export_rows(sessions: sessionmaker[Session], days: int = 30) -> list[tuple[A
 
 
 def today_label(now: datetime | None = None) -> date:
-    return (as_utc(now or utcnow()) + BANGKOK).date()
+    return bangkok_date(now or utcnow())
+
+
+class ConsoleReads:
+    """The read model bound to one process's sessions (``Services.console_reads``)."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def draft_queue(self, actor: Actor, limit: int = 200) -> list[dict[str, Any]]:
+        return draft_queue(self._sessions, actor, limit)
+
+    def claim_holder(self, reference: str) -> dict[str, Any] | None:
+        return claim_holder(self._sessions, reference)
+
+    def recording_info(self, recording_id: int) -> RecordingInfo | None:
+        return recording_info(self._sessions, recording_id)
+
+    def charts_over_time(self, days: int = 14, top: int = 6) -> dict[str, dict[str, Any]]:
+        return charts_over_time(self._sessions, days, top)
+
+    def activity_today(self) -> list[dict[str, Any]]:
+        return activity_today(self._sessions)
+
+    def export_rows(self, days: int = 30) -> list[tuple[Any, ...]]:
+        return export_rows(self._sessions, days)
+
+    def today_label(self) -> date:
+        return today_label()
