@@ -126,6 +126,12 @@ def recording_info(sessions: sessionmaker[Session], recording_id: int) -> Record
     return RecordingInfo(id=row[0], path=row[1], complete=bool(row[2]), province_code=row[3])
 
 
+def _scope(actor: Actor | None) -> tuple[Any, ...]:
+    """The viewer's province scope as extra WHERE terms (none for an unscoped viewer)."""
+    visible = visible_condition(actor)
+    return () if visible is None else (visible,)
+
+
 def _local_day(session: Session) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         return func.date(Ticket.created_at.op("AT TIME ZONE")(literal_column("'Asia/Bangkok'")))
@@ -140,7 +146,7 @@ def tickets_over_time(
 
 
 def charts_over_time(
-    sessions: sessionmaker[Session], days: int = 14, top: int = 6
+    sessions: sessionmaker[Session], days: int = 14, top: int = 6, actor: Actor | None = None
 ) -> dict[str, dict[str, Any]]:
     """The three charts from one scan: tickets per day by category, province and agency."""
     now = utcnow()
@@ -151,7 +157,7 @@ def charts_over_time(
         # Plain rows, counted here: SQLite groups four columns slower than Python counts them.
         rows = session.execute(
             select(day, Ticket.category, Ticket.province_code, Ticket.agency_code).where(
-                Ticket.created_at >= start
+                Ticket.created_at >= start, *_scope(actor)
             )
         ).all()
     index = {label: i for i, label in enumerate(labels)}
@@ -210,7 +216,9 @@ def activity_today(sessions: sessionmaker[Session]) -> list[dict[str, Any]]:
     return sorted(people.values(), key=lambda e: (-e["confirmed"] - e["routed"], e["actor"]))
 
 
-def export_rows(sessions: sessionmaker[Session], days: int = 30) -> list[tuple[Any, ...]]:
+def export_rows(
+    sessions: sessionmaker[Session], days: int = 30, actor: Actor | None = None
+) -> list[tuple[Any, ...]]:
     """Tickets per Bangkok day, category, province, agency and status (no personal data)."""
     start = bangkok_day_start(utcnow()) - timedelta(days=days - 1)
     with sessions() as session:
@@ -224,7 +232,7 @@ def export_rows(sessions: sessionmaker[Session], days: int = 30) -> list[tuple[A
                 Ticket.status,
                 func.count(),
             )
-            .where(Ticket.created_at >= start)
+            .where(Ticket.created_at >= start, *_scope(actor))
             .group_by(day, Ticket.category, Ticket.province_code, Ticket.agency_code, Ticket.status)
             .order_by(day)
         )
@@ -261,14 +269,16 @@ class ConsoleReads:
     def recording_info(self, recording_id: int) -> RecordingInfo | None:
         return recording_info(self._sessions, recording_id)
 
-    def charts_over_time(self, days: int = 14, top: int = 6) -> dict[str, dict[str, Any]]:
-        return charts_over_time(self._sessions, days, top)
+    def charts_over_time(
+        self, days: int = 14, top: int = 6, actor: Actor | None = None
+    ) -> dict[str, dict[str, Any]]:
+        return charts_over_time(self._sessions, days, top, actor)
 
     def activity_today(self) -> list[dict[str, Any]]:
         return activity_today(self._sessions)
 
-    def export_rows(self, days: int = 30) -> list[tuple[Any, ...]]:
-        return export_rows(self._sessions, days)
+    def export_rows(self, days: int = 30, actor: Actor | None = None) -> list[tuple[Any, ...]]:
+        return export_rows(self._sessions, days, actor)
 
     def today_label(self) -> date:
         return today_label()

@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ticketing.actors import Actor
 from ticketing.models import Call, Recording, Ticket
-from ticketing.queries import overdue_condition
+from ticketing.queries import overdue_condition, visible_condition
 from ticketing.status import OPEN_STATUSES, TicketStatus
 from ticketing.timeutil import as_utc, bangkok_day_start, utcnow
 
@@ -23,8 +24,9 @@ class MetricsService:
         self._sessions = sessions
         self._now = now
 
-    def backlog_by_age(self) -> dict[str, int]:
-        """Open tickets by age in whole days: 0-7, 8-15, 16-30, 31+."""
+    def backlog_by_age(self, actor: Actor | None = None) -> dict[str, int]:
+        """Open tickets by age in whole days: 0-7, 8-15, 16-30, 31+ (of the provinces a scoped
+        viewer may see)."""
         now = self._now()
         buckets = []
         for name, low, high in AGE_BUCKETS:
@@ -33,7 +35,7 @@ class MetricsService:
             if high is not None:
                 cond = cond & (Ticket.created_at > now - timedelta(days=high + 1))
             buckets.append(func.sum(case((cond, 1), else_=0)).label(name))
-        query = select(*buckets).where(Ticket.status.in_(OPEN_STATUSES))
+        query = select(*buckets).where(Ticket.status.in_(OPEN_STATUSES), *_scope(actor))
         with self._sessions() as session:
             row = session.execute(query).one()
             return {name: int(row[i] or 0) for i, (name, _l, _h) in enumerate(AGE_BUCKETS)}
@@ -59,14 +61,17 @@ class MetricsService:
                 or 0
             )
 
-    def summary(self) -> dict[str, Any]:
-        """The live tiles: a handful of aggregate queries, each served from an index."""
+    def summary(self, actor: Actor | None = None) -> dict[str, Any]:
+        """The live tiles: a handful of aggregate queries, each served from an index. Ticket
+        figures count the provinces a scoped viewer may see; calls in the IVR and recording
+        failures have no province yet and are the centre's."""
+        scope = _scope(actor)
         now = self._now()
         day_start = bangkok_day_start(now)
         with self._sessions() as session:
             drafts = session.execute(
                 select(func.count(), func.min(Ticket.created_at)).where(
-                    Ticket.status == TicketStatus.DRAFT
+                    Ticket.status == TicketStatus.DRAFT, *scope
                 )
             ).one()
             oldest = drafts[1]
@@ -83,7 +88,7 @@ class MetricsService:
             avg_confirm = session.scalar(
                 select(
                     func.avg(_seconds_between(session, Ticket.created_at, Ticket.confirmed_at))
-                ).where(Ticket.confirmed_at >= now - timedelta(days=1))
+                ).where(Ticket.confirmed_at >= now - timedelta(days=1), *scope)
             )
             recording_failures = session.scalar(
                 select(func.count())
@@ -98,7 +103,7 @@ class MetricsService:
                     func.count(),
                     func.sum(case((Ticket.urgent, 1), else_=0)),
                     func.sum(case((Ticket.resolve_due_at < now, 1), else_=0)),
-                ).where(Ticket.status.in_(OPEN_STATUSES))
+                ).where(Ticket.status.in_(OPEN_STATUSES), *scope)
             ).one()
         return {
             "calls_in_ivr": int(in_ivr or 0),
@@ -113,6 +118,12 @@ class MetricsService:
             # recordings the IVR could not store in the last 24 h: > 0 means storage trouble
             "recording_failures_24h": int(recording_failures or 0),
         }
+
+
+def _scope(actor: Actor | None) -> tuple[Any, ...]:
+    """The viewer's province scope as extra WHERE terms (none for an unscoped viewer)."""
+    visible = visible_condition(actor)
+    return () if visible is None else (visible,)
 
 
 def _seconds_between(session: Session, start: Any, end: Any) -> Any:

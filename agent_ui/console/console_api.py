@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 
 from agent_ui.api.auth import current_actor, require_role, services_of
 from agent_ui.api.errors import error_response
+from ticketing.actors import Actor
 from ticketing.errors import Conflict
 from ticketing.metrics import MetricsService
 from ticketing.timeutil import utcnow
@@ -64,9 +65,9 @@ async def caller_history(request: Request) -> JSONResponse:
     return JSONResponse({"items": items})
 
 
-def live_figures(services: Any) -> dict[str, Any]:
+def live_figures(services: Any, actor: Actor | None = None) -> dict[str, Any]:
     metrics: MetricsService = services.metrics
-    figures: dict[str, Any] = {"summary": metrics.summary()}
+    figures: dict[str, Any] = {"summary": metrics.summary(actor)}
     try:
         figures["asr"] = services.audio.backlog()
     except redis.RedisError:
@@ -74,10 +75,11 @@ def live_figures(services: Any) -> dict[str, Any]:
     return figures
 
 
-def chart_figures(services: Any) -> dict[str, Any]:
+def chart_figures(services: Any, actor: Actor | None = None) -> dict[str, Any]:
+    """A scoped supervisor's charts count their provinces only (issue 9: scope holds for reads)."""
     return {
-        "backlog_by_age": services.metrics.backlog_by_age(),
-        "over_time": services.console_reads.charts_over_time(),
+        "backlog_by_age": services.metrics.backlog_by_age(actor),
+        "over_time": services.console_reads.charts_over_time(actor=actor),
         "activity": services.console_reads.activity_today(),
     }
 
@@ -89,7 +91,8 @@ async def dashboard(request: Request) -> JSONResponse:
     # Two connections at once: the tiles and the charts are independent reads, and the
     # database driver releases the GIL while a query runs.
     live, charts = await asyncio.gather(
-        run_in_threadpool(live_figures, services), run_in_threadpool(chart_figures, services)
+        run_in_threadpool(live_figures, services, actor),
+        run_in_threadpool(chart_figures, services, actor),
     )
     return JSONResponse({**live, **charts, "generated_at": utcnow().isoformat()})
 
@@ -98,7 +101,7 @@ async def export_csv(request: Request) -> Response:
     actor = await current_actor(request)
     require_role(actor, *WATCHERS)
     reads = services_of(request).console_reads
-    rows = await run_in_threadpool(reads.export_rows)
+    rows = await run_in_threadpool(lambda: reads.export_rows(actor=actor))
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(

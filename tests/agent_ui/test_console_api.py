@@ -181,3 +181,28 @@ def test_a_scoped_supervisor_sees_and_hears_only_their_provinces(
         headers={"X-CSRF-Token": sign_in(client, "cm_boss")},
     )
     assert claim.status_code == 403
+
+
+def test_a_scoped_supervisors_dashboard_and_csv_count_only_their_provinces(
+    client: TestClient, services: Services, settings: Settings
+) -> None:
+    somchai = agent(services, "somchai")
+    for province in ("10", "10", "50"):
+        draft = phone_draft(services, settings)
+        reference = draft.ticket["reference"]
+        services.tickets.update_fields(
+            reference, {"category": "NUISANCE", "province_code": province}, somchai
+        )
+        services.tickets.transition(reference, "confirmed", somchai)
+    services.users.add_user("cm_boss", "correct-horse-1", "supervisor", provinces=("50",))
+    sign_in(client, "boss")  # unscoped: the whole country
+    everything = client.get("/console/api/dashboard").json()
+    assert everything["summary"]["open_tickets"] == 3
+    assert everything["backlog_by_age"]["0-7"] == 3
+    sign_in(client, "cm_boss")
+    mine = client.get("/console/api/dashboard").json()
+    assert mine["summary"]["open_tickets"] == 1
+    assert mine["backlog_by_age"]["0-7"] == 1
+    assert set(mine["over_time"]["province_code"]["series"]) == {"50"}
+    rows = list(csv.reader(io.StringIO(client.get("/dashboard/export.csv").text.lstrip("\ufeff"))))
+    assert {r[2] for r in rows[1:]} == {"50"} and sum(int(r[5]) for r in rows[1:]) == 1
