@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from asr.fields import understanding_config_path
 from asr.models import ModelError, check_layout, configured_model, install_model
 from asr.recognizer import Recognizer, RecognizerError
 from config.settings import Settings
@@ -129,5 +130,8 @@ def run_extract(args: argparse.Namespace) -> int:
     except ImportError as exc:
         print(f"hotline1567 extract: asr.understanding is not available: {exc}", file=sys.stderr)
         return 2
-    code: int = understanding.run_extract_cli(sys.stdin, sys.stdout, jsonl=args.jsonl)
+    config_path = understanding_config_path(Settings.from_env().config_dir)
+    code: int = understanding.run_extract_cli(
+        sys.stdin, sys.stdout, jsonl=args.jsonl, config_path=config_path
+    )
     return code

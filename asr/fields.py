@@ -31,6 +31,15 @@ class DraftFields:
     confidence: dict[str, float] = field(default_factory=dict)
 
 
+def understanding_config_path(config_dir: Path | None) -> Path | None:
+    """A deployer's ``understanding.toml`` in ``HOTLINE_CONFIG_DIR``, else None (the packaged
+    defaults), as every other data file is found."""
+    if config_dir is None:
+        return None
+    path = config_dir / "understanding.toml"
+    return path if path.is_file() else None
+
+
 class FieldExtractor:
     """One shared ``Understanding`` per worker process (its tables load once)."""
 

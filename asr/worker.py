@@ -35,7 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from asr import metrics
 from asr.capacity import Capacity
-from asr.fields import FieldExtractor
+from asr.fields import FieldExtractor, understanding_config_path
 from asr.job import JobRunner, JobSettings, JobState, Outcome
 from asr.recognizer import Recognizer
 from asr.stats import WorkerStats, publish_backlog
@@ -109,7 +109,12 @@ class AsrWorker:
         self._config = config
         self.capacity = Capacity(config.cores, max_slots=config.concurrency)
         self._runner = JobRunner(
-            services, recognizer, extractor or FieldExtractor(), config.job, self.capacity
+            services,
+            recognizer,
+            # the deployer's understanding.toml, not only the packaged one (issue 8)
+            extractor or FieldExtractor(understanding_config_path(services.settings.config_dir)),
+            config.job,
+            self.capacity,
         )
         self._lock = threading.Lock()
         self._in_flight: dict[str, JobState] = {}

@@ -43,7 +43,6 @@ def test_field_confidence_is_capped_by_the_recognizers_own() -> None:
 
 
 def test_the_real_understanding_package_is_used_when_present() -> None:
-    pytest.importorskip("asr.understanding", reason="asr.understanding not built yet")
     fields = FieldExtractor().extract(
         "ถนน พัง เป็น หลุม ใหญ่ อยู่ อำเภอ เมือง เชียงใหม่ ครับ",
         asr_confidence=0.5,
