@@ -12,23 +12,23 @@ clocks keep running from the ticket's creation.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import and_, case, select, update
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.orm.exc import StaleDataError
 
 from config.catalog import Catalog
 from ticketing.actors import Actor
-from ticketing.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleVersion
+from ticketing.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ticketing.events import record_event
 from ticketing.models import AuditEvent, CitizenUpdate, RoutingAssignment, Ticket, User
 from ticketing.notify import Audience, notify
 from ticketing.reference import InvalidReference, normalize_reference
 from ticketing.serialize import iso, ticket_to_dict, update_to_dict
 from ticketing.status import TicketStatus
+from ticketing.ticket_base import ticket_transaction
 from ticketing.tickets import TicketService
 from ticketing.timeutil import utcnow
 from ticketing.validation import clean_text
@@ -64,14 +64,8 @@ class AgencyWork:
         self._catalog = catalog
         self._after_commit = after_commit
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Session]:
-        try:
-            with self._sessions.begin() as session:
-                yield session
-        except StaleDataError as exc:
-            raise StaleVersion("the ticket was changed by someone else; reload it") from exc
-        self._after_commit()
+    def _transaction(self) -> AbstractContextManager[Session]:
+        return ticket_transaction(self._sessions, self._after_commit)
 
     # --- users ------------------------------------------------------------------------------
     def assign_user(self, username: str, agency_code: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -61,6 +61,20 @@ class NewTicket:
     asr_status: str = "none"
 
 
+@contextmanager
+def ticket_transaction(
+    sessions: sessionmaker[Session], after_commit: Callable[[], None]
+) -> Iterator[Session]:
+    """One transaction that changes tickets: a lost optimistic-lock race is a StaleVersion, and
+    ``after_commit`` (the outbox relay's kick) runs once it has committed."""
+    try:
+        with sessions.begin() as session:
+            yield session
+    except StaleDataError as exc:
+        raise StaleVersion("the ticket was changed by someone else; reload it") from exc
+    after_commit()
+
+
 class TicketServiceBase(ScopedTicketAccess):
     def __init__(
         self,
@@ -74,14 +88,8 @@ class TicketServiceBase(ScopedTicketAccess):
         # Called inside the routing transaction (notifications, mail, Open311 hand-over).
         self.route_hooks: list[Callable[[Session, Ticket], None]] = []
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Session]:
-        try:
-            with self._sessions.begin() as session:
-                yield session
-        except StaleDataError as exc:
-            raise StaleVersion("the ticket was changed by someone else; reload it") from exc
-        self._after_commit()
+    def _transaction(self) -> AbstractContextManager[Session]:
+        return ticket_transaction(self._sessions, self._after_commit)
 
     def _set_due_times(self, ticket: Ticket) -> None:
         category = self._catalog.categories.get(ticket.category or "")
