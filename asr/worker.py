@@ -39,14 +39,15 @@ from asr.fields import FieldExtractor, understanding_config_path
 from asr.job import JobRunner, JobSettings, JobState, Outcome
 from asr.recognizer import Recognizer
 from asr.stats import WorkerStats, publish_backlog
-from config.settings import Settings, SettingsError
+from config.sections import ASR_MAX_SLOTS
+from config.settings import Settings
 from ticketing.audio_queue import JOBS_GROUP, JOBS_STREAM, AsrJob, ClaimedJob
 from ticketing.container import Services
 
 log = logging.getLogger(__name__)
 
 
-MAX_SLOTS = 64  # default upper bound on calls at once per process
+MAX_SLOTS = ASR_MAX_SLOTS  # default upper bound on calls at once per process
 
 
 @dataclass(frozen=True)
@@ -67,34 +68,18 @@ class WorkerConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerConfig:
-        extra = settings.extra
-        default_consumer = f"{socket.gethostname()}-{os.getpid()}"
+        options = settings.asr_worker
         return cls(
-            consumer=extra.get("HOTLINE_ASR_CONSUMER") or default_consumer,
-            concurrency=int(_number(extra, "HOTLINE_ASR_CONCURRENCY", MAX_SLOTS, minimum=1)),
-            reclaim_seconds=_number(extra, "HOTLINE_ASR_RECLAIM_SECONDS", 30.0, minimum=0.5),
-            sweep_seconds=_number(extra, "HOTLINE_ASR_SWEEP_SECONDS", 60.0, minimum=1),
+            consumer=options.consumer or f"{socket.gethostname()}-{os.getpid()}",
+            concurrency=options.concurrency,
+            reclaim_seconds=options.reclaim_seconds,
+            sweep_seconds=options.sweep_seconds,
             job=JobSettings(
-                stream_grace_seconds=_number(extra, "HOTLINE_ASR_STREAM_WAIT_SECONDS", 10.0),
-                stream_idle_seconds=_number(
-                    extra, "HOTLINE_ASR_STREAM_IDLE_SECONDS", 30.0, minimum=1
-                ),
-                max_deliveries=int(_number(extra, "HOTLINE_ASR_MAX_ATTEMPTS", 3, minimum=1)),
+                stream_grace_seconds=options.stream_wait_seconds,
+                stream_idle_seconds=options.stream_idle_seconds,
+                max_deliveries=options.max_attempts,
             ),
         )
-
-
-def _number(extra: Any, name: str, default: float, *, minimum: float = 0.0) -> float:
-    raw = (extra.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r}: expected a number") from None
-    if value < minimum:
-        raise SettingsError(f"{name}={raw!r}: must be at least {minimum:g}")
-    return value
 
 
 class AsrWorker:

@@ -36,6 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from config.sections import SipOptions  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from ivr.channel import CallChannel, CallEnded  # noqa: E402
 from ivr.kamailio import EmbeddedKamailio, IvrNode  # noqa: E402
@@ -155,11 +156,13 @@ def node_main(args: argparse.Namespace) -> int:
         sip_port=args.sip_port,
         sip_user=args.user,
         sip_password=BENCH_SIP_PASSWORD,
-        extra={
-            "HOTLINE_RTP_PORTS": args.rtp_ports,
-            "HOTLINE_IVR_MAX_CALLS": str(args.max_calls),
-            "HOTLINE_IVR_ANSWER_DELAY": "0.05",
-        },
+        sip_options=SipOptions.from_env(
+            {
+                "HOTLINE_RTP_PORTS": args.rtp_ports,
+                "HOTLINE_IVR_MAX_CALLS": str(args.max_calls),
+                "HOTLINE_IVR_ANSWER_DELAY": "0.05",
+            }
+        ),
     )
     node = SipNode(settings, simple_flow)
     stop = threading.Event()

@@ -33,7 +33,7 @@ def ensure_first_users(users: UserService, data_dir: Path) -> Path | None:
 def ensure_ivr_account(accounts: SipAccountService, settings: Settings) -> str:
     """The password the IVR registers to the embedded Kamailio with: HOTLINE_SIP_PASSWORD when
     the operator set one, else one generated once into the data dir; its HA1 is stored."""
-    if "HOTLINE_SIP_PASSWORD" in settings.extra:
+    if settings.sip_password_set:
         accounts.set_password(settings.sip_user, settings.sip_password, kind="ivr")
         return settings.sip_password
     return ensure_ivr_password(accounts, settings.sip_user, settings.data_dir)

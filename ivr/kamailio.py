@@ -74,13 +74,6 @@ def parse_nodes(text: str) -> list[IvrNode]:
     return nodes
 
 
-def parse_listen(text: str) -> tuple[str, int]:
-    host, colon, port = text.strip().rpartition(":")
-    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise SettingsError(f"HOTLINE_KAMAILIO_LISTEN={text!r}: expected host:port")
-    return host, int(port)
-
-
 def render_config(template: str, values: dict[str, str]) -> str:
     for name, value in values.items():
         if any(c in value for c in '"\n\r'):
@@ -194,21 +187,18 @@ class EmbeddedKamailio:
         service: str = "1567",
         noack_timeout: int = NOACK_TIMEOUT,
     ) -> None:
-        extra = settings.extra
+        options = settings.kamailio
         self.settings = settings
-        self.listen = listen or parse_listen(
-            extra.get("HOTLINE_KAMAILIO_LISTEN", "") or "127.0.0.1:5060"
-        )
+        self.listen = listen or options.listen
         if nodes is None:
-            text = extra.get("HOTLINE_IVR_NODES", "").strip()
             nodes = (
-                parse_nodes(text)
-                if text
+                parse_nodes(",".join(options.ivr_nodes))
+                if options.ivr_nodes
                 else [IvrNode(settings.sip_user, _reachable(settings.sip_bind), settings.sip_port)]
             )
         self.nodes = nodes
         self.ping_interval = ping_interval
-        self.max_calls = max_calls or int(extra.get("HOTLINE_IVR_MAX_CALLS", "150") or 150)
+        self.max_calls = max_calls or settings.sip_options.max_calls
         self.service = service
         self.noack_timeout = noack_timeout
         self.workdir = settings.data_dir / "kamailio"
@@ -244,7 +234,7 @@ class EmbeddedKamailio:
                 "MAX_PER_SOURCE": str(settings.kamailio_max_calls_per_source),
                 "NOACK": str(self.noack_timeout),
                 "SERVICE": self.service,
-                "CHILDREN": self.settings.extra.get("HOTLINE_KAMAILIO_CHILDREN", "4"),
+                "CHILDREN": str(settings.kamailio.children),
                 "DEBUG": "3" if self.settings.log_level == "DEBUG" else "1",
             },
         )

@@ -82,7 +82,7 @@ def with_generated_sip_password(settings: Settings) -> Settings:
     """Unless HOTLINE_SIP_PASSWORD is set, the password ``hotline1567 run`` generated into the
     data dir (the embedded Kamailio knows its HA1)."""
     path = settings.data_dir / IVR_PASSWORD_FILE
-    if "HOTLINE_SIP_PASSWORD" in settings.extra or not path.exists():
+    if settings.sip_password_set or not path.exists():
         return settings
     return replace(settings, sip_password=path.read_text(encoding="utf-8").strip())
 

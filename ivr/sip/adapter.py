@@ -19,12 +19,12 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from config.sections import SipOptions
 from config.settings import Settings
 from ivr.channel import CallChannel
 from ivr.sip.channel import SipChannel
 from ivr.sip.dialog import Action, CallOver, Dtmf, LocalParty, MoveMedia, Offered, StartMedia
 from ivr.sip.media_client import MediaClient, MediaHandle, MediaUnavailable, NoPortsAvailable
-from ivr.sip.options import AdapterOptions
 from ivr.sip.registration import Registration
 from ivr.sip.transaction import Send, retry_delay
 from ivr.sip.transport import Transport, UdpTransport
@@ -98,7 +98,7 @@ class SipNode:
         self,
         settings: Settings,
         on_call: Callable[[CallChannel], None],
-        options: AdapterOptions | None = None,
+        options: SipOptions | None = None,
         *,
         transport: Transport | None = None,
         media: MediaClient | None = None,
@@ -106,7 +106,7 @@ class SipNode:
     ) -> None:
         self.settings = settings
         self.on_call = on_call
-        self.options = options or AdapterOptions.from_extra(settings.extra)
+        self.options = options or settings.sip_options
         self.advertise = self.options.advertise or _advertise_address(settings)
         self.media = media or MediaClient(
             settings.sip_bind,

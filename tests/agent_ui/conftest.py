@@ -52,7 +52,6 @@ def settings(tmp_path: Path, schema_template: Path, ui_redis_url: str) -> Settin
         data_dir=tmp_path,
         database_url=f"sqlite:///{database}",
         redis_url=ui_redis_url,
-        extra={},
     )
 
 

@@ -32,7 +32,7 @@ def test_the_ivr_password_is_generated_once_and_stored_as_ha1(tmp_path: Path) ->
     own = Settings(
         data_dir=tmp_path,
         sip_password="operator-set",
-        extra={"HOTLINE_SIP_PASSWORD": "operator-set"},
+        sip_password_set=True,
     )
     assert ensure_ivr_account(accounts, own) == "operator-set"
     with sessions() as session:

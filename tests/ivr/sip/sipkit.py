@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from config.sections import SipOptions
 from config.settings import Settings
 from ivr.channel import CallChannel
 from ivr.sip import g711, rtp
@@ -119,11 +120,13 @@ def running_node(
         sip_port=sip_port or free_udp_port(),
         sip_user=user,
         sip_password=password,
-        extra={
-            "HOTLINE_RTP_PORTS": f"{base}-{base + 39}",
-            "HOTLINE_IVR_ANSWER_DELAY": "0.05",
-            **(extra or {}),
-        },
+        sip_options=SipOptions.from_env(
+            {
+                "HOTLINE_RTP_PORTS": f"{base}-{base + 39}",
+                "HOTLINE_IVR_ANSWER_DELAY": "0.05",
+                **(extra or {}),
+            }
+        ),
         **(settings_overrides or {}),  # type: ignore[arg-type]
     )
     threads_before = {t.ident for t in threading.enumerate()}

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
+from config.sections import SipOptions
 from config.settings import Settings
 from ivr.channel import CallChannel, CallEnded
 from ivr.sip import ipc
@@ -109,7 +110,7 @@ def memory_node(
 ) -> Iterator[tuple[SipNode, Phone, FakeMedia, Clock]]:
     phone_end, node_end = MemoryTransport.pair(PROXY, NODE)
     media, clock = FakeMedia(), Clock()
-    settings = Settings(sip_port=NODE[1], extra={"HOTLINE_IVR_ANSWER_DELAY": "0"})
+    settings = Settings(sip_port=NODE[1], sip_options=SipOptions(answer_delay=0))
     node = SipNode(settings, on_call, transport=node_end, media=media, clock=clock)  # type: ignore[arg-type]
     stop = threading.Event()
     thread = threading.Thread(target=node.run, args=(stop,), daemon=True)

@@ -61,7 +61,7 @@ def test_parse_nodes_and_dispatcher_list():
 
 def test_listen_setting_is_checked():
     with pytest.raises(SettingsError, match="HOTLINE_KAMAILIO_LISTEN='5060': expected host:port"):
-        EmbeddedKamailio(Settings(extra={"HOTLINE_KAMAILIO_LISTEN": "5060"}))
+        Settings.from_env({"HOTLINE_KAMAILIO_LISTEN": "5060"}, env_file=None)
 
 
 def test_render_refuses_quotes_and_unfilled_placeholders():
@@ -75,7 +75,13 @@ def test_render_refuses_quotes_and_unfilled_placeholders():
 def test_embedded_kamailio_answers_options_and_stops(tmp_path):
     listen = ("127.0.0.1", free_udp_port())
     settings = with_accounts(
-        Settings(data_dir=tmp_path, extra={"HOTLINE_KAMAILIO_LISTEN": f"127.0.0.1:{listen[1]}"})
+        Settings.from_env(
+            {
+                "HOTLINE_DATA_DIR": str(tmp_path),
+                "HOTLINE_KAMAILIO_LISTEN": f"127.0.0.1:{listen[1]}",
+            },
+            env_file=None,
+        )
     )
     with EmbeddedKamailio(settings) as kamailio:  # listen address from the environment
         assert kamailio.registrar == listen

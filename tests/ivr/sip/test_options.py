@@ -1,12 +1,12 @@
 import pytest
 
-from config.settings import SettingsError
-from ivr.sip.options import AdapterOptions
+from config.sections import AsrWorkerOptions, KamailioOptions, SipOptions
+from config.settings import Settings, SettingsError
 
 
 def test_defaults_and_overrides():
-    assert AdapterOptions.from_extra({}) == AdapterOptions()
-    options = AdapterOptions.from_extra(
+    assert SipOptions.from_env({}) == SipOptions()
+    options = SipOptions.from_env(
         {
             "HOTLINE_IVR_MAX_CALLS": "20",
             "HOTLINE_RTP_PORTS": "40000-40100",
@@ -29,4 +29,39 @@ def test_defaults_and_overrides():
 )
 def test_bad_values_name_the_variable(extra, message):
     with pytest.raises(SettingsError, match=message):
-        AdapterOptions.from_extra(extra)
+        SipOptions.from_env(extra)
+
+
+def test_every_role_section_comes_from_the_environment():
+    settings = Settings.from_env(
+        {
+            "HOTLINE_KAMAILIO_LISTEN": "127.0.0.1:5070",
+            "HOTLINE_IVR_NODES": "ivr1@127.0.0.1:5062, ivr2@127.0.0.1:5064",
+            "HOTLINE_KAMAILIO_CHILDREN": "8",
+            "HOTLINE_ASR_CONCURRENCY": "4",
+            "HOTLINE_ASR_CONSUMER": "w1",
+            "HOTLINE_SIP_PASSWORD": "secret",
+            "HOTLINE_IVR_MAX_CALLS": "20",
+        },
+        env_file=None,
+    )
+    assert settings.kamailio == KamailioOptions(
+        ("127.0.0.1", 5070), ("ivr1@127.0.0.1:5062", "ivr2@127.0.0.1:5064"), 8
+    )
+    assert (settings.asr_worker.concurrency, settings.asr_worker.consumer) == (4, "w1")
+    assert settings.sip_password_set and settings.sip_options.max_calls == 20
+    assert not Settings.from_env({}, env_file=None).sip_password_set
+    assert Settings.from_env({}, env_file=None).asr_worker == AsrWorkerOptions()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("HOTLINE_KAMAILIO_CHILDREN", "0", "expected a whole number of at least 1"),
+        ("HOTLINE_ASR_RECLAIM_SECONDS", "soon", "expected a number"),
+        ("HOTLINE_ASR_MAX_ATTEMPTS", "0", "must be at least 1"),
+    ],
+)
+def test_bad_section_values_stop_start_up(name, value, message):
+    with pytest.raises(SettingsError, match=f"{name}=.*{message}"):
+        Settings.from_env({name: value}, env_file=None)

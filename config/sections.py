@@ -1,0 +1,94 @@
+"""Typed settings sections of the roles with many tunables: the IVR node's SIP adapter, the
+embedded Kamailio and the ASR worker. ``Settings.from_env`` builds each from the same environment;
+a wrong value stops start-up naming the variable."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from config.envparse import SettingsError, host_port, items, number, positive
+
+
+@dataclass(frozen=True)
+class SipOptions:
+    """The IVR node's SIP adapter."""
+
+    max_calls: int = 150  # HOTLINE_IVR_MAX_CALLS: above it new INVITEs get 503 (proxy fails over)
+    rtp_timeout: float = 30.0  # HOTLINE_IVR_RTP_TIMEOUT: seconds without caller RTP -> BYE
+    answer_delay: float = 0.2  # HOTLINE_IVR_ANSWER_DELAY: ringing before 200 OK
+    rtp_low: int = 10000  # HOTLINE_RTP_PORTS=low-high
+    rtp_high: int = 20000
+    advertise: str | None = None  # HOTLINE_SIP_ADVERTISE: address put in Contact/SDP
+    register_expires: int = 120  # HOTLINE_SIP_REGISTER_EXPIRES
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> SipOptions:
+        low, high = cls.rtp_low, cls.rtp_high
+        ports = env.get("HOTLINE_RTP_PORTS", "").strip()
+        if ports:
+            first, dash, last = ports.partition("-")
+            if not (dash and first.isdigit() and last.isdigit()) or not (
+                1024 <= int(first) < int(last) < 65536
+            ):
+                raise SettingsError(
+                    f"HOTLINE_RTP_PORTS={ports!r}: expected low-high, e.g. 10000-20000"
+                )
+            low, high = int(first), int(last)
+        return cls(
+            max_calls=int(number(env, "HOTLINE_IVR_MAX_CALLS", cls.max_calls, 1)),
+            rtp_timeout=number(env, "HOTLINE_IVR_RTP_TIMEOUT", cls.rtp_timeout, 1),
+            answer_delay=number(env, "HOTLINE_IVR_ANSWER_DELAY", cls.answer_delay, 0),
+            rtp_low=low,
+            rtp_high=high,
+            advertise=env.get("HOTLINE_SIP_ADVERTISE", "").strip() or None,
+            register_expires=int(
+                number(env, "HOTLINE_SIP_REGISTER_EXPIRES", cls.register_expires, 30)
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class KamailioOptions:
+    """The embedded Kamailio ``hotline1567 run`` starts."""
+
+    listen: tuple[str, int] = ("127.0.0.1", 5060)  # HOTLINE_KAMAILIO_LISTEN=host:port
+    # HOTLINE_IVR_NODES=ivr1@10.0.0.5:5062,ivr2@10.0.0.6:5062 (empty: the local node)
+    ivr_nodes: tuple[str, ...] = ()
+    children: int = 4  # HOTLINE_KAMAILIO_CHILDREN: UDP worker processes
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> KamailioOptions:
+        return cls(
+            listen=host_port(env, "HOTLINE_KAMAILIO_LISTEN") or cls.listen,
+            ivr_nodes=items(env, "HOTLINE_IVR_NODES"),
+            children=positive(env, "HOTLINE_KAMAILIO_CHILDREN", cls.children),
+        )
+
+
+ASR_MAX_SLOTS = 64  # default upper bound on calls at once per ASR worker process
+
+
+@dataclass(frozen=True)
+class AsrWorkerOptions:
+    """The ASR worker (``hotline1567 asr-worker``)."""
+
+    consumer: str | None = None  # HOTLINE_ASR_CONSUMER (default host-pid)
+    concurrency: int = ASR_MAX_SLOTS  # HOTLINE_ASR_CONCURRENCY: upper bound; cores and cost decide
+    reclaim_seconds: float = 30.0  # HOTLINE_ASR_RECLAIM_SECONDS
+    sweep_seconds: float = 60.0  # HOTLINE_ASR_SWEEP_SECONDS
+    stream_wait_seconds: float = 10.0  # HOTLINE_ASR_STREAM_WAIT_SECONDS
+    stream_idle_seconds: float = 30.0  # HOTLINE_ASR_STREAM_IDLE_SECONDS
+    max_attempts: int = 3  # HOTLINE_ASR_MAX_ATTEMPTS
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> AsrWorkerOptions:
+        return cls(
+            consumer=env.get("HOTLINE_ASR_CONSUMER", "").strip() or None,
+            concurrency=int(number(env, "HOTLINE_ASR_CONCURRENCY", ASR_MAX_SLOTS, 1)),
+            reclaim_seconds=number(env, "HOTLINE_ASR_RECLAIM_SECONDS", 30.0, 0.5),
+            sweep_seconds=number(env, "HOTLINE_ASR_SWEEP_SECONDS", 60.0, 1),
+            stream_wait_seconds=number(env, "HOTLINE_ASR_STREAM_WAIT_SECONDS", 10.0),
+            stream_idle_seconds=number(env, "HOTLINE_ASR_STREAM_IDLE_SECONDS", 30.0, 1),
+            max_attempts=int(number(env, "HOTLINE_ASR_MAX_ATTEMPTS", 3, 1)),
+        )
