@@ -14,6 +14,7 @@ from config.settings import Settings
 from ivr.channel import CallChannel
 from ivr.flow.menu import FlowConfig, MenuError, load_flow, menu_path
 from ivr.kamailio import announce_restart
+from ivr.metrics import exported
 from ivr.prompts.library import PromptError, PromptLibrary
 from ivr.prompts.manifest import ManifestError, load_manifest, manifest_path
 from ivr.recorder import repair_wav
@@ -57,7 +58,7 @@ def run_node(settings: Settings, stop: threading.Event | None = None) -> int:
     stop = stop or threading.Event()
     _stop_on_signals(stop)
     # Imported here: only the adapter imports pyVoIP, and the flow's tests never need it.
-    from ivr.sip.adapter import serve
+    from ivr.sip.adapter import SipNode
 
     name = node_name(settings)
     settings = with_generated_sip_password(settings)
@@ -73,7 +74,9 @@ def run_node(settings: Settings, stop: threading.Event | None = None) -> int:
                 run_call(channel, services, assets.flow, assets.prompts, node=name)
 
         log.info("IVR node %s serving (registrar %s)", name, settings.sip_registrar)
-        serve(settings, on_call, stop)
+        node = SipNode(settings, on_call)
+        with exported(node):  # the node's figures on the role's /metrics (ivr.metrics)
+            node.run(stop)
     log.info("IVR node %s stopped", name)
     return 0
 

@@ -137,9 +137,25 @@ class EventBus:
         with bus_errors():
             self._redis.ping()
 
+    def script(self, source: str) -> BusScript:
+        """A Lua script on the bus's Redis (e.g. the scheduler's lease); errors as
+        ``BusUnavailable``. Its keys must share one hash tag (Redis Cluster)."""
+        return BusScript(self._redis.register_script(source))
+
     def follower(self, *, count: int = 200, block_ms: int = 1000) -> EventFollower:
         """An asyncio reader of every event from now on (plain XREAD, no consumer group)."""
         return EventFollower(_async_client_like(self._redis), self.stream, count, block_ms)
+
+
+class BusScript:
+    """A registered Lua script: ``run(keys, args)`` (EVALSHA, loaded again after a restart)."""
+
+    def __init__(self, script: Any) -> None:
+        self._script = script
+
+    def run(self, keys: list[str], args: list[Any]) -> Any:
+        with bus_errors():
+            return self._script(keys=keys, args=args)
 
 
 class EventFollower:

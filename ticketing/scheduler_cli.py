@@ -84,7 +84,7 @@ def run_scheduler(args: argparse.Namespace) -> int:
             services.sessions, services.catalog, calendar, after_commit=services.relay.kick
         )
         scheduler = Scheduler(
-            SchedulerLock(services.redis, ttl_seconds=max(30.0, settings.scheduler_interval * 3)),
+            SchedulerLock(services.bus, ttl_seconds=max(30.0, settings.scheduler_interval * 3)),
             jobs=[
                 ("sla", lambda fence: sla.run(fence=fence)),
                 ("gauges", lambda fence: services.sla_reports.refresh_gauges()),

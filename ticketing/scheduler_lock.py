@@ -13,12 +13,13 @@ import contextlib
 import logging
 import secrets
 
-import redis
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from ticketing.errors import BusUnavailable
+from ticketing.events import EventBus
 from ticketing.models import SchedulerFence
 
 log = logging.getLogger(__name__)
@@ -54,22 +55,21 @@ class LostLock(Exception):
 
 
 class SchedulerLock:
-    def __init__(
-        self, client: redis.Redis, *, ttl_seconds: float = 90.0, name: str = "sla"
-    ) -> None:
-        self._redis = client
+    """The lease, through the event bus (the owner of Redis access): Redis down = not held."""
+
+    def __init__(self, bus: EventBus, *, ttl_seconds: float = 90.0, name: str = "sla") -> None:
         self._ttl_ms = int(ttl_seconds * 1000)
         self._token = secrets.token_hex(8)
-        self._acquire = client.register_script(ACQUIRE)
-        self._release = client.register_script(RELEASE)
+        self._acquire = bus.script(ACQUIRE)
+        self._release = bus.script(RELEASE)
         self.name = name
         self.fence_token: int | None = None
 
     def acquire(self) -> int | None:
         """Take or renew the lease; returns the fencing token, or None when another holds it."""
         try:
-            value = self._acquire(keys=[LOCK_KEY, FENCE_KEY], args=[self._token, self._ttl_ms])
-        except redis.RedisError as exc:
+            value = self._acquire.run([LOCK_KEY, FENCE_KEY], [self._token, self._ttl_ms])
+        except BusUnavailable as exc:
             log.warning("scheduler lease unavailable (Redis): %s", exc)
             self.fence_token = None
             return None
@@ -83,8 +83,8 @@ class SchedulerLock:
         return token
 
     def release(self) -> None:
-        with contextlib.suppress(redis.RedisError):
-            self._release(keys=[LOCK_KEY], args=[self._token])
+        with contextlib.suppress(BusUnavailable):
+            self._release.run([LOCK_KEY], [self._token])
         self.fence_token = None
 
     def fence(self, session: Session) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import redis
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
@@ -16,6 +15,7 @@ from agent_ui.api.contract import reply
 from ticketing.container import Services
 from ticketing.db import ping_database
 from ticketing.errors import BusUnavailable
+from ticketing.events import bus_errors
 from ticketing.observability import Readiness, metrics_text
 from ticketing.outbox_stats import outbox_backlog, outbox_text
 
@@ -36,6 +36,14 @@ def _check_redis(services: Services) -> str:
     return "ok"
 
 
+def _ping_bus(services: Services) -> None:
+    """The bus's ping; the report names the cause (e.g. ConnectionError), as ``/healthz`` does."""
+    try:
+        services.bus.ping()
+    except BusUnavailable as exc:
+        raise exc.__cause__ or exc from None
+
+
 async def healthz(request: Request) -> JSONResponse:
     services = services_of(request)
     database = await run_in_threadpool(_check_database, services)
@@ -52,8 +60,9 @@ def collect_metrics(services: Services) -> dict[str, Any]:
     figures["backlog_by_age"] = services.metrics.backlog_by_age()
     figures["backlog_by_category"] = services.metrics.backlog_by("category")
     try:
-        figures["asr"] = services.audio.backlog()
-    except redis.RedisError:
+        with bus_errors():  # Redis errors as BusUnavailable, whatever the queue raises
+            figures["asr"] = services.audio.backlog()
+    except BusUnavailable:
         figures["asr"] = {"waiting": 0, "pending": 0, "oldest_seconds": 0.0}
     return figures
 
@@ -142,7 +151,8 @@ async def livez(request: Request) -> JSONResponse:
 
 async def readyz(request: Request) -> JSONResponse:
     services = services_of(request)
-    report = await run_in_threadpool(Readiness.of(services.engine, services.redis).report)
+    readiness = Readiness(lambda: ping_database(services.engine), lambda: _ping_bus(services))
+    report = await run_in_threadpool(readiness.report)
     return JSONResponse(report.as_json(), status_code=report.http_status)
 
 

@@ -10,7 +10,6 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent_ui.api.errors import error_response
 from agent_ui.console import console_api
@@ -28,17 +27,19 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 SESSION_COOKIE = "hotline_session"
 
 
-def console_routes(settings: Settings, services: Services) -> list[BaseRoute]:
-    """Routes of the console; mounted at the site root by ``agent_ui.app.create_app``."""
+def console_routes(
+    settings: Settings, services: Services, hub: LiveHub | None = None
+) -> list[BaseRoute]:
+    """Routes of the console; mounted at the site root by ``agent_ui.app.create_app``, whose
+    lifespan owns ``hub`` (this process's one stream reader) and stops it at shutdown."""
     pages = Pages(make_templates())
     admin = AdminPages(pages)
-    hub = LiveHub(services.bus)
+    hub = hub or LiveHub(services.bus)
 
     async def live(request: Request) -> Response:
         actor = await signed_in_actor(request)
         if actor is None:
             return error_response(401, "unauthenticated", "sign in to follow live updates")
-        request.app.state.console_live_hub = hub  # so the lifespan hook can stop the reader
         subscriber = hub.subscribe(actor)
 
         async def still_signed_in() -> bool:
@@ -76,34 +77,10 @@ def console_routes(settings: Settings, services: Services) -> list[BaseRoute]:
     ]
 
 
-class StopLiveHubOnShutdown:
-    """Stops this process's stream reader when the server shuts down (the app has no lifespan
-    of the console's own, so the console hooks the lifespan messages here)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "lifespan":
-            await self.app(scope, receive, send)
-            return
-
-        async def receive_hooked() -> Message:
-            message = await receive()
-            if message["type"] == "lifespan.shutdown":
-                hub = getattr(scope["app"].state, "console_live_hub", None)
-                if isinstance(hub, LiveHub):
-                    await hub.stop()
-            return message
-
-        await self.app(scope, receive_hooked, send)
-
-
 def console_middleware(settings: Settings) -> list[Middleware]:
     secure = settings.cookie_secure
     return [
         Middleware(SecurityHeaders),
-        Middleware(StopLiveHubOnShutdown),
         Middleware(
             SessionMiddleware,
             secret_key=session_secret(settings),

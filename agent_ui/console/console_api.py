@@ -7,7 +7,6 @@ import csv
 import io
 from typing import Any
 
-import redis
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -15,7 +14,8 @@ from starlette.responses import JSONResponse, Response
 from agent_ui.api.auth import current_actor, require_role, services_of
 from agent_ui.api.errors import error_response
 from ticketing.actors import Actor
-from ticketing.errors import Conflict
+from ticketing.errors import BusUnavailable, Conflict
+from ticketing.events import bus_errors
 from ticketing.metrics import MetricsService
 from ticketing.timeutil import utcnow
 
@@ -69,8 +69,9 @@ def live_figures(services: Any, actor: Actor | None = None) -> dict[str, Any]:
     metrics: MetricsService = services.metrics
     figures: dict[str, Any] = {"summary": metrics.summary(actor)}
     try:
-        figures["asr"] = services.audio.backlog()
-    except redis.RedisError:
+        with bus_errors():  # Redis errors as BusUnavailable, whatever the queue raises
+            figures["asr"] = services.audio.backlog()
+    except BusUnavailable:
         figures["asr"] = {"waiting": 0, "pending": 0, "oldest_seconds": 0.0, "unavailable": True}
     return figures
 

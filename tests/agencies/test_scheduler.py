@@ -19,6 +19,7 @@ from tests.hotline1567.test_cli import cli, env
 from tests.ops.probes import free_tcp_port
 from ticketing.container import Services, build_services
 from ticketing.escalation import SlaPass
+from ticketing.events import EventBus
 from ticketing.models import SlaMark
 from ticketing.scheduler import Scheduler
 from ticketing.scheduler_lock import LOCK_KEY, LostLock, SchedulerLock, check_fence
@@ -29,8 +30,8 @@ __all__ = ["env"]
 
 
 def test_one_lease_holder_at_a_time(services: Services) -> None:
-    first = SchedulerLock(services.redis, ttl_seconds=30)
-    second = SchedulerLock(services.redis, ttl_seconds=30)
+    first = SchedulerLock(services.bus, ttl_seconds=30)
+    second = SchedulerLock(services.bus, ttl_seconds=30)
     token = first.acquire()
     assert token is not None
     assert second.acquire() is None
@@ -40,8 +41,8 @@ def test_one_lease_holder_at_a_time(services: Services) -> None:
 
 
 def test_a_stale_holder_is_fenced_off(services: Services) -> None:
-    old = SchedulerLock(services.redis, ttl_seconds=30)
-    new = SchedulerLock(services.redis, ttl_seconds=30)
+    old = SchedulerLock(services.bus, ttl_seconds=30)
+    new = SchedulerLock(services.bus, ttl_seconds=30)
     stale = old.acquire()
     assert stale is not None
     with services.sessions.begin() as session:
@@ -69,7 +70,9 @@ def test_two_scheduler_loops_mark_once(services: Services) -> None:
             passes[index] += 1
 
         Scheduler(
-            SchedulerLock(redis.Redis.from_url(services.settings.redis_url or ""), ttl_seconds=5),
+            SchedulerLock(
+                EventBus(redis.Redis.from_url(services.settings.redis_url or "")), ttl_seconds=5
+            ),
             jobs=[("sla", job)],
             interval=0.05,
             quick_interval=0.05,

@@ -11,6 +11,7 @@ from typing import Any, cast
 
 import httpx2 as httpx
 
+from agent_ui.app import create_app
 from agent_ui.console.live import LiveHub, Subscriber, event_stream
 from config.settings import Settings
 from ticketing.actors import Actor
@@ -132,3 +133,18 @@ async def test_the_hub_pauses_while_redis_is_down_and_resumes(
         if not redis_server.running():
             redis_server.start()
         await hub.stop()
+
+
+async def test_the_app_lifespan_owns_the_hub_and_stops_it_at_shutdown(
+    settings: Settings, services: Services
+) -> None:
+    """No shutdown middleware: the Starlette lifespan of ``create_app`` stops the stream reader."""
+    app = create_app(settings, services)
+    hub = app.state.live_hub
+    assert isinstance(hub, LiveHub)
+    async with app.router.lifespan_context(app):
+        subscriber = hub.subscribe(Actor(name="boss", role="supervisor", user_id=1))
+        assert hub.subscriber_count == 1
+    assert hub.subscriber_count == 0
+    assert subscriber.queue.get_nowait() is None  # an open stream is told to end
+    assert hub._task is None

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -111,6 +112,17 @@ def test_ivr_node_serves_its_probes(role_env: dict[str, str], tmp_path: Path) ->
     log = tmp_path / "ivr.log"
     with _start("ivr", env, log) as process:
         _check_probes(f"http://127.0.0.1:{port}", process, log, "ivr")
+        # The node's own figures (ivr.metrics), read from the SipNode at scrape time: there once
+        # the node is built (the endpoint answers from the role's start).
+        deadline = time.monotonic() + 60
+        while "hotline_ivr_calls_answered" not in (
+            families := metric_families(get(f"http://127.0.0.1:{port}/metrics")[2])
+        ):
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "no IVR figures on /metrics"
+            time.sleep(0.2)
+        assert families["hotline_ivr_calls_answered"].samples[0].value == 0
+        assert "hotline_ivr_rtp_send_interval_seconds" in families
     messages = [entry["message"] for entry in _json_lines(log)]
     assert any("/metrics, /livez and /readyz" in str(m) for m in messages), messages
 
@@ -126,6 +138,14 @@ def test_asr_worker_serves_its_probes(role_env: dict[str, str], tmp_path: Path) 
         entry["level"] == "WARNING" and "no speech model" in str(entry["message"])
         for entry in entries
     ), entries
+
+
+def test_scheduler_serves_its_probes(role_env: dict[str, str], tmp_path: Path) -> None:
+    port = free_tcp_port()
+    env = {**role_env, "HOTLINE_SCHEDULER_METRICS_PORT": str(port)}
+    log = tmp_path / "scheduler.log"
+    with _start("scheduler", env, log) as process:
+        _check_probes(f"http://127.0.0.1:{port}", process, log, "scheduler")
 
 
 def test_web_serves_its_probes_on_the_web_port(role_env: dict[str, str], tmp_path: Path) -> None:
