@@ -22,19 +22,16 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-import tempfile
 import time
-import uuid
 from datetime import timedelta
-from pathlib import Path
 
-from sqlalchemy import create_engine, func, insert, select, text, update
-from sqlalchemy.engine import make_url
+from bench_db import bench_database, percentile
+from sqlalchemy import func, insert, select, text, update
 
 from config.catalog import load_catalog
 from config.holidays import load_calendar
 from ticketing.container import sync_agencies
-from ticketing.db import make_engine, make_sessionmaker, upgrade_schema
+from ticketing.db import make_engine, make_sessionmaker
 from ticketing.escalation import SlaPass
 from ticketing.models import SlaMark, Ticket
 from ticketing.reference import format_reference
@@ -47,11 +44,6 @@ STATUSES = [
     (TicketStatus.ROUTED, 0.50),
     (TicketStatus.IN_PROGRESS, 0.35),
 ]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def fill(url: str, count: int) -> None:
@@ -110,83 +102,63 @@ def main() -> int:
     parser.add_argument("--passes", type=int, default=30, help="steady passes (minutes)")
     parser.add_argument("--edits", type=int, default=100, help="tickets changed per minute")
     args = parser.parse_args()
-    admin_url = None
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.database_url:
-            base = make_url(args.database_url)
-            name = f"hotline_bench_{uuid.uuid4().hex[:8]}"
-            admin_url = base.set(drivername="postgresql+psycopg")
-            admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as connection:
-                connection.execute(text(f'CREATE DATABASE "{name}"'))
-            admin.dispose()
-            url = base.set(drivername="postgresql", database=name).render_as_string(False)
-        else:
-            url = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
-        try:
-            upgrade_schema(url)
-            setup = make_engine(url)
-            sync_agencies(make_sessionmaker(setup), load_catalog())
-            setup.dispose()
-            print(f"inserting {args.count} open tickets", file=sys.stderr, flush=True)
-            fill(url, args.count)
-            engine = make_engine(url)
-            sessions = make_sessionmaker(engine)
-            sla = SlaPass(sessions, load_catalog(), load_calendar())
-            if engine.dialect.name == "postgresql":
-                with engine.begin() as connection:
-                    connection.execute(text("ANALYZE tickets"))
+    with bench_database(args.database_url) as url:
+        setup = make_engine(url)
+        sync_agencies(make_sessionmaker(setup), load_catalog())
+        setup.dispose()
+        print(f"inserting {args.count} open tickets", file=sys.stderr, flush=True)
+        fill(url, args.count)
+        engine = make_engine(url)
+        sessions = make_sessionmaker(engine)
+        sla = SlaPass(sessions, load_catalog(), load_calendar())
+        if engine.dialect.name == "postgresql":
+            with engine.begin() as connection:
+                connection.execute(text("ANALYZE tickets"))
 
-            def timed(moment: object, since: object = None) -> tuple[float, int, int]:
-                started = time.perf_counter()
-                result = sla.run(moment, changed_since=since)  # type: ignore[arg-type]
-                return time.perf_counter() - started, result.examined, len(result.marks)
+        def timed(moment: object, since: object = None) -> tuple[float, int, int]:
+            started = time.perf_counter()
+            result = sla.run(moment, changed_since=since)  # type: ignore[arg-type]
+            return time.perf_counter() - started, result.examined, len(result.marks)
 
-            start = utcnow()
-            first = timed(start)
-            rng = random.Random(7)
-            ids = list(range(1, args.count + 1))
-            steady: list[tuple[float, int, int]] = []
-            edited_at = []
-            for minute in range(1, args.passes + 1):
-                edited_at.append(utcnow())
-                with engine.begin() as connection:
-                    connection.execute(
-                        update(Ticket)
-                        .where(Ticket.id.in_(rng.sample(ids, args.edits)))
-                        .values(version=Ticket.version + 1, updated_at=utcnow())
-                    )
-                # As in production: the changes since the last pass and its 2-minute margin,
-                # i.e. this minute's edits and the two minutes' before.
-                since = edited_at[max(0, minute - 3)]
-                steady.append(timed(start + timedelta(minutes=minute), since))
-            catch_up = timed(start + timedelta(days=1, minutes=args.passes))
-            with sessions() as session:
-                marks = session.scalar(select(func.count()).select_from(SlaMark))
-            seconds = [s for s, _, _ in steady]
-            print(f"\nSLA pass benchmark on {engine.dialect.name}, {args.count} open tickets")
-            print(
-                f"first pass (every ticket evaluated): {first[0]:.2f} s, "
-                f"{first[1]} examined, {first[2]} marks"
-            )
-            print(
-                f"steady passes ({args.passes} simulated minutes, {args.edits} edits each): "
-                f"p50 {percentile(seconds, 0.5) * 1000:.0f} ms, "
-                f"p95 {percentile(seconds, 0.95) * 1000:.0f} ms, max {max(seconds) * 1000:.0f} ms; "
-                f"examined {sum(e for _, e, _ in steady) / len(steady):.0f} per pass, "
-                f"{sum(m for _, _, m in steady)} marks in all"
-            )
-            print(
-                f"catch-up pass after a day down: {catch_up[0]:.2f} s, {catch_up[1]} examined, "
-                f"{catch_up[2]} marks ({marks} marks in the database)"
-            )
-            engine.dispose()
-        finally:
-            if admin_url is not None:
-                admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-                with admin.connect() as connection:
-                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                admin.dispose()
+        start = utcnow()
+        first = timed(start)
+        rng = random.Random(7)
+        ids = list(range(1, args.count + 1))
+        steady: list[tuple[float, int, int]] = []
+        edited_at = []
+        for minute in range(1, args.passes + 1):
+            edited_at.append(utcnow())
+            with engine.begin() as connection:
+                connection.execute(
+                    update(Ticket)
+                    .where(Ticket.id.in_(rng.sample(ids, args.edits)))
+                    .values(version=Ticket.version + 1, updated_at=utcnow())
+                )
+            # As in production: the changes since the last pass and its 2-minute margin,
+            # i.e. this minute's edits and the two minutes' before.
+            since = edited_at[max(0, minute - 3)]
+            steady.append(timed(start + timedelta(minutes=minute), since))
+        catch_up = timed(start + timedelta(days=1, minutes=args.passes))
+        with sessions() as session:
+            marks = session.scalar(select(func.count()).select_from(SlaMark))
+        seconds = [s for s, _, _ in steady]
+        print(f"\nSLA pass benchmark on {engine.dialect.name}, {args.count} open tickets")
+        print(
+            f"first pass (every ticket evaluated): {first[0]:.2f} s, "
+            f"{first[1]} examined, {first[2]} marks"
+        )
+        print(
+            f"steady passes ({args.passes} simulated minutes, {args.edits} edits each): "
+            f"p50 {percentile(seconds, 0.5) * 1000:.0f} ms, "
+            f"p95 {percentile(seconds, 0.95) * 1000:.0f} ms, max {max(seconds) * 1000:.0f} ms; "
+            f"examined {sum(e for _, e, _ in steady) / len(steady):.0f} per pass, "
+            f"{sum(m for _, _, m in steady)} marks in all"
+        )
+        print(
+            f"catch-up pass after a day down: {catch_up[0]:.2f} s, {catch_up[1]} examined, "
+            f"{catch_up[2]} marks ({marks} marks in the database)"
+        )
+        engine.dispose()
     return 0
 
 

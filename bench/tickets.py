@@ -15,20 +15,17 @@ import argparse
 import random
 import statistics
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from bench_db import bench_database, percentile
+from sqlalchemy import text
 
 from config.catalog import load_catalog
 from ticketing.actors import Actor
-from ticketing.db import make_engine, make_sessionmaker, upgrade_schema
+from ticketing.db import make_engine, make_sessionmaker
 from ticketing.filters import TicketFilter
 from ticketing.metrics import MetricsService
 from ticketing.status import TicketStatus
@@ -36,11 +33,6 @@ from ticketing.tickets import NewTicket, TicketService
 from ticketing.timeutil import utcnow
 
 ACTOR = Actor.system("bench")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def create_all(tickets: TicketService, count: int, threads: int) -> float:
@@ -144,64 +136,40 @@ def main() -> int:
     if args.count < args.threads or args.threads < 1 or args.runs < 1:
         parser.error("--count must be at least --threads, and both --threads and --runs >= 1")
 
-    admin_url = None
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.database_url:
-            base = make_url(args.database_url)
-            name = f"hotline_bench_{uuid.uuid4().hex[:8]}"
-            admin_url = base.set(drivername="postgresql+psycopg")
-            admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as connection:
-                connection.execute(text(f'CREATE DATABASE "{name}"'))
-            admin.dispose()
-            url = base.set(drivername="postgresql", database=name).render_as_string(False)
-        else:
-            url = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
-        try:
-            upgrade_schema(url)
-            engine = make_engine(url)
-            sessions = make_sessionmaker(engine)
-            tickets = TicketService(sessions, load_catalog())
-            print(
-                f"creating {args.count} tickets with {args.threads} threads on "
-                f"{engine.dialect.name}",
-                file=sys.stderr,
-            )
-            seconds = create_all(tickets, args.count, args.threads)
-            created = args.count // args.threads * args.threads
-            spread_ages_and_statuses(url)
-            metrics = MetricsService(sessions)
-            results = [
-                time_query("backlog by age bucket", metrics.backlog_by_age, args.runs),
-                time_query(
-                    "backlog by category", lambda: metrics.backlog_by("category"), args.runs
-                ),
-                time_query(
-                    "backlog by province", lambda: metrics.backlog_by("province_code"), args.runs
-                ),
-                time_query("overdue count", metrics.overdue_count, args.runs),
-                time_query(
-                    "overdue list (first page)",
-                    lambda: tickets.search(TicketFilter(overdue=True), limit=50),
-                    args.runs,
-                ),
-                time_query("dashboard summary", metrics.summary, args.runs),
-            ]
-            print(f"\nticket store benchmark on {engine.dialect.name}, {created} tickets")
-            print(
-                f"create: {created / seconds:.0f} tickets/s "
-                f"({args.threads} threads, {seconds:.1f} s)"
-            )
-            print(f"{'query':32} {'p50 ms':>8} {'p99 ms':>8}")
-            for name, p50, p99 in results:
-                print(f"{name:32} {p50:8.1f} {p99:8.1f}")
-            engine.dispose()
-        finally:
-            if admin_url is not None:
-                admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-                with admin.connect() as connection:
-                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                admin.dispose()
+    with bench_database(args.database_url) as url:
+        engine = make_engine(url)
+        sessions = make_sessionmaker(engine)
+        tickets = TicketService(sessions, load_catalog())
+        print(
+            f"creating {args.count} tickets with {args.threads} threads on {engine.dialect.name}",
+            file=sys.stderr,
+        )
+        seconds = create_all(tickets, args.count, args.threads)
+        created = args.count // args.threads * args.threads
+        spread_ages_and_statuses(url)
+        metrics = MetricsService(sessions)
+        results = [
+            time_query("backlog by age bucket", metrics.backlog_by_age, args.runs),
+            time_query("backlog by category", lambda: metrics.backlog_by("category"), args.runs),
+            time_query(
+                "backlog by province", lambda: metrics.backlog_by("province_code"), args.runs
+            ),
+            time_query("overdue count", metrics.overdue_count, args.runs),
+            time_query(
+                "overdue list (first page)",
+                lambda: tickets.search(TicketFilter(overdue=True), limit=50),
+                args.runs,
+            ),
+            time_query("dashboard summary", metrics.summary, args.runs),
+        ]
+        print(f"\nticket store benchmark on {engine.dialect.name}, {created} tickets")
+        print(
+            f"create: {created / seconds:.0f} tickets/s ({args.threads} threads, {seconds:.1f} s)"
+        )
+        print(f"{'query':32} {'p50 ms':>8} {'p99 ms':>8}")
+        for name, p50, p99 in results:
+            print(f"{name:32} {p50:8.1f} {p99:8.1f}")
+        engine.dispose()
     return 0
 
 
