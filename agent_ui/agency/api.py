@@ -1,29 +1,19 @@
-"""JSON for the agency console: each handler checks the role, calls one AgencyWork method."""
+"""JSON for the agency console: each handler checks the role, calls one AgencyWork method.
+
+Bodies are parsed and replies checked with the models in ``agent_ui.api.schemas`` (Agency*). The
+routes are the console's own (``/agency/api/...``, mounted at the site root beside the pages),
+not part of the public ``/api/v1`` contract, so they are not in ``contract.OPERATIONS``."""
 
 from __future__ import annotations
 
-from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from agent_ui.api import schemas
 from agent_ui.api.auth import current_actor, require_role, services_of
-from agent_ui.api.contract import parse_body
-from agent_ui.api.schemas import Body
+from agent_ui.api.contract import parse_body, reply
 from ticketing.actors import Actor
-
-
-class ReturnBody(Body):
-    reason: str = Field("", max_length=2000)
-
-
-class ProgressBody(Body):
-    message: str = Field("", max_length=5000)
-
-
-class ResultBody(Body):
-    resolution: str = Field("", max_length=20_000)
-    resolution_type: str = Field("resolved", max_length=32)
 
 
 async def _agency_actor(request: Request) -> Actor:
@@ -35,7 +25,7 @@ async def _agency_actor(request: Request) -> Actor:
 async def worklist(request: Request) -> JSONResponse:
     actor = await _agency_actor(request)
     items = await run_in_threadpool(services_of(request).agency_work.worklist, actor)
-    return JSONResponse({"items": items, "count": len(items)})
+    return reply(schemas.AgencyWorklist, {"items": items, "count": len(items)})
 
 
 async def detail(request: Request) -> JSONResponse:
@@ -43,7 +33,7 @@ async def detail(request: Request) -> JSONResponse:
     ticket = await run_in_threadpool(
         services_of(request).agency_work.detail, request.path_params["reference"], actor
     )
-    return JSONResponse(ticket)
+    return reply(schemas.AgencyTicketDetail, ticket)
 
 
 async def accept(request: Request) -> JSONResponse:
@@ -51,36 +41,36 @@ async def accept(request: Request) -> JSONResponse:
     ticket = await run_in_threadpool(
         services_of(request).agency_work.accept, request.path_params["reference"], actor
     )
-    return JSONResponse(ticket)
+    return reply(schemas.AgencyTicket, ticket)
 
 
 async def return_ticket(request: Request) -> JSONResponse:
     actor = await _agency_actor(request)
-    body = await parse_body(request, ReturnBody)
+    body = await parse_body(request, schemas.AgencyReturn)
     result = await run_in_threadpool(
         services_of(request).agency_work.return_to_centre,
         request.path_params["reference"],
         actor,
         body.reason,
     )
-    return JSONResponse(result)
+    return reply(schemas.AgencyReturned, result)
 
 
 async def progress(request: Request) -> JSONResponse:
     actor = await _agency_actor(request)
-    body = await parse_body(request, ProgressBody)
+    body = await parse_body(request, schemas.AgencyProgress)
     update = await run_in_threadpool(
         services_of(request).agency_work.progress_report,
         request.path_params["reference"],
         actor,
         body.message,
     )
-    return JSONResponse(update, status_code=201)
+    return reply(schemas.CitizenUpdate, update, status=201)
 
 
 async def result(request: Request) -> JSONResponse:
     actor = await _agency_actor(request)
-    body = await parse_body(request, ResultBody)
+    body = await parse_body(request, schemas.AgencyResult)
     ticket = await run_in_threadpool(
         services_of(request).agency_work.post_result,
         request.path_params["reference"],
@@ -88,4 +78,4 @@ async def result(request: Request) -> JSONResponse:
         body.resolution,
         body.resolution_type or "resolved",
     )
-    return JSONResponse(ticket)
+    return reply(schemas.AgencyTicket, ticket)

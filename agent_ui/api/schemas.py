@@ -86,6 +86,22 @@ class AgentStateRequest(Body):
     )
 
 
+# The agency console's requests (/agency/api/..., beside /api/v1: the console's own JSON).
+class AgencyReturn(Body):
+    reason: str = Field("", max_length=2000, description="why it goes back (required)")
+
+
+class AgencyProgress(Body):
+    message: str = Field("", max_length=5000, description="citizen-facing progress report")
+
+
+class AgencyResult(Body):
+    resolution: str = Field("", max_length=20_000)
+    resolution_type: str = Field(
+        "resolved", max_length=32, description="resolved|referred|cannot_be_solved|withdrawn"
+    )
+
+
 # --- responses --------------------------------------------------------------------------------
 class SlaClock(Out):
     due: DateTime
@@ -258,3 +274,57 @@ class AgentListed(AgentPresence):
 
 class AgentList(Out):
     items: list[AgentListed]
+
+
+# --- the agency console's responses ----------------------------------------------------------
+class AgencyTicket(Out):
+    """A ticket as its agency sees it: personal data masked, the nearest deadline first."""
+
+    reference: str
+    status: TicketStatus
+    version: int
+    category: str | None
+    urgent: bool
+    province_code: str | None
+    district_code: str | None
+    caller_phone: str | None = Field(description="masked for agency users")
+    citizen_id: str | None = Field(description="masked for agency users")
+    description: str
+    agency_code: str | None
+    resolution: str | None
+    created_at: DateTime
+    routed_at: DateTime | None
+    first_update_at: DateTime | None
+    resolved_at: DateTime | None
+    progress_due_at: DateTime | None
+    resolve_due_at: DateTime | None
+    resolution_type: str | None
+    escalation_level: int = Field(ge=0, le=3)
+    next_due_at: DateTime | None
+    overdue: bool
+    agency_name: str | None
+    sla: Sla | None = None
+
+
+class AgencyWorklist(Out):
+    items: list[AgencyTicket]
+    count: int
+
+
+class TimelineEntry(Out):
+    action: str
+    actor: str
+    at: DateTime
+    text: str | None = None
+    agency_code: str | None = None
+
+
+class AgencyTicketDetail(AgencyTicket):
+    updates: list[CitizenUpdate]
+    timeline: list[TimelineEntry]
+
+
+class AgencyReturned(Out):
+    reference: str
+    status: TicketStatus
+    returned_by: str | None
