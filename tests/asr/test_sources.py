@@ -125,8 +125,9 @@ def test_a_trimmed_stream_waits_for_the_end_then_reads_the_file(
         consumer="w2", concurrency=1, job=JobSettings(stream_grace_seconds=1, stream_idle_seconds=5)
     )
     with running(AsrWorker(asr_services, tape, config, NoFields())):
-        time.sleep(0.5)
-        assert ticket(asr_services, draft)["asr_status"] == "streaming"  # waiting for the end
+        # Claimed, and waiting for the end (the start of the stream is gone).
+        wait_for(status_is(asr_services, draft, "streaming"), 10, "the worker to claim the job")
+        assert ticket(asr_services, draft)["asr_status"] == "streaming"
         asr_services.audio.end_audio(rid, "silence")
         finish(asr_services, draft)
     assert tape.fed == [SPEECH.pcm16]
@@ -182,10 +183,9 @@ def test_concurrent_calls_are_decoded_side_by_side(
     ]
     for sender in senders:
         sender.start()
-    time.sleep(0.3)
+    # Both claimed at once: neither can be acknowledged before its end_audio below.
+    wait_for(lambda: pending(asr_services) == 2, 10, "both jobs to be claimed")
     assert worker.stats.snapshot(0)["consumer"] == "w1"
-    in_flight = asr_services.redis.xpending("hotline:asr:jobs", "asr-workers")["pending"]
-    assert in_flight == 2  # both claimed while both calls are still going on
     for sender in senders:
         sender.join()
     for draft in drafts:

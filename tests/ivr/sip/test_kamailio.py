@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,7 @@ from ticketing.db import make_engine, make_sessionmaker, upgrade_schema
 from ticketing.sip_accounts import SipAccountService
 
 from .sipkit import (
+    Node,
     SippResult,
     best_correlation,
     free_udp_port,
@@ -128,7 +130,8 @@ def test_call_through_kamailio_registers_with_digest_and_follows_record_route(tm
         ) as node,
     ):
         assert node.node.registered.wait(5), "digest REGISTER to Kamailio failed"
-        time.sleep(1.5)  # a dispatcher OPTIONS round marks the node active
+        # The dispatcher routes to the node once an OPTIONS probe has marked it active.
+        wait_for(lambda: options_ping(*listen, user="1567") == 200, 10)
         result = sipp("uac.xml", listen, hold_ms=3000)
         assert result.returncode == 0, result.output + result.errors
         node.wait_idle()
@@ -197,8 +200,10 @@ def test_two_nodes_share_calls_and_a_dead_node_is_skipped(tmp_path):
         )
         second = second_ctx.__enter__()
         try:
+            probed = [answered_a_dispatcher_probe(first), answered_a_dispatcher_probe(second)]
             assert first.node.registered.wait(5) and second.node.registered.wait(5)
-            time.sleep(1.5)
+            # Both active in the dispatcher: each has answered one of its OPTIONS probes.
+            assert all(event.wait(10) for event in probed), "a node was never probed"
             result = sipp("uac.xml", listen, calls=20, rate=10, hold_ms=2000)
             assert result.returncode == 0, result.output + result.errors
             second.wait_idle()
@@ -304,6 +309,23 @@ def test_an_invite_flood_from_one_address_leaves_other_callers_answered(tmp_path
     assert "calls from this address already" in caplog.text
     blocked = caplog.text.count("pike: 127.0.0.2 over 40 requests in 2 s")
     assert 1 <= blocked <= 3, blocked  # the flood is dropped, and logged once, not per request
+
+
+def answered_a_dispatcher_probe(node: Node) -> threading.Event:
+    """Set once the node has answered an OPTIONS probe of Kamailio's dispatcher (which then marks
+    it active): the node's receive path observed, nothing replaced."""
+    seen = threading.Event()
+    agent = node.node.agent
+    receive = agent.receive
+
+    def observed(data: bytes, source: tuple[str, int], now: float) -> list[object]:
+        actions = receive(data, source, now)
+        if data.startswith(b"OPTIONS ") and b"dispatcher@hotline1567.invalid" in data:
+            seen.set()
+        return actions
+
+    agent.receive = observed  # type: ignore[method-assign]
+    return seen
 
 
 def wait_for(condition: Callable[[], bool], timeout: float) -> None:
