@@ -108,7 +108,7 @@ def build_services(
         notifications=NotificationService(sessions),
         sla_reports=SlaReports(sessions),
         open311=Open311Service(sessions, catalog, tickets, after_commit=relay.kick),
-        open311_keys=Open311Keys(sessions, client),
+        open311_keys=Open311Keys(sessions, bus),
         presence=AgentPresenceService(
             PresenceStore(client, load_agent_states(settings.config_dir)),
             sessions,

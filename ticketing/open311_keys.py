@@ -14,11 +14,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ticketing.errors import AuthenticationFailed, InvalidInput
+from ticketing.errors import AuthenticationFailed, BusUnavailable, InvalidInput
+from ticketing.events import EventBus
 from ticketing.models import Open311Key
 from ticketing.serialize import iso
 from ticketing.timeutil import utcnow
@@ -40,9 +40,9 @@ class Client:
 
 
 class Open311Keys:
-    def __init__(self, sessions: sessionmaker[Session], client: redis.Redis | None = None) -> None:
+    def __init__(self, sessions: sessionmaker[Session], bus: EventBus | None = None) -> None:
         self._sessions = sessions
-        self._redis = client
+        self._count = bus.script(_COUNT) if bus is not None else None
 
     def add(self, name: str) -> str:
         name = name.strip()
@@ -90,16 +90,21 @@ class Open311Keys:
 
     def allow(self, client: Client, per_minute: int) -> bool:
         """Count one POST of this key in the current minute; False once over the limit."""
-        if self._redis is None:
+        if self._count is None:
             return True
         window = int(time.time() // 60)
         counter = f"hotline:{{open311}}:rate:{client.key_id}:{window}"
         try:
-            pipe = self._redis.pipeline()
-            pipe.incr(counter)
-            pipe.expire(counter, 120)
-            count, _ = pipe.execute()
-        except redis.RedisError as exc:  # writes survive a Redis outage: do not refuse them
+            count = self._count.run([counter], [120])
+        except BusUnavailable as exc:  # writes survive a Redis outage: do not refuse them
             log.warning("open311 rate limit unavailable (Redis): %s", exc)
             return True
         return int(count) <= per_minute
+
+
+# One counter per key and minute, expiring after the window (through the event bus's Redis).
+_COUNT = """
+local count = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return count
+"""
