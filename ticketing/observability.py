@@ -25,6 +25,8 @@ from sqlalchemy import Engine, create_engine, text
 
 from config.settings import Settings, SettingsError
 from ticketing.embedded_redis import EmbeddedRedis
+from ticketing.errors import BusUnavailable
+from ticketing.events import EventBus
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +76,6 @@ class Readiness:
         return ReadyReport(status=status, database=database, redis=bus)
 
     @classmethod
-    def of(cls, engine: Engine, client: redis.Redis) -> Readiness:
-        """Checks over connections the caller already holds (the web role's services)."""
-        return cls(lambda: _select_one(engine), lambda: _ping(client))
-
-    @classmethod
     def from_settings(cls, settings: Settings) -> Readiness:
         """Checks with their own short-timeout connections to the role's database and Redis, so
         the endpoint answers while the role is still starting and never waits on its pools."""
@@ -90,11 +87,13 @@ class Readiness:
             socket_connect_timeout=PROBE_TIMEOUT_SECONDS,
         )
 
+        bus = EventBus(client)
+
         def close() -> None:
             client.close()
             engine.dispose()
 
-        return cls(lambda: _select_one(engine), lambda: _ping(client), close)
+        return cls(lambda: _select_one(engine), bus.ping, close)
 
 
 def _outcomes(checks: tuple[Check, ...], timeout: float) -> list[str]:
@@ -118,6 +117,8 @@ def _outcomes(checks: tuple[Check, ...], timeout: float) -> list[str]:
 def _outcome(check: Check) -> str:
     try:
         check()
+    except BusUnavailable as exc:  # named by what the Redis client raised (ConnectionError, …)
+        return f"error: {type(exc.__cause__ or exc).__name__}"
     except Exception as exc:  # any failure of the service is "not reachable", named by its type
         return f"error: {type(exc).__name__}"
     return "ok"
@@ -126,10 +127,6 @@ def _outcome(check: Check) -> str:
 def _select_one(engine: Engine) -> None:
     with engine.connect() as connection:
         connection.execute(text("SELECT 1"))
-
-
-def _ping(client: redis.Redis) -> None:
-    client.ping()
 
 
 def _probe_engine(url: str) -> Engine:

@@ -36,14 +36,6 @@ def _check_redis(services: Services) -> str:
     return "ok"
 
 
-def _ping_bus(services: Services) -> None:
-    """The bus's ping; the report names the cause (e.g. ConnectionError), as ``/healthz`` does."""
-    try:
-        services.bus.ping()
-    except BusUnavailable as exc:
-        raise exc.__cause__ or exc from None
-
-
 async def healthz(request: Request) -> JSONResponse:
     services = services_of(request)
     database = await run_in_threadpool(_check_database, services)
@@ -151,7 +143,7 @@ async def livez(request: Request) -> JSONResponse:
 
 async def readyz(request: Request) -> JSONResponse:
     services = services_of(request)
-    readiness = Readiness(lambda: ping_database(services.engine), lambda: _ping_bus(services))
+    readiness = Readiness(lambda: ping_database(services.engine), services.bus.ping)
     report = await run_in_threadpool(readiness.report)
     return JSONResponse(report.as_json(), status_code=report.http_status)
 
