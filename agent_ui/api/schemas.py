@@ -184,6 +184,60 @@ class CitizenUpdate(Out):
     created_at: DateTime
 
 
+# --- the agency console's responses ----------------------------------------------------------
+class AgencyTicket(Out):
+    """A ticket as its agency sees it: personal data masked, the nearest deadline first."""
+
+    reference: str
+    status: TicketStatus
+    version: int
+    category: str | None
+    urgent: bool
+    province_code: str | None
+    district_code: str | None
+    caller_phone: str | None = Field(description="masked for agency users")
+    citizen_id: str | None = Field(description="masked for agency users")
+    description: str
+    agency_code: str | None
+    resolution: str | None
+    created_at: DateTime
+    routed_at: DateTime | None
+    first_update_at: DateTime | None
+    resolved_at: DateTime | None
+    progress_due_at: DateTime | None
+    resolve_due_at: DateTime | None
+    resolution_type: str | None
+    escalation_level: int = Field(ge=0, le=3)
+    next_due_at: DateTime | None
+    overdue: bool
+    agency_name: str | None
+    sla: Sla | None = None
+
+
+class AgencyWorklist(Out):
+    items: list[AgencyTicket]
+    count: int
+
+
+class TimelineEntry(Out):
+    action: str
+    actor: str
+    at: DateTime
+    text: str | None = None
+    agency_code: str | None = None
+
+
+class AgencyTicketDetail(AgencyTicket):
+    updates: list[CitizenUpdate]
+    timeline: list[TimelineEntry]
+
+
+class AgencyReturned(Out):
+    reference: str
+    status: TicketStatus
+    returned_by: str | None
+
+
 class TicketDetail(Ticket):
     audit: list[AuditEntry]
     assignments: list[Assignment]
@@ -274,57 +328,3 @@ class AgentListed(AgentPresence):
 
 class AgentList(Out):
     items: list[AgentListed]
-
-
-# --- the agency console's responses ----------------------------------------------------------
-class AgencyTicket(Out):
-    """A ticket as its agency sees it: personal data masked, the nearest deadline first."""
-
-    reference: str
-    status: TicketStatus
-    version: int
-    category: str | None
-    urgent: bool
-    province_code: str | None
-    district_code: str | None
-    caller_phone: str | None = Field(description="masked for agency users")
-    citizen_id: str | None = Field(description="masked for agency users")
-    description: str
-    agency_code: str | None
-    resolution: str | None
-    created_at: DateTime
-    routed_at: DateTime | None
-    first_update_at: DateTime | None
-    resolved_at: DateTime | None
-    progress_due_at: DateTime | None
-    resolve_due_at: DateTime | None
-    resolution_type: str | None
-    escalation_level: int = Field(ge=0, le=3)
-    next_due_at: DateTime | None
-    overdue: bool
-    agency_name: str | None
-    sla: Sla | None = None
-
-
-class AgencyWorklist(Out):
-    items: list[AgencyTicket]
-    count: int
-
-
-class TimelineEntry(Out):
-    action: str
-    actor: str
-    at: DateTime
-    text: str | None = None
-    agency_code: str | None = None
-
-
-class AgencyTicketDetail(AgencyTicket):
-    updates: list[CitizenUpdate]
-    timeline: list[TimelineEntry]
-
-
-class AgencyReturned(Out):
-    reference: str
-    status: TicketStatus
-    returned_by: str | None

@@ -186,6 +186,8 @@ def test_concurrent_calls_are_decoded_side_by_side(
     # Both claimed at once: neither can be acknowledged before its end_audio below.
     wait_for(lambda: pending(asr_services) == 2, 10, "both jobs to be claimed")
     assert worker.stats.snapshot(0)["consumer"] == "w1"
+    in_flight = asr_services.redis.xpending("hotline:asr:jobs", "asr-workers")["pending"]
+    assert in_flight == 2  # both claimed while both calls are still going on
     for sender in senders:
         sender.join()
     for draft in drafts:
