@@ -444,3 +444,7 @@ __all__ = [
 from ticketing.agent_history_model import AgentStateChange  # noqa: E402 (needs Base)
 
 __all__ += ["AgentStateChange"]
+
+from ticketing.result_call_model import ResultCall, ResultCallAttempt  # noqa: E402 (needs Base)
+
+__all__ += ["ResultCall", "ResultCallAttempt"]

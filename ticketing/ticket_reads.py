@@ -18,6 +18,7 @@ from ticketing.models import (
     Ticket,
 )
 from ticketing.queries import ticket_query
+from ticketing.result_calls import result_call_summary
 from ticketing.serialize import (
     assignment_to_dict,
     audit_to_dict,
@@ -68,6 +69,7 @@ class TicketReads(TicketServiceBase):
             )
             data["suggested_agency"] = suggestion.agency
             data["suggestion_rule"] = suggestion.why
+            data.update(result_call_summary(session, ticket.id))  # issue 12
             return data
 
     def audit(self, reference: str, actor: Actor | None = None) -> list[dict[str, Any]]:
