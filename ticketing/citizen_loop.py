@@ -24,11 +24,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.catalog import Catalog
 from config.citizen_settings import CitizenSettings
-from ticketing.agency_work import AGENCY_UPDATE_CHANNEL
 from ticketing.errors import Conflict
 from ticketing.models import CitizenUpdate, SurveyResult, Ticket
 from ticketing.notify import Audience, notify
-from ticketing.result_call_model import ResultCall
+from ticketing.result_call_model import ResultCall, ResultCallAttempt
 from ticketing.serialize import iso
 from ticketing.status import TicketStatus
 from ticketing.timeutil import as_utc, utcnow
@@ -36,6 +35,7 @@ from ticketing.timeutil import as_utc, utcnow
 log = logging.getLogger(__name__)
 
 LOW_RATING = 2
+AGENCY_UPDATE_CHANNEL = "agency"  # as ticketing.agency_work (which imports the tickets)
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,40 @@ def close_rule(session: Session, ticket: Ticket) -> CloseRule:
         f"the result call is still trying (attempt {latest.attempts} of {latest.max_attempts}, "
         f"next at {when}): wait for it or record the officer's contact",
     )
+
+
+def attempt_to_dict(row: ResultCallAttempt) -> dict[str, Any]:
+    return {"at": iso(row.started_at), "outcome": row.outcome or "calling", "rating": row.rating}
+
+
+def result_call_summary(session: Session, ticket_id: int) -> dict[str, Any]:
+    """``result_calls`` (each attempt: at, outcome, rating) and ``rating`` (the latest 1-5 from a
+    result call or the post-call survey, or None) for a ticket's API view."""
+    attempts = list(
+        session.scalars(
+            select(ResultCallAttempt)
+            .where(ResultCallAttempt.ticket_id == ticket_id)
+            .order_by(ResultCallAttempt.id)
+        )
+    )
+    latest = session.scalars(
+        select(SurveyResult)
+        .where(SurveyResult.ticket_id == ticket_id)
+        .order_by(SurveyResult.id.desc())
+        .limit(1)
+    ).first()
+    return {
+        "result_calls": [attempt_to_dict(a) for a in attempts],
+        "rating": latest.rating if latest else None,
+    }
+
+
+def citizen_view(session: Session, ticket: Ticket) -> dict[str, Any]:
+    """What a ticket's detail carries of the loop: its result calls, rating and close rule."""
+    return {
+        **result_call_summary(session, ticket.id),
+        "close_rule": close_rule(session, ticket).as_dict(),
+    }
 
 
 def _status_history(ticket: Ticket) -> tuple[Any, Any]:

@@ -70,32 +70,6 @@ class ClaimedAttempt:
         return mask_digits(self.number) or ""
 
 
-def attempt_to_dict(row: ResultCallAttempt) -> dict[str, Any]:
-    return {"at": iso(row.started_at), "outcome": row.outcome or "calling", "rating": row.rating}
-
-
-def result_call_summary(session: Session, ticket_id: int) -> dict[str, Any]:
-    """``result_calls`` (each attempt: at, outcome, rating) and ``rating`` (the latest 1-5 from a
-    result call or the post-call survey, or None) for a ticket's API view."""
-    attempts = list(
-        session.scalars(
-            select(ResultCallAttempt)
-            .where(ResultCallAttempt.ticket_id == ticket_id)
-            .order_by(ResultCallAttempt.id)
-        )
-    )
-    latest = session.scalars(
-        select(SurveyResult)
-        .where(SurveyResult.ticket_id == ticket_id)
-        .order_by(SurveyResult.id.desc())
-        .limit(1)
-    ).first()
-    return {
-        "result_calls": [attempt_to_dict(a) for a in attempts],
-        "rating": latest.rating if latest else None,
-    }
-
-
 class ResultCalls:
     def __init__(
         self,

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from config.catalog import Suggestion
 from ticketing.actors import Actor
+from ticketing.citizen_loop import citizen_view
 from ticketing.errors import InvalidInput
 from ticketing.filters import TicketFilter
 from ticketing.models import (
@@ -18,7 +19,6 @@ from ticketing.models import (
     Ticket,
 )
 from ticketing.queries import ticket_query
-from ticketing.result_calls import result_call_summary
 from ticketing.serialize import (
     assignment_to_dict,
     audit_to_dict,
@@ -69,7 +69,7 @@ class TicketReads(TicketServiceBase):
             )
             data["suggested_agency"] = suggestion.agency
             data["suggestion_rule"] = suggestion.why
-            data.update(result_call_summary(session, ticket.id))  # issue 12
+            data.update(citizen_view(session, ticket))  # issue 12: result calls, rating, close rule
             return data
 
     def audit(self, reference: str, actor: Actor | None = None) -> list[dict[str, Any]]:
