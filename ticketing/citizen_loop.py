@@ -42,15 +42,17 @@ AGENCY_UPDATE_CHANNEL = "agency"  # as ticketing.agency_work (which imports the 
 class CloseRule:
     allowed: bool
     why: str  # what allows it, or what is missing
+    code: str  # officer, result_call, exhausted (allowed); pending, nobody, not_resolved
 
     def as_dict(self) -> dict[str, Any]:
-        return {"allowed": self.allowed, "why": self.why}
+        return {"allowed": self.allowed, "why": self.why, "code": self.code}
 
 
 def close_rule(session: Session, ticket: Ticket) -> CloseRule:
     """May this resolved ticket be closed, and why (or why not)."""
     if ticket.status is not TicketStatus.RESOLVED:
-        return CloseRule(False, f"the ticket is {ticket.status.value}, not resolved")
+        why = f"the ticket is {ticket.status.value}, not resolved"
+        return CloseRule(False, why, "not_resolved")
     since = as_utc(ticket.resolved_at) if ticket.resolved_at else None
     with session.no_autoflush:
         contacts = [
@@ -73,19 +75,23 @@ def close_rule(session: Session, ticket: Ticket) -> CloseRule:
             if since is None or as_utc(c.created_at) >= since
         ]
     if contacts:
-        return CloseRule(True, f"an officer told the citizen ({contacts[-1].channel})")
+        return CloseRule(True, f"an officer told the citizen ({contacts[-1].channel})", "officer")
     if not calls:
-        return CloseRule(False, "nobody has told the citizen: record the officer's contact")
+        why = "nobody has told the citizen: record the officer's contact"
+        return CloseRule(False, why, "nobody")
     latest = calls[0]
     if latest.state == "done":
-        return CloseRule(True, f"the result call reached the citizen ({latest.last_outcome})")
+        why = f"the result call reached the citizen ({latest.last_outcome})"
+        return CloseRule(True, why, "result_call")
     if latest.state == "exhausted":
-        return CloseRule(True, f"the result call could not reach the citizen: {latest.reason}")
+        why = f"the result call could not reach the citizen: {latest.reason}"
+        return CloseRule(True, why, "exhausted")
     when = iso(as_utc(latest.next_attempt_at))
     return CloseRule(
         False,
         f"the result call is still trying (attempt {latest.attempts} of {latest.max_attempts}, "
         f"next at {when}): wait for it or record the officer's contact",
+        "pending",
     )
 
 

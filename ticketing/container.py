@@ -30,6 +30,7 @@ from ticketing.open311_service import Open311Service
 from ticketing.presence_store import PresenceStore
 from ticketing.result_calls import ResultCalls
 from ticketing.sla_report import SlaReports
+from ticketing.survey_metrics import SurveyMetrics
 from ticketing.tickets import TicketService
 from ticketing.users import UserService
 
@@ -58,6 +59,7 @@ class Services:
     presence: AgentPresenceService
     console_reads: ConsoleReads
     result_calls: ResultCalls
+    survey: SurveyMetrics
 
     def close(self) -> None:
         self.relay.stop()
@@ -127,6 +129,7 @@ def build_services(
             load_calendar(settings.config_dir).holidays,
             after_commit=relay.kick,
         ),
+        survey=SurveyMetrics(sessions),
     )
     if start_relay:
         relay.start()

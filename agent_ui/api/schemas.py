@@ -153,8 +153,7 @@ class Ticket(Out):
 class ResultCallEntry(Out):
     at: DateTime
     outcome: str = Field(
-        description="calling, answered, no_answer, busy, failed, message_left, rated, "
-        "wants_officer"
+        description="calling, answered, no_answer, busy, failed, message_left, rated, wants_officer"
     )
     rating: int | None
 
@@ -162,6 +161,9 @@ class ResultCallEntry(Out):
 class CloseRule(Out):
     allowed: bool
     why: str = Field(description="what allows closing, or what is missing")
+    code: str = Field(
+        description="officer, result_call, exhausted (allowed); pending, nobody, not_resolved"
+    )
 
 
 class AuditEntry(Out):

@@ -39,6 +39,7 @@ def test_a_rated_result_call_is_in_the_ticket_and_lets_it_close(
     assert body["close_rule"] == {
         "allowed": True,
         "why": "the result call reached the citizen (rated)",
+        "code": "result_call",
     }
     closed = _close(client, ref, agent)
     assert closed.status_code == 200 and closed.json()["status"] == "closed"  # type: ignore[attr-defined]
@@ -60,7 +61,11 @@ def test_closing_before_the_citizen_knows_is_refused_with_the_reason(
     )
     assert update.status_code == 201
     rule = client.get(f"/api/v1/tickets/{ref}", headers=agent).json()["close_rule"]
-    assert rule == {"allowed": True, "why": "an officer told the citizen (phone)"}
+    assert rule == {
+        "allowed": True,
+        "why": "an officer told the citizen (phone)",
+        "code": "officer",
+    }
     assert _close(client, ref, agent).status_code == 200  # type: ignore[attr-defined]
 
 
@@ -73,5 +78,6 @@ def test_exhausted_attempts_let_it_close_with_the_reason_shown(
     assert rule == {
         "allowed": True,
         "why": "the result call could not reach the citizen: no callback number on the ticket",
+        "code": "exhausted",
     }
     assert _close(client, ref, agent).status_code == 200  # type: ignore[attr-defined]
