@@ -84,10 +84,13 @@ class GreetingDetector:
         self._started_wall = started
         self._speech_at: float | None = None  # audio time when speech started
         self._machine = False
+        self._audio_at = started  # wall time audio last arrived (a phone may stop sending RTP)
 
     def feed(self, pcm16: bytes, now: float) -> str | None:
-        if pcm16 and self._speech.feed(pcm16):
-            self._speech_at = self._speech.seconds
+        if pcm16:
+            self._audio_at = now
+            if self._speech.feed(pcm16):
+                self._speech_at = self._speech.seconds
         detector = self._speech
         if not detector.speech_started:
             waited = max(detector.seconds, now - self._started_wall)
@@ -95,13 +98,12 @@ class GreetingDetector:
         assert self._speech_at is not None
         talk = detector.seconds - detector.silence_seconds - self._speech_at
         if not self._machine:
-            if detector.silence_seconds >= HUMAN_PAUSE and talk < MACHINE_TALK:
+            paused = max(detector.silence_seconds, now - self._audio_at)
+            if paused >= HUMAN_PAUSE and talk < MACHINE_TALK:
                 return "human"
             self._machine = talk >= MACHINE_TALK
-            if not self._machine and now - self._started_wall >= SILENCE_WAIT + MACHINE_TALK:
-                return "human"  # audio stopped arriving mid-word: treat as a person
             return None
-        if detector.silence_seconds >= MACHINE_END_SILENCE:
+        if max(detector.silence_seconds, now - self._audio_at) >= MACHINE_END_SILENCE:
             return "machine"
         return "machine" if now - self._started_wall >= MACHINE_MAX_WAIT else None
 
