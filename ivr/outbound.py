@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol
 
 from ivr.channel import CallChannel
@@ -27,7 +27,7 @@ AGENT_PREFIX = "agent:"
 TEL_PREFIX = "tel:"
 
 
-class DialOutcome(str, Enum):
+class DialOutcome(StrEnum):
     """What became of an outbound INVITE."""
 
     ANSWERED = "answered"
