@@ -17,6 +17,7 @@ from ivr.kamailio import announce_restart
 from ivr.prompts.library import PromptError, PromptLibrary
 from ivr.prompts.manifest import ManifestError, load_manifest, manifest_path
 from ivr.recorder import repair_wav
+from ivr.result_dialler import NodeResultCalls
 from ivr.session import run_call
 from ticketing.container import Services
 from ticketing.logformat import log_context
@@ -73,7 +74,11 @@ def run_node(settings: Settings, stop: threading.Event | None = None) -> int:
                 run_call(channel, services, assets.flow, assets.prompts, node=name)
 
         log.info("IVR node %s serving (registrar %s)", name, settings.sip_registrar)
-        serve(settings, on_call, stop)
+        results = NodeResultCalls(services, assets.prompts, name)  # issue 12: result calls
+        try:
+            serve(settings, on_call, stop, on_started=results.on_started)
+        finally:
+            results.stop()
     log.info("IVR node %s stopped", name)
     return 0
 

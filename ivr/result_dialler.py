@@ -35,6 +35,7 @@ from ivr.flow.result_call import Greeting, ResultCallFlow, ResultCallInfo, Resul
 from ivr.prompts.library import PromptLibrary
 from ivr.prompts.speech import agency_prompt
 from ivr.recorder import SpeechDetector
+from ticketing.container import Services
 from ticketing.result_calls import ClaimedAttempt, ResultCalls
 from ticketing.timeutil import utcnow
 
@@ -292,3 +293,38 @@ class ResultDialler:
         clock = self._channel_clock(result.channel)
         run_result_call(result.channel, flow, self._prompts, clock=clock)
         return flow.outcome or "answered", flow.rating, result.status, None
+
+
+class NodeResultCalls:
+    """For ``ivr.node``: ``on_started`` (the ``serve`` hook) starts this node's result dialler
+    on the SIP node once its socket is bound; ``stop`` ends it with the node."""
+
+    def __init__(self, services: Services, prompts: PromptLibrary, node: str) -> None:
+        self._services = services
+        self._prompts = prompts
+        self._node = node
+        self._stop = threading.Event()
+        self._dialler: ResultDialler | None = None
+
+    def on_started(self, dialler: OutboundDialler) -> None:
+        if not self._services.settings.citizen.enabled:
+            log.info("result calls are off (HOTLINE_RESULT_CALLS)")
+            return
+        ready = getattr(dialler, "ready", None)
+        results = ResultDialler(self._services.result_calls, dialler, self._prompts, self._node)
+        self._dialler = results
+
+        def start_when_ready() -> None:
+            if isinstance(ready, threading.Event):
+                while not ready.wait(0.5):
+                    if self._stop.is_set():
+                        return
+            if not self._stop.is_set():
+                results.start()
+
+        threading.Thread(target=start_when_ready, name="result-dialler-start", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._dialler is not None:
+            self._dialler.stop()

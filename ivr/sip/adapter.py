@@ -415,7 +415,14 @@ def _advertise_address(settings: Settings) -> str:
 
 
 def serve(
-    settings: Settings, on_call: Callable[[CallChannel], None], stop: threading.Event
+    settings: Settings,
+    on_call: Callable[[CallChannel], None],
+    stop: threading.Event,
+    on_started: Callable[[SipNode], None] | None = None,
 ) -> None:
-    """Register and answer calls, each ``on_call(channel)`` in its own thread, until ``stop``."""
-    SipNode(settings, on_call).run(stop)
+    """Register and answer calls, each ``on_call(channel)`` in its own thread, until ``stop``;
+    ``on_started`` gets the node (a ``Dialler``) before it runs (the result dialler's)."""
+    node = SipNode(settings, on_call)
+    if on_started is not None:
+        on_started(node)
+    node.run(stop)

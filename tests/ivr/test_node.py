@@ -72,7 +72,10 @@ def test_node_serves_calls_through_the_adapter(
     served: list[FakeChannel] = []
 
     def serve(
-        settings: Settings, on_call: Callable[[CallChannel], None], stop: threading.Event
+        settings: Settings,
+        on_call: Callable[[CallChannel], None],
+        stop: threading.Event,
+        on_started: Callable[[object], None] | None = None,
     ) -> None:
         channel = FakeChannel(Caller(hangup_at=0.5), call_id="node-call")
         channel.realtime = True
