@@ -339,6 +339,7 @@ class ResultCalls:
             "citizen.call_attempt",
             {
                 "ticket_reference": ticket.reference,
+                "province_code": ticket.province_code,
                 "caller_masked": masked,
                 "at": iso(moment),
                 **{k: v for k, v in after.items() if k != "reason"},
@@ -352,6 +353,7 @@ class ResultCalls:
                 "survey.rated",
                 {
                     "ticket_reference": ticket.reference,
+                    "province_code": ticket.province_code,
                     "rating": rating,
                     "source": "result_call",
                     "at": iso(moment),
@@ -386,6 +388,7 @@ class ResultCalls:
             "callback.requested",
             {
                 "ticket_reference": ticket.reference,
+                "province_code": ticket.province_code,
                 "caller_masked": masked,
                 "source": "result_call",
                 "at": iso(moment),
