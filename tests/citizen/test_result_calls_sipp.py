@@ -1,9 +1,10 @@
-"""Result calls over real SIP: the node dials ``tel:<number>`` and SIPp, as the trunk, answers
-as the citizen: rates 4 (RFC 2833), presses 0, hangs up during the announcement, is an answering
-machine, is busy (486), never answers (the next attempt waits for the allowed time).
+"""Result calls over real SIP: the node dials ``tel:<number>``, Kamailio sends it to the trunk
+(HOTLINE_SIP_TRUNK) and SIPp, as the trunk, answers as the citizen: rates 4 (RFC 2833), presses
+0, hangs up during the announcement, is an answering machine, is busy (486), never answers (the
+next attempt waits for the allowed time).
 
-One node and one database for the module; the node's outbound proxy is the SIPp trunk itself
-(HOTLINE_SIP_OUTBOUND_PROXY), each test starts one SIPp in that role on the same port.
+One Kamailio, one node (registered with digest) and one database for the module; each test
+starts one SIPp as the trunk on the same port.
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ from pathlib import Path
 import pytest
 
 from config.citizen_settings import CitizenSettings
+from config.sections import KamailioOptions
 from config.settings import Settings
 from ivr.channel import CallChannel
+from ivr.kamailio import EmbeddedKamailio, IvrNode
 from ivr.result_dialler import ResultDialler
 from tests.ivr.fakes import fake_prompts
 from tests.ivr.sip.sipkit import free_udp_port, running_node, sipp
+from tests.ivr.sip.test_kamailio import with_accounts
 from ticketing.container import Services, build_services, sync_agencies
-from ticketing.db import upgrade_schema
 from ticketing.embedded_redis import EmbeddedRedis
 from ticketing.result_calls import ResultCalls
 
@@ -35,6 +38,7 @@ pytestmark = pytest.mark.slow
 SCENARIOS = Path(__file__).parent / "scenarios"
 IVR_SCENARIOS = Path(__file__).parents[1] / "ivr" / "sip" / "scenarios"
 MORNING = bangkok("2026-12-03 10:00")
+NODE_PASSWORD = "node-ivr1-pw"
 
 
 class Clock:
@@ -52,28 +56,38 @@ def world(
     from ivr.prompts.manifest import load_manifest, manifest_path
 
     tmp = tmp_path_factory.mktemp("sipp-results")
-    url = f"sqlite:///{tmp / 'test.sqlite3'}"
-    upgrade_schema(url)
+    trunk, node_port = free_udp_port(), free_udp_port()
     settings = Settings(
         data_dir=tmp / "data",
-        database_url=url,
         redis_url=redis_server.url,
         secret_key="test",
+        kamailio=KamailioOptions(trunk=("127.0.0.1", trunk)),
         citizen=CitizenSettings(ring_timeout=2.0),
     )
+    settings = with_accounts(settings, ivr1=NODE_PASSWORD)
     services = build_services(settings, start_relay=False)
     sync_agencies(services.sessions, services.catalog)
-    trunk = free_udp_port()
 
     def refuse(channel: CallChannel) -> None:
         channel.hangup()
 
     clock = Clock()
-    extra = {"HOTLINE_SIP_OUTBOUND_PROXY": f"127.0.0.1:{trunk}"}
-    with running_node(refuse, extra=extra) as node:
+    listen = ("127.0.0.1", free_udp_port())
+    nodes = [IvrNode("ivr1", "127.0.0.1", node_port)]
+    with (
+        EmbeddedKamailio(settings, listen=listen, nodes=nodes, ping_interval=1) as kamailio,
+        running_node(
+            refuse,
+            sip_port=node_port,
+            user="ivr1",
+            registrar=kamailio.registrar,
+            password=NODE_PASSWORD,
+        ) as node,
+    ):
+        assert node.node.registered.wait(15), "digest REGISTER to Kamailio failed"
         prompts = fake_prompts(load_manifest(manifest_path(None)), seconds=0.05)
         calls = ResultCalls(services.sessions, services.catalog, settings.citizen)
-        dialler = ResultDialler(calls, node.node, prompts, "node-sipp", clock=clock)
+        dialler = ResultDialler(calls, node.node, prompts, "ivr1", clock=clock)
         yield services, dialler, trunk, clock
     services.close()
 
