@@ -204,3 +204,31 @@ def test_progress_reports_call_only_for_the_categories_that_ask(services: Servic
     assert [s["trigger"] for s in services.result_calls.state_of(ref)] == ["progress"]
     [claim] = services.result_calls.claim_due("node-a", now=MORNING)
     assert (claim.trigger, claim.progress) == ("progress", "กำลังซ่อม เสร็จภายในสัปดาห์นี้")
+
+
+def test_two_nodes_claiming_at_once_never_share_a_call(services: Services) -> None:
+    import threading
+
+    refs = {resolved_ticket(services) for _ in range(12)}
+    claimed: dict[str, list[str]] = {"node-a": [], "node-b": []}
+    start = threading.Barrier(2)
+
+    def claim(node: str) -> None:
+        start.wait()
+        for _ in range(6):
+            try:
+                got = services.result_calls.claim_due(node, limit=2, now=MORNING)
+            except Exception:  # a serialisation loss is retried by the node's next pass
+                continue
+            claimed[node] += [c.ticket_reference for c in got]
+
+    threads = [threading.Thread(target=claim, args=(n,)) for n in claimed]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    every = claimed["node-a"] + claimed["node-b"]
+    assert len(every) == len(set(every))  # nobody called twice
+    assert set(every) <= refs
+    left = services.result_calls.claim_due("node-c", limit=20, now=MORNING)
+    assert set(every) | {c.ticket_reference for c in left} == refs
