@@ -21,6 +21,12 @@ class SipOptions:
     rtp_high: int = 20000
     advertise: str | None = None  # HOTLINE_SIP_ADVERTISE: address put in Contact/SDP
     register_expires: int = 120  # HOTLINE_SIP_REGISTER_EXPIRES
+    # HOTLINE_IVR_MAX_OUTBOUND: outbound legs at once (agents, callbacks, result calls); above it
+    # ``dial`` fails at once without sending, so outbound work never crowds out inbound callers
+    max_outbound: int = 50
+    # HOTLINE_SIP_OUTBOUND_PROXY=host:port: where outbound INVITEs go (default: the registrar,
+    # i.e. Kamailio, which finds agents' phones and the trunk)
+    outbound_proxy: tuple[str, int] | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SipOptions:
@@ -45,6 +51,8 @@ class SipOptions:
             register_expires=int(
                 number(env, "HOTLINE_SIP_REGISTER_EXPIRES", cls.register_expires, 30)
             ),
+            max_outbound=positive(env, "HOTLINE_IVR_MAX_OUTBOUND", cls.max_outbound),
+            outbound_proxy=host_port(env, "HOTLINE_SIP_OUTBOUND_PROXY"),
         )
 
 
@@ -56,6 +64,9 @@ class KamailioOptions:
     # HOTLINE_IVR_NODES=ivr1@10.0.0.5:5062,ivr2@10.0.0.6:5062 (empty: the local node)
     ivr_nodes: tuple[str, ...] = ()
     children: int = 4  # HOTLINE_KAMAILIO_CHILDREN: UDP worker processes
+    # HOTLINE_SIP_TRUNK=host:port: where the IVR nodes' INVITEs to numbers go (result calls,
+    # callbacks, transfers to hubs); unset: such INVITEs get 503
+    trunk: tuple[str, int] | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> KamailioOptions:
@@ -63,6 +74,7 @@ class KamailioOptions:
             listen=host_port(env, "HOTLINE_KAMAILIO_LISTEN") or cls.listen,
             ivr_nodes=items(env, "HOTLINE_IVR_NODES"),
             children=positive(env, "HOTLINE_KAMAILIO_CHILDREN", cls.children),
+            trunk=host_port(env, "HOTLINE_SIP_TRUNK"),
         )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from config.citizen_settings import CitizenSettings
 from config.envparse import (
     SettingsError,
     boolean,
@@ -76,6 +77,7 @@ class Settings:
     sip_options: SipOptions = field(default_factory=SipOptions)
     kamailio: KamailioOptions = field(default_factory=KamailioOptions)
     asr_worker: AsrWorkerOptions = field(default_factory=AsrWorkerOptions)
+    citizen: CitizenSettings = field(default_factory=CitizenSettings)
 
     @property
     def effective_database_url(self) -> str:
@@ -150,6 +152,7 @@ class Settings:
             sip_options=SipOptions.from_env(env),
             kamailio=KamailioOptions.from_env(env),
             asr_worker=AsrWorkerOptions.from_env(env),
+            citizen=CitizenSettings.from_env(env),
         )
 
 

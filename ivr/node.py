@@ -18,6 +18,7 @@ from ivr.metrics import exported
 from ivr.prompts.library import PromptError, PromptLibrary
 from ivr.prompts.manifest import ManifestError, load_manifest, manifest_path
 from ivr.recorder import repair_wav
+from ivr.result_dialler import NodeResultCalls
 from ivr.session import run_call
 from ticketing.container import Services
 from ticketing.logformat import log_context
@@ -75,8 +76,13 @@ def run_node(settings: Settings, stop: threading.Event | None = None) -> int:
 
         log.info("IVR node %s serving (registrar %s)", name, settings.sip_registrar)
         node = SipNode(settings, on_call)
-        with exported(node):  # the node's figures on the role's /metrics (ivr.metrics)
-            node.run(stop)
+        results = NodeResultCalls(services, assets.prompts, name)  # issue 12: result calls
+        results.on_started(node)
+        try:
+            with exported(node):  # the node's figures on the role's /metrics (ivr.metrics)
+                node.run(stop)
+        finally:
+            results.stop()
     log.info("IVR node %s stopped", name)
     return 0
 

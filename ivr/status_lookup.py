@@ -7,7 +7,9 @@ from datetime import date, datetime
 from typing import Any
 
 from ivr.flow.events import StatusResult
+from ivr.flow.result_call import RESULT_TYPE_PROMPTS
 from ivr.prompts.speech import agency_prompt
+from ticketing.agency_work import AGENCY_UPDATE_CHANNEL
 from ticketing.errors import NotFound
 from ticketing.tickets import TicketService
 from ticketing.timeutil import bangkok_date
@@ -33,7 +35,7 @@ def lookup_status(
 ) -> StatusResult:
     """Never raises: an unknown reference and a failed look-up are outcomes the flow speaks."""
     try:
-        ticket = tickets.get(reference)
+        ticket = tickets.detail(reference)
     except NotFound:
         log.info("call %s: status asked for unknown reference %s", call_id, reference)
         return StatusResult("unknown", reference)
@@ -47,7 +49,24 @@ def lookup_status(
         status=status,
         agency_prompt=agency_prompt(ticket.get("agency_code"), prompt_ids),
         since=_thai_date(ticket.get(_STATUS_DATE.get(status, "updated_at"))),
+        result_prompt=_result_prompt(status, ticket.get("resolution_type")),
+        progress_on=_progress_on(status, ticket.get("updates") or []),
     )
+
+
+def _result_prompt(status: str, resolution_type: Any) -> str | None:
+    """A resolved or closed ticket's kind of result, as its recorded prompt."""
+    if status not in ("resolved", "closed") or not resolution_type:
+        return None
+    return RESULT_TYPE_PROMPTS.get(str(resolution_type))
+
+
+def _progress_on(status: str, updates: list[dict[str, Any]]) -> date | None:
+    """The day of the agency's latest progress report, while the agency still works on it."""
+    if status not in ("routed", "in_progress", "reopened"):
+        return None
+    reports = [u for u in updates if u.get("channel") == AGENCY_UPDATE_CHANNEL]
+    return _thai_date(reports[-1].get("created_at")) if reports else None
 
 
 def _thai_date(value: Any) -> date | None:

@@ -11,11 +11,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.agent_states import load_agent_states
 from config.catalog import Catalog, load_catalog
+from config.holidays import load_calendar
 from config.settings import Settings
 from ticketing.agency_work import AgencyWork, routing_notifier
 from ticketing.agents import AgentPresenceService
 from ticketing.audio_queue import AudioQueue
 from ticketing.calls import CallService
+from ticketing.citizen_loop import install as install_citizen_loop
 from ticketing.console_reads import ConsoleReads
 from ticketing.db import make_engine, make_sessionmaker
 from ticketing.events import EventBus, OutboxRelay
@@ -26,7 +28,9 @@ from ticketing.open311_client import open311_handover
 from ticketing.open311_keys import Open311Keys
 from ticketing.open311_service import Open311Service
 from ticketing.presence_store import PresenceStore
+from ticketing.result_calls import ResultCalls
 from ticketing.sla_report import SlaReports
+from ticketing.survey_metrics import SurveyMetrics
 from ticketing.tickets import TicketService
 from ticketing.users import UserService
 
@@ -54,6 +58,8 @@ class Services:
     open311_keys: Open311Keys
     presence: AgentPresenceService
     console_reads: ConsoleReads
+    result_calls: ResultCalls
+    survey: SurveyMetrics
 
     def close(self) -> None:
         self.relay.stop()
@@ -77,6 +83,7 @@ def build_services(
     catalog = catalog or load_catalog(settings.config_dir)
     engine = make_engine(settings.effective_database_url)
     sessions = make_sessionmaker(engine)
+    install_citizen_loop(sessions, catalog, settings.citizen)
     url = redis_url or settings.redis_url
     if url is None:
         raise ValueError("no Redis URL: start the embedded Redis first or set HOTLINE_REDIS_URL")
@@ -115,6 +122,14 @@ def build_services(
             after_commit=relay.kick,
         ),
         console_reads=ConsoleReads(sessions),
+        result_calls=ResultCalls(
+            sessions,
+            catalog,
+            settings.citizen,
+            load_calendar(settings.config_dir).holidays,
+            after_commit=relay.kick,
+        ),
+        survey=SurveyMetrics(sessions),
     )
     if start_relay:
         relay.start()

@@ -52,6 +52,9 @@ EVENT_TYPES = (
     "asr.done",
     "asr.failed",
     "agent.state",
+    "citizen.call_attempt",
+    "survey.rated",
+    "callback.requested",
 )
 
 

@@ -442,5 +442,7 @@ __all__ = [
 ]
 
 from ticketing.agent_history_model import AgentStateChange  # noqa: E402 (needs Base)
+from ticketing.result_call_model import ResultCall, ResultCallAttempt  # noqa: E402 (needs Base)
+from ticketing.sip_location_model import SipLocation  # noqa: E402 (needs Base)
 
-__all__ += ["AgentStateChange"]
+__all__ += ["AgentStateChange", "ResultCall", "ResultCallAttempt", "SipLocation"]

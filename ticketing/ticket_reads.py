@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from config.catalog import Suggestion
 from ticketing.actors import Actor
+from ticketing.citizen_loop import citizen_view
 from ticketing.errors import InvalidInput
 from ticketing.filters import TicketFilter
 from ticketing.models import (
@@ -68,6 +69,7 @@ class TicketReads(TicketServiceBase):
             )
             data["suggested_agency"] = suggestion.agency
             data["suggestion_rule"] = suggestion.why
+            data.update(citizen_view(session, ticket))  # issue 12: result calls, rating, close rule
             return data
 
     def audit(self, reference: str, actor: Actor | None = None) -> list[dict[str, Any]]:

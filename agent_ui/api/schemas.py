@@ -158,6 +158,28 @@ class Ticket(Out):
     sla: Sla
     resolution_type: str | None
     returned_by: str | None
+    result_calls: list[ResultCallEntry] = Field(
+        default_factory=list, description="each result-call attempt (issue 12; detail only)"
+    )
+    rating: int | None = Field(
+        default=None, ge=1, le=5, description="the latest rating, result call or survey"
+    )
+
+
+class ResultCallEntry(Out):
+    at: DateTime
+    outcome: str = Field(
+        description="calling, answered, no_answer, busy, failed, message_left, rated, wants_officer"
+    )
+    rating: int | None
+
+
+class CloseRule(Out):
+    allowed: bool
+    why: str = Field(description="what allows closing, or what is missing")
+    code: str = Field(
+        description="officer, result_call, exhausted (allowed); pending, nobody, not_resolved"
+    )
 
 
 class AuditEntry(Out):
@@ -244,6 +266,7 @@ class TicketDetail(Ticket):
     updates: list[CitizenUpdate]
     suggested_agency: str
     suggestion_rule: str = Field(description="which routing rule suggested the agency")
+    close_rule: CloseRule | None = None
 
 
 class TicketPage(Out):

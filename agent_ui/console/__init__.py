@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from agent_ui.api.errors import error_response
-from agent_ui.console import console_api
+from agent_ui.console import console_api, survey
 from agent_ui.console.admin import AdminPages
 from agent_ui.console.live import LiveHub, event_stream
 from agent_ui.console.pages import Pages, make_templates
@@ -68,6 +68,7 @@ def console_routes(
         Route("/console/live", live, methods=["GET"]),
         Route("/console/api/queue", console_api.queue, methods=["GET"]),
         Route("/console/api/dashboard", console_api.dashboard, methods=["GET"]),
+        Route("/console/api/survey", survey.survey_figures, methods=["GET"]),  # issue 12
         Route("/console/api/tickets/{reference}/claim", console_api.claim, methods=["POST"]),
         Route("/console/api/tickets/{reference}/release", console_api.release, methods=["POST"]),
         Route(

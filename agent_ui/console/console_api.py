@@ -17,6 +17,7 @@ from ticketing.actors import Actor
 from ticketing.errors import BusUnavailable, Conflict
 from ticketing.events import bus_errors
 from ticketing.metrics import MetricsService
+from ticketing.survey_metrics import EXPORT_HEADER
 from ticketing.timeutil import utcnow
 
 CLAIM_MINUTES = 10
@@ -102,12 +103,11 @@ async def export_csv(request: Request) -> Response:
     actor = await current_actor(request)
     require_role(actor, *WATCHERS)
     reads = services_of(request).console_reads
-    rows = await run_in_threadpool(lambda: reads.export_rows(actor=actor))
+    survey = services_of(request).survey  # the ticket rows with their ratings (issue 12)
+    rows = await run_in_threadpool(lambda: survey.export_rows(actor=actor))
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(
-        ["day_bangkok", "category", "province_code", "agency_code", "status", "tickets"]
-    )
+    writer.writerow(EXPORT_HEADER)
     writer.writerows(rows)
     stamp = reads.today_label().isoformat()
     return Response(

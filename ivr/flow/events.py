@@ -62,6 +62,8 @@ class StatusResult:
     status: str = ""
     agency_prompt: str | None = None
     since: date | None = None
+    result_prompt: str | None = None  # the kind of result (resolved, referred...), issue 12
+    progress_on: date | None = None  # the day of the agency's latest progress report
 
 
 @dataclass(frozen=True)

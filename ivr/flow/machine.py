@@ -411,6 +411,11 @@ class CallFlow:
         if result.since is not None:
             word = "word_on" if result.status in _FINISHED_STATUSES else "word_since"
             words += [word, *sequence_for_date(result.since)]
+        if result.result_prompt:  # what the agency found (issue 12)
+            words += ["pause", "word_result", result.result_prompt]
+        elif result.progress_on is not None:
+            reported = sequence_for_date(result.progress_on)
+            words += ["pause", "progress_reported", "word_on", *reported]
         return words
 
     # the end --------------------------------------------------------------------------------

@@ -100,6 +100,8 @@ def test_life_cycle_draft_to_closed_and_reopen(services: Services) -> None:
     resolved = services.tickets.transition(ref, "resolved", AGENT, resolution="ซ่อมแล้ว")
     assert resolved["resolution"] == "ซ่อมแล้ว"
     assert resolved["resolved_at"] is not None
+    # Closed only after the citizen knows (issue 12): here an officer phoned them.
+    services.tickets.add_citizen_update(ref, "แจ้งผลทางโทรศัพท์แล้ว", AGENT, channel="phone")
     assert services.tickets.transition(ref, "closed", AGENT)["status"] == "closed"
     reopened = services.tickets.transition(ref, "reopened", AGENT, reason="ยังไม่ซ่อม")
     assert reopened["status"] == "reopened"
@@ -111,6 +113,7 @@ def test_life_cycle_draft_to_closed_and_reopen(services: Services) -> None:
         "routed",
         "status:in_progress",
         "status:resolved",
+        "citizen_update",
         "status:closed",
         "status:reopened",
     ]

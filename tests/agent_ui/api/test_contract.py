@@ -41,8 +41,9 @@ def test_the_document_is_the_models(client: TestClient) -> None:
     components = spec["components"]["schemas"]
     assert "note" in components["Transition"]["properties"]
     assert set(components["Ticket"]["properties"]) == set(schemas.Ticket.model_fields)
-    # 36 fields, plus escalation_level, sla, resolution_type and returned_by (agencies and SLA)
-    assert len(schemas.Ticket.model_fields) == 40
+    # 36 fields, plus escalation_level, sla, resolution_type and returned_by (agencies and SLA),
+    # result_calls and rating (issue 12)
+    assert len(schemas.Ticket.model_fields) == 42
     for op in OPERATIONS:
         entry = spec["paths"][op.path][op.method.lower()]
         ok = entry["responses"][str(op.status)]["content"]["application/json"]["schema"]
