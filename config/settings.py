@@ -28,6 +28,7 @@ from config.envparse import (
     service_numbers,
     url,
 )
+from config.queue_settings import QueueSettings
 from config.sections import AsrWorkerOptions, KamailioOptions, SipOptions
 
 DEFAULT_DATA_DIR = Path("var")
@@ -76,6 +77,7 @@ class Settings:
     sip_options: SipOptions = field(default_factory=SipOptions)
     kamailio: KamailioOptions = field(default_factory=KamailioOptions)
     asr_worker: AsrWorkerOptions = field(default_factory=AsrWorkerOptions)
+    queue: QueueSettings = field(default_factory=QueueSettings)
 
     @property
     def effective_database_url(self) -> str:
@@ -150,6 +152,7 @@ class Settings:
             sip_options=SipOptions.from_env(env),
             kamailio=KamailioOptions.from_env(env),
             asr_worker=AsrWorkerOptions.from_env(env),
+            queue=QueueSettings.from_env(env),
         )
 
 

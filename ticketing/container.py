@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import redis
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from config.agent_states import load_agent_states
+from config.agent_states import AgentStatesConfig, load_agent_states
 from config.catalog import Catalog, load_catalog
 from config.settings import Settings
 from ticketing.agency_work import AgencyWork, routing_notifier
 from ticketing.agents import AgentPresenceService
 from ticketing.audio_queue import AudioQueue
+from ticketing.call_queue import CallQueueRecords
+from ticketing.callbacks import CallbackService
 from ticketing.calls import CallService
 from ticketing.console_reads import ConsoleReads
 from ticketing.db import make_engine, make_sessionmaker
 from ticketing.events import EventBus, OutboxRelay
+from ticketing.live_queue import LiveQueue
 from ticketing.metrics import MetricsService
 from ticketing.models import Agency
 from ticketing.notify import NotificationService
@@ -53,6 +56,9 @@ class Services:
     open311: Open311Service
     open311_keys: Open311Keys
     presence: AgentPresenceService
+    live_queue: LiveQueue
+    call_queue: CallQueueRecords
+    callbacks: CallbackService
     console_reads: ConsoleReads
 
     def close(self) -> None:
@@ -90,6 +96,7 @@ def build_services(
     relay = OutboxRelay(sessions, bus)
     tickets = TicketService(sessions, catalog, after_commit=relay.kick)
     tickets.route_hooks.append(routing_notifier(catalog))
+    live_queue = LiveQueue(client)
     tickets.route_hooks.append(open311_handover(catalog))
     services = Services(
         settings=settings,
@@ -110,15 +117,33 @@ def build_services(
         open311=Open311Service(sessions, catalog, tickets, after_commit=relay.kick),
         open311_keys=Open311Keys(sessions, client),
         presence=AgentPresenceService(
-            PresenceStore(client, load_agent_states(settings.config_dir)),
+            PresenceStore(client, _agent_states(settings)), sessions, after_commit=relay.kick
+        ),
+        live_queue=live_queue,
+        call_queue=CallQueueRecords(sessions, tickets, after_commit=relay.kick),
+        callbacks=CallbackService(
             sessions,
+            live_queue,
             after_commit=relay.kick,
+            max_attempts=settings.queue.callback_attempts,
+            retry_seconds=settings.queue.callback_retry_seconds,
         ),
         console_reads=ConsoleReads(sessions),
     )
     if start_relay:
         relay.start()
     return services
+
+
+def _agent_states(settings: Settings) -> AgentStatesConfig:
+    """agent_states.toml, with the queue's HOTLINE_QUEUE_* overrides when they are set."""
+    states = load_agent_states(settings.config_dir)
+    queue = settings.queue
+    if queue.wrap_up_seconds is not None:
+        states = replace(states, wrap_up_seconds=queue.wrap_up_seconds)
+    if queue.ring_timeout_seconds is not None:
+        states = replace(states, no_answer_seconds=int(queue.ring_timeout_seconds))
+    return states
 
 
 def sync_agencies(sessions: sessionmaker[Session], catalog: Catalog) -> int:
