@@ -79,6 +79,10 @@ class AgentPresenceService:
         except DomainError as exc:
             log.warning("agent %s signed out but presence not updated: %s", username, exc)
 
+    def current(self, username: str) -> dict[str, Any]:
+        """One agent's presence as shown (never seen: offline)."""
+        return presence_view(self.store.get(username))
+
     # --- what the IVR node reports -------------------------------------------------------------
     def ring(self, username: str, call_id: str) -> Presence:
         now = self._clock()

@@ -29,6 +29,7 @@ from ticketing.open311_client import open311_handover
 from ticketing.open311_keys import Open311Keys
 from ticketing.open311_service import Open311Service
 from ticketing.presence_store import PresenceStore
+from ticketing.queue_reads import QueueReads
 from ticketing.sla_report import SlaReports
 from ticketing.tickets import TicketService
 from ticketing.users import UserService
@@ -60,6 +61,7 @@ class Services:
     call_queue: CallQueueRecords
     callbacks: CallbackService
     console_reads: ConsoleReads
+    queue_reads: QueueReads
 
     def close(self) -> None:
         self.relay.stop()
@@ -98,6 +100,17 @@ def build_services(
     tickets.route_hooks.append(routing_notifier(catalog))
     live_queue = LiveQueue(client)
     tickets.route_hooks.append(open311_handover(catalog))
+    presence = AgentPresenceService(
+        PresenceStore(client, _agent_states(settings)), sessions, after_commit=relay.kick
+    )
+    call_queue = CallQueueRecords(sessions, tickets, after_commit=relay.kick)
+    callbacks = CallbackService(
+        sessions,
+        live_queue,
+        after_commit=relay.kick,
+        max_attempts=settings.queue.callback_attempts,
+        retry_seconds=settings.queue.callback_retry_seconds,
+    )
     services = Services(
         settings=settings,
         catalog=catalog,
@@ -116,19 +129,19 @@ def build_services(
         sla_reports=SlaReports(sessions),
         open311=Open311Service(sessions, catalog, tickets, after_commit=relay.kick),
         open311_keys=Open311Keys(sessions, client),
-        presence=AgentPresenceService(
-            PresenceStore(client, _agent_states(settings)), sessions, after_commit=relay.kick
-        ),
+        presence=presence,
         live_queue=live_queue,
-        call_queue=CallQueueRecords(sessions, tickets, after_commit=relay.kick),
-        callbacks=CallbackService(
+        call_queue=call_queue,
+        callbacks=callbacks,
+        console_reads=ConsoleReads(sessions),
+        queue_reads=QueueReads(
             sessions,
             live_queue,
-            after_commit=relay.kick,
-            max_attempts=settings.queue.callback_attempts,
-            retry_seconds=settings.queue.callback_retry_seconds,
+            presence.store,
+            call_queue,
+            callbacks,
+            sl_seconds=settings.queue.sl_seconds,
         ),
-        console_reads=ConsoleReads(sessions),
     )
     if start_relay:
         relay.start()

@@ -205,4 +205,27 @@ OPERATIONS: tuple[Operation, ...] = (
         schemas.AgentList,
         errors=(401, 403, 503),
     ),
+    Operation(
+        "GET",
+        "/agents/me",
+        "Call-takers: your own presence (state, since, reason, call, wrap-up end)",
+        schemas.AgentPresence,
+        errors=(401, 403, 503),
+    ),
+    Operation(
+        "GET",
+        "/calls",
+        "Calls, newest first (supervisors, admins: all; call-takers: the calls they took)",
+        schemas.CallList,
+        errors=(400, 401, 403),
+        query=(("limit", {"type": "integer", "minimum": 1, "maximum": 200}),),
+    ),
+    Operation(
+        "GET",
+        "/callbacks",
+        "Callback requests to do (in the callers' order in line) and today's finished ones",
+        schemas.CallbackList,
+        errors=(400, 401, 403),
+        query=(("limit", {"type": "integer", "minimum": 1, "maximum": 200}),),
+    ),
 )

@@ -18,6 +18,7 @@ from ticketing.db import ping_database
 from ticketing.errors import BusUnavailable
 from ticketing.observability import Readiness, metrics_text
 from ticketing.outbox_stats import outbox_backlog, outbox_text
+from ticketing.queue_metrics import queue_metrics_text
 
 
 def _check_database(services: Services) -> str:
@@ -131,8 +132,9 @@ async def metrics(request: Request) -> PlainTextResponse:
     outbox = await run_in_threadpool(outbox_backlog, services.sessions)
     # The SLA gauges are prometheus-client objects; refresh them before the registry is read.
     await run_in_threadpool(services.sla_reports.refresh_gauges)
+    queue = await run_in_threadpool(queue_metrics_text, services.queue_reads)
     # The database figures above, then this process's default registry (prometheus_client).
-    body = prometheus_text(figures) + outbox_text(outbox) + metrics_text().decode()
+    body = prometheus_text(figures) + outbox_text(outbox) + queue + metrics_text().decode()
     return PlainTextResponse(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 

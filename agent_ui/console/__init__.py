@@ -67,6 +67,7 @@ def console_routes(settings: Settings, services: Services) -> list[BaseRoute]:
         Route("/console/live", live, methods=["GET"]),
         Route("/console/api/queue", console_api.queue, methods=["GET"]),
         Route("/console/api/dashboard", console_api.dashboard, methods=["GET"]),
+        Route("/console/api/wallboard", console_api.wallboard, methods=["GET"]),
         Route("/console/api/tickets/{reference}/claim", console_api.claim, methods=["POST"]),
         Route("/console/api/tickets/{reference}/release", console_api.release, methods=["POST"]),
         Route(
