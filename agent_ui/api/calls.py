@@ -20,7 +20,9 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 def _limit(request: Request, default: int) -> int:
-    limit = query_int(request, "limit", default) or default
+    limit = query_int(request, "limit", default)
+    if limit is None:
+        return default
     if not 1 <= limit <= MAX_LIMIT:
         raise BadRequest(f"query parameter limit must be 1 to {MAX_LIMIT}")
     return limit
