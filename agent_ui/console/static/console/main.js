@@ -5,12 +5,26 @@ import { loadCatalog, placeLabel, fillDistricts, codeFrom } from "./catalog.js";
 import { loadQueue, refreshQueue, currentItems, renderList, move, runSearch, leaveSearch } from "./queue.js";
 import { openTicket, renderTicket, highlight, followPlayback, formChanges, save, reloadTicket } from "./ticket.js";
 import { confirmTicket, routeTicket, resolveTicket, duplicateTicket, rejectTicket, reopenTicket, addUpdate } from "./actions.js";
+import { loadPresence, onPresenceEvent, wirePresence, myName } from "./presence.js";
+import { onCallEvent, onCallPresence, dismissCall, isLiveDraft, mergeLiveDraft } from "./callpop.js";
+import { loadCallbacks, onCallbacksEvent } from "./callbacks.js";
 
 // --- live events ----------------------------------------------------------------------------
 export function onEvent(msg) {
+  const data = msg.data || {};
+  onPresenceEvent(msg);
+  if (msg.type === "agent.state" && data.username === myName()) { onCallPresence(data); }
+  if (msg.type.startsWith("call.") || msg.type === "asr.partial") { onCallEvent(msg); }
+  onCallbacksEvent(msg);
+  if (msg.type === "asr.partial") { return; }  // words of a live call, not a change of a ticket
   if (msg.type.startsWith("ticket.") || msg.type.startsWith("asr.")) { refreshQueue(); }
   const t = state.ticket;
-  const data = msg.data || {};
+  if (t && data.reference === t.reference && isLiveDraft(t.reference) && !state.readOnly && msg.type !== "ticket.claimed") {
+    // The call's draft filling in while the caller speaks: merge, keeping the officer's edits
+    // (the fetched version decides; an event's version may be the one before its change).
+    mergeLiveDraft(t.reference).catch(showError);
+    return;
+  }
   if (t && data.reference === t.reference && typeof data.version === "number" && data.version > t.version) {
     if (msg.type === "ticket.claimed" && data.user_id === me) { return; }
     const { changes } = formChanges();
@@ -77,8 +91,11 @@ export async function main() {
       fetch("/console/api/tickets/" + t.reference + "/release", { method: "POST", keepalive: true, headers: { "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content } });
     }
   });
+  wirePresence();
+  $("call-dismiss").addEventListener("click", dismissCall);
   await loadCatalog();
-  H.live(onEvent, () => refreshQueue());
+  // On every (re)connect: what may have changed while the stream was down.
+  H.live(onEvent, () => { refreshQueue(); loadPresence().catch(showError); loadCallbacks().catch(showError); });
   await loadQueue();
   const initial = document.querySelector(".console").dataset.initialReference;
   if (initial) { await openTicket(initial); } else { $("queue-list").focus(); }

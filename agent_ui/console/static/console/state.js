@@ -11,6 +11,7 @@ export const CLAIM_RENEW_MS = 4 * 60 * 1000;
 export const state = {
   catalog: null, provinces: new Map(), districts: new Map(), categories: new Map(), agencies: new Map(),
   queue: [], search: null, selected: 0, ticket: null, claimed: false, readOnly: false, words: [], renewTimer: null, dirtyRemote: false,
+  presence: null, call: null,  // the agent's presence; the call popped on their screen
 };
 
 

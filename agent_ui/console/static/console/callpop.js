@@ -1,0 +1,107 @@
+/* The call-taker's console: the screen pop when their phone rings (masked caller number, the
+   caller's open earlier tickets, the call's draft opened and claimed), then the live transcript
+   with speaker labels while bridged, and the draft's fields filling in as the understanding
+   hears them (the officer's own edits are kept; unsure fields amber, as for recordings). */
+
+import { $, state } from "./state.js";
+import { placeLabel } from "./catalog.js";
+import { openTicket, renderTicket, formChanges } from "./ticket.js";
+import { myName } from "./presence.js";
+
+const SPEAKER = { caller: "ผู้โทร", agent: "เจ้าหน้าที่" };
+const PHASE = { ringing: "สายเข้า", connected: "กำลังสนทนากับ", ended: "วางสายแล้ว", transferred: "โอนสายแล้ว", missed: "ไม่ได้รับสาย" };
+
+function setPhase(phase) {
+  const call = state.call;
+  call.phase = phase;
+  $("call-phase").textContent = PHASE[phase];
+  const pop = $("call-pop");
+  pop.className = "call-pop " + phase;
+  pop.dataset.phase = phase;
+  $("live-box").hidden = phase === "ringing" || phase === "missed";
+  $("call-dismiss").hidden = phase === "ringing" || phase === "connected";
+}
+
+function pop(data) {
+  state.call = { call_id: data.call_id, ticket_reference: data.ticket_reference || null, phase: "ringing", pending: {} };
+  $("call-pop").hidden = false;
+  $("call-caller").textContent = data.caller_masked || "ไม่แสดงเบอร์";
+  $("call-priority").hidden = data.priority !== "urgent";
+  $("call-ticket").textContent = data.ticket_reference ? "ร่างเรื่อง " + data.ticket_reference : "";
+  const earlier = $("call-earlier");
+  earlier.replaceChildren();
+  for (const ref of data.earlier_references || []) {
+    const link = H.el("a", { href: "/tickets/" + ref, text: ref });
+    link.addEventListener("click", (e) => { e.preventDefault(); openTicket(ref); });
+    earlier.append(link, " ");
+  }
+  $("call-earlier-box").hidden = !(data.earlier_references || []).length;
+  $("live-transcript").replaceChildren();
+  setPhase("ringing");
+  if (data.ticket_reference) { openTicket(data.ticket_reference); }
+}
+
+function mine(data) { return state.call && data.call_id === state.call.call_id; }
+
+/* A partial replaces the speaker's line in progress; a final one (or a new utterance that does
+   not continue the line) closes it and starts the next. */
+function addSpeech(data) {
+  const channel = data.channel === "agent" ? "agent" : "caller";
+  const text = String(data.text || "").trim();
+  if (!text) { return; }
+  const box = $("live-transcript");
+  let line = state.call.pending[channel];
+  if (line && !data.final && !text.startsWith(line.dataset.text.slice(0, Math.min(8, line.dataset.text.length)))) {
+    line.classList.remove("pending"); line = null;
+  }
+  if (!line) {
+    line = H.el("li", { class: "seg " + channel + " pending", "data-channel": channel }, H.el("span", { class: "spk " + channel, text: SPEAKER[channel] }), H.el("span", { class: "said" }));
+    box.append(line);
+  }
+  line.dataset.text = text;
+  line.querySelector(".said").textContent = text;
+  if (data.final) { line.classList.remove("pending"); state.call.pending[channel] = null; } else { state.call.pending[channel] = line; }
+  box.scrollTop = box.scrollHeight;
+}
+
+export function onCallEvent(msg) {
+  const data = msg.data || {};
+  if (msg.type === "call.ringing_agent" && data.agent === myName()) { pop(data); return; }
+  if (!mine(data)) { return; }
+  if (msg.type === "call.bridged") { setPhase("connected"); }
+  else if (msg.type === "asr.partial") { addSpeech(data); }
+  else if (msg.type === "call.transferred") { setPhase("transferred"); }
+  else if (msg.type === "call.ended") { setPhase("ended"); }
+}
+
+/* The agent's own state tells a ring that went elsewhere (not answered, cancelled). */
+export function onCallPresence(p) {
+  if (!state.call) { return; }
+  if (state.call.phase === "ringing" && p.state !== "ringing" && p.state !== "on_call") { setPhase("missed"); }
+  if (state.call.phase === "ringing" && p.state === "on_call" && p.call_id === state.call.call_id) { setPhase("connected"); }
+}
+
+export function dismissCall() { state.call = null; $("call-pop").hidden = true; }
+
+/* The ticket of the call changed (the understanding filled fields): take the new version and
+   keep what the officer typed over it. */
+export function isLiveDraft(reference) { return !!(state.call && state.call.ticket_reference === reference); }
+
+export async function mergeLiveDraft(reference) {
+  const fresh = await H.api("GET", "/api/v1/tickets/" + encodeURIComponent(reference));
+  if (!state.ticket || state.ticket.reference !== reference || fresh.version <= state.ticket.version) { return; }
+  const { changes } = formChanges();
+  state.ticket = fresh;
+  renderTicket();
+  for (const [key, value] of Object.entries(changes)) {
+    const wrap = document.querySelector('.field[data-field="' + key + '"]');
+    if (wrap) { wrap.classList.remove("unsure-field"); }
+    if (key === "category") { $("f-category").value = value || ""; }
+    else if (key === "urgent") { $("f-urgent").checked = !!value; }
+    else if (key === "province_code") { const p = state.provinces.get(value); $("f-province").value = p ? placeLabel(p) : ""; }
+    else if (key === "district_code") { const d = state.districts.get(value); $("f-district").value = d ? d.code + " " + d.name_th : ""; }
+    else if (key === "caller_phone") { $("f-phone").value = value || ""; }
+    else if (key === "citizen_id") { $("f-cid").value = value || ""; }
+    else if (key === "description") { $("f-description").value = value || ""; }
+  }
+}
