@@ -46,9 +46,10 @@ def wait_state(page: Any, state: str) -> None:
     )
 
 
-def partial(services: Services, call_id: str, channel: str, text: str, final: bool) -> None:
-    data = {"call_id": call_id, "channel": channel, "text": text, "final": final}
-    services.bus.publish(Event("asr.partial", {**data, "at": datetime.now(UTC).isoformat()}))
+def partial(services: Services, reference: str, channel: str, text: str) -> None:
+    """As the ASR worker publishes it: the draft's reference and the channel's text so far."""
+    data = {"reference": reference, "status": "draft", "asr_status": "streaming"}
+    services.bus.publish(Event("asr.partial", {**data, "channel": channel, "text": text}))
 
 
 def test_a_live_call_on_the_console_and_the_wallboard(
@@ -101,11 +102,11 @@ def test_a_live_call_on_the_console_and_the_wallboard(
     console.wait_for_selector("#call-pop[data-phase=connected]")
     wait_metric(board, "wb_waiting", "0")
     wait_metric(board, "wb_answered", "1")
-    partial(services, "c1", "caller", "ไฟ ถนน", final=False)
+    partial(services, reference, "caller", "ไฟ ถนน")
     console.wait_for_selector("#live-transcript li.caller.pending")
-    partial(services, "c1", "caller", "ไฟ ถนน หน้า บ้าน ดับ มา สาม วัน", final=True)
-    partial(services, "c1", "agent", "ขอ ทราบ จังหวัด ด้วย ครับ", final=True)
-    partial(services, "c1", "caller", "กรุงเทพ ค่ะ", final=True)
+    partial(services, reference, "caller", "ไฟ ถนน หน้า บ้าน ดับ มา สาม วัน")
+    partial(services, reference, "agent", "ขอ ทราบ จังหวัด ด้วย ครับ")
+    partial(services, reference, "caller", "ไฟ ถนน หน้า บ้าน ดับ มา สาม วัน กรุงเทพ ค่ะ")
     console.wait_for_function("() => document.querySelectorAll('#live-transcript li').length === 3")
     lines = console.eval_on_selector_all(
         "#live-transcript li", "els => els.map(e => e.textContent)"

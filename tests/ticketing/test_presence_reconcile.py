@@ -89,3 +89,13 @@ def test_no_registered_phone_means_offline_once_the_call_is_over(services: Servi
     # unknown registrations (no source): nobody is made offline on a guess
     services.presence.request_state("somchai", "agent", AgentState.AVAILABLE)
     assert PresenceReconciler(services.presence, services.sessions).run() == 0
+
+
+def test_the_scheduler_runs_the_reconciler_each_quick_pass(services: Services) -> None:
+    from ticketing.scheduler_cli import scheduler_quick_jobs
+
+    _on_call(services, "somchai", "c1")
+    services.calls.end_call("c1", "bye", abandoned=False)
+    jobs = dict(scheduler_quick_jobs(services.settings, services))
+    assert jobs["presence-reconcile"](lambda session: None) == 1
+    assert services.presence.store.get("somchai").state is AgentState.WRAP_UP

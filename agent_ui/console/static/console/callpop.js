@@ -41,26 +41,36 @@ function pop(data) {
   if (data.ticket_reference) { openTicket(data.ticket_reference); }
 }
 
-function mine(data) { return state.call && data.call_id === state.call.call_id; }
+/* Call events name the call; the ASR's partials name the call's draft. */
+function mine(data) {
+  const call = state.call;
+  return !!call && ((data.call_id && data.call_id === call.call_id) || (!data.call_id && !!data.reference && data.reference === call.ticket_reference));
+}
 
-/* A partial replaces the speaker's line in progress; a final one (or a new utterance that does
-   not continue the line) closes it and starts the next. */
+/* ``asr.partial`` carries a channel's text so far (the whole side of the conversation, growing),
+   or one utterance at a time (``final`` closes it). What is new is added to that speaker's line
+   when it is the last one, else it starts a new line, so the two sides read as a dialogue. */
 function addSpeech(data) {
   const channel = data.channel === "agent" ? "agent" : "caller";
   const text = String(data.text || "").trim();
   if (!text) { return; }
+  const call = state.call;
+  call.heard = call.heard || {};
+  const before = call.heard[channel] || "";
+  const fresh = before && text.startsWith(before) ? text.slice(before.length).trim() : text;
+  call.heard[channel] = text;
+  if (!fresh) { return; }
   const box = $("live-transcript");
-  let line = state.call.pending[channel];
-  if (line && !data.final && !text.startsWith(line.dataset.text.slice(0, Math.min(8, line.dataset.text.length)))) {
-    line.classList.remove("pending"); line = null;
-  }
-  if (!line) {
+  let line = call.pending[channel];
+  const continues = line && box.lastElementChild === line && before && text.startsWith(before);
+  if (!continues) {
+    if (line) { line.classList.remove("pending"); }
     line = H.el("li", { class: "seg " + channel + " pending", "data-channel": channel }, H.el("span", { class: "spk " + channel, text: SPEAKER[channel] }), H.el("span", { class: "said" }));
     box.append(line);
   }
-  line.dataset.text = text;
-  line.querySelector(".said").textContent = text;
-  if (data.final) { line.classList.remove("pending"); state.call.pending[channel] = null; } else { state.call.pending[channel] = line; }
+  const said = line.querySelector(".said");
+  said.textContent = continues ? said.textContent + " " + fresh : fresh;
+  if (data.final) { line.classList.remove("pending"); call.pending[channel] = null; call.heard[channel] = ""; } else { call.pending[channel] = line; }
   box.scrollTop = box.scrollHeight;
 }
 
