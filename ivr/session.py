@@ -160,7 +160,7 @@ class CallSession(SessionRecording):
         if self._timer_at is not None and self._clock() >= self._timer_at:
             self._timer_at = None
             self._dispatch(Timeout())
-        if self._queue.queued and (answered := self._queue.poll()) is not None:
+        if self.flow.in_queue(self.flow.state) and (answered := self._queue.poll()) is not None:
             self._dispatch(answered)
         if recording is not None and self._urgent and self._clock() - self._urgent_at > 0.5:
             self._urgent_at = self._clock()
