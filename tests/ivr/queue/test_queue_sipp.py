@@ -222,3 +222,41 @@ def test_an_agent_who_does_not_answer_goes_to_break_and_the_next_is_rung(fresh: 
     assert (call["outcome"], call["agent"]) == ("answered", "bob")
     assert fresh.state("anna") == (AgentState.BREAK, "no_answer")
     assert [e["agent"] for e in fresh.events("call.ringing_agent")][-2:] == ["anna", "bob"]
+
+
+def test_danger_while_recording_goes_to_the_head_and_is_bridged_first(fresh: System) -> None:
+    phone = fresh.agent_phone("somchai", "agent_answer.xml")
+    fresh.available("somchai")
+    fresh.services.presence.apply(  # logged in but on a break: callers wait in the queue
+        "somchai", lambda m: m.request(AgentState.BREAK, utcnow(), "meal")
+    )
+    waiting = sipp(str(SCENARIOS / "caller_officer.xml"), fresh.registrar, hold_ms=14_000,
+                   timeout=60, background=True)  # fmt: skip
+    assert isinstance(waiting, subprocess.Popen)
+    wait_for(lambda: len(fresh.services.live_queue.snapshot().entries) == 1)
+    [first] = fresh.services.live_queue.snapshot().entries
+    urgent = sipp(str(SCENARIOS / "caller_urgent.xml"), fresh.registrar, hold_ms=5000,
+                  timeout=60, background=True)  # fmt: skip
+    assert isinstance(urgent, subprocess.Popen)
+    wait_for(lambda: len(fresh.services.live_queue.snapshot().entries) == 2)
+    entries = fresh.services.live_queue.snapshot().entries
+    assert [e.priority for e in entries] == ["urgent", "normal"]  # the head, though later
+    assert entries[1].call_id == first.call_id
+    fresh.available("somchai")
+    out, _ = urgent.communicate(timeout=40)
+    assert urgent.returncode == 0, out[-2000:]
+    phone.communicate(timeout=30)
+    waiting.communicate(timeout=40)
+    ringing = fresh.events("call.ringing_agent")
+    assert ringing[0]["call_id"] == entries[0].call_id and ringing[0]["priority"] == "urgent"
+    urgent_call = fresh.services.calls.get_call(entries[0].call_id)
+    steps = [s["step"] for s in urgent_call["path"]]
+    assert steps[:4] == ["greeting", "complaint", "complaint_recording", "urgent_key"]
+    assert "agent_answered" in steps
+    with fresh.services.sessions() as session:
+        kept = session.scalars(
+            select(Recording).where(
+                Recording.call_id == entries[0].call_id, Recording.channel.is_(None)
+            )
+        ).one()  # the IVR's recording so far stays on the draft
+    assert kept.complete and kept.duration_seconds > 1
