@@ -22,9 +22,9 @@ from sqlalchemy import select
 from config.queue_settings import QueueSettings
 from config.settings import Settings
 from ivr.channel import CallChannel
+from ivr.flow.menu import load_flow, menu_path
 from ivr.kamailio import EmbeddedKamailio, IvrNode
 from ivr.prompts.manifest import load_manifest, manifest_path
-from ivr.flow.menu import load_flow, menu_path
 from ivr.session import run_call
 from tests.ivr.fakes import fake_prompts
 from tests.ivr.sip.sipkit import (
