@@ -165,3 +165,33 @@ def test_no_agent_logged_in_callback_with_the_caller_id(
     assert request["number"] == "0812345678" and request["ticket_reference"]
     [entry] = ivr_services.live_queue.snapshot().entries
     assert entry.kind == "callback" and entry.entered_at == request["queue_position_at"]
+
+
+def test_danger_heard_in_the_transcript_stops_the_recording_and_queues_urgent(
+    ivr_services: Services, flow_config: FlowConfig, prompts: PromptLibrary
+) -> None:
+    available(ivr_services, "somchai")
+    dialler = FakeDialler({"somchai": ["answered"]})
+    channel = FakeChannel(
+        Caller(keys=[(0.3, "1")], speech=[(0.8, 3.0)], hangup_at=3.0), realtime=True
+    )
+    heard = {"done": False}
+
+    def urgent(call_id: str) -> bool:  # the node's follower of asr.partial events
+        if channel.now() > 1.5 and not heard["done"]:
+            heard["done"] = True
+            return True
+        return False
+
+    run_call(channel, ivr_services, flow_config, prompts, node="test-node",
+             clock=channel.monotonic, dialler=dialler, urgent=urgent)  # fmt: skip
+    path = steps(ivr_services)
+    assert path[:4] == ["greeting", "complaint", "complaint_recording", "urgent_heard"]
+    assert "agent_answered" in path and dialler.dialled == ["agent:somchai"]
+    with ivr_services.sessions() as session:
+        ticket = session.scalars(select(Ticket).where(Ticket.call_id == "call-1")).one()
+        mono = session.scalars(
+            select(Recording).where(Recording.channel.is_(None), Recording.call_id == "call-1")
+        ).one()
+    assert ticket.urgent and ticket.recording_id == mono.id and mono.complete
+    assert events(ivr_services, "call.queued")[0]["priority"] == "urgent"
