@@ -21,6 +21,12 @@ class SipOptions:
     rtp_high: int = 20000
     advertise: str | None = None  # HOTLINE_SIP_ADVERTISE: address put in Contact/SDP
     register_expires: int = 120  # HOTLINE_SIP_REGISTER_EXPIRES
+    # HOTLINE_IVR_MAX_OUTBOUND: outbound legs at once (agents, callbacks, result calls); above it
+    # ``dial`` fails at once without sending, so outbound work never crowds out inbound callers
+    max_outbound: int = 50
+    # HOTLINE_SIP_OUTBOUND_PROXY=host:port: where outbound INVITEs go (default: the registrar,
+    # i.e. Kamailio, which finds agents' phones and the trunk)
+    outbound_proxy: tuple[str, int] | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SipOptions:
@@ -45,6 +51,8 @@ class SipOptions:
             register_expires=int(
                 number(env, "HOTLINE_SIP_REGISTER_EXPIRES", cls.register_expires, 30)
             ),
+            max_outbound=positive(env, "HOTLINE_IVR_MAX_OUTBOUND", cls.max_outbound),
+            outbound_proxy=host_port(env, "HOTLINE_SIP_OUTBOUND_PROXY"),
         )
 
 

@@ -216,7 +216,7 @@ class CallbackService:
                 count += 1
         return count
 
-    def list(
+    def requests(
         self, *, states: tuple[str, ...] = ("pending", "dialling"), limit: int = 100
     ) -> list[dict[str, Any]]:
         with self._sessions() as session:

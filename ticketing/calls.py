@@ -110,6 +110,12 @@ class CallService:
             )
             session.add(recording)
             session.flush()
+            queued = session.scalar(  # the draft made when the caller joined the queue
+                select(Ticket).where(Ticket.call_id == call_id, Ticket.recording_id.is_(None))
+            )
+            if queued is not None:
+                queued.recording_id, queued.asr_status = recording.id, asr_status
+                return recording.id, ticket_to_dict(queued)
             ticket = self._tickets.create_in_session(
                 session,
                 NewTicket(

@@ -53,6 +53,16 @@ class QueueTiming:
     offer_after_seconds: float = 120.0
 
 
+def national_number(number: str | None) -> str | None:
+    """Caller ID as the caller would key it: +66 8x... / 66 8x... -> 08x... (digits only)."""
+    if not number:
+        return None
+    digits = "".join(c for c in number if c.isdigit())
+    if number.strip().startswith("+66") or (digits.startswith("66") and len(digits) >= 11):
+        digits = "0" + digits[2:]
+    return digits or None
+
+
 def callback_number_ok(digits: str) -> bool:
     """A Thai phone number to call back: 9 or 10 digits from 0 (landline or mobile)."""
     return digits.isdigit() and digits.startswith("0") and 9 <= len(digits) <= 10
@@ -222,8 +232,9 @@ class QueueFlow:
 
     # --- a callback request ----------------------------------------------------------------
     def _callback_start(self) -> list[Action]:
-        if self._caller_number and callback_number_ok(self._caller_number):
-            return self._confirm_number(self._caller_number)
+        number = national_number(self._caller_number)
+        if number and callback_number_ok(number):
+            return self._confirm_number(number)
         return self._key_number()
 
     def _confirm_number(self, digits: str) -> list[Action]:

@@ -22,9 +22,21 @@ from dataclasses import dataclass, field
 from config.sections import SipOptions
 from config.settings import Settings
 from ivr.channel import CallChannel
+from ivr.outbound import DialResult
 from ivr.sip.channel import SipChannel
-from ivr.sip.dialog import Action, CallOver, Dtmf, LocalParty, MoveMedia, Offered, StartMedia
+from ivr.sip.dialog import (
+    Action,
+    CallOver,
+    DialDone,
+    Dtmf,
+    LocalParty,
+    MoveMedia,
+    Offered,
+    Ringing,
+    StartMedia,
+)
 from ivr.sip.media_client import MediaClient, MediaHandle, MediaUnavailable, NoPortsAvailable
+from ivr.sip.outbound_node import NodeBridge, NodeDialler
 from ivr.sip.registration import Registration
 from ivr.sip.transaction import Send, retry_delay
 from ivr.sip.transport import Transport, UdpTransport
@@ -88,7 +100,8 @@ class _Leg:
 
 
 class SipNode:
-    """One IVR node: a SIP UA on ``settings.sip_bind:sip_port`` serving many calls at once.
+    """One IVR node: a SIP UA on ``settings.sip_bind:sip_port`` serving many calls at once, and
+    the ``ivr.outbound.Dialler`` of its flows (outbound legs via the registrar, bridges).
 
     ``transport`` (default: a UDP socket bound at ``run``), ``media`` (default: the node's media
     process) and ``clock`` are injected so tests can run the node without a socket.
@@ -140,6 +153,36 @@ class SipNode:
         self._lock = threading.RLock()  # the agent and the legs: receive loop and call threads
         self._media_retry_at = 0.0
         self._media_failures = 0
+        self.dialler = NodeDialler(self)
+
+    # ------------------------------------------------------------------ ivr.outbound.Dialler
+    def dial(
+        self,
+        target: str,
+        *,
+        caller_id: str,
+        ring_timeout: float,
+        cancel: threading.Event | None = None,
+        on_ringing: Callable[[], None] | None = None,
+    ) -> DialResult:
+        return self.dialler.dial(
+            target,
+            caller_id=caller_id,
+            ring_timeout=ring_timeout,
+            cancel=cancel,
+            on_ringing=on_ringing,
+        )
+
+    def bridge(
+        self,
+        a: CallChannel,
+        b: CallChannel,
+        on_audio: Callable[[str, bytes], None] | None = None,
+    ) -> NodeBridge:
+        return self.dialler.bridge(a, b, on_audio)
+
+    def _register_leg(self, call_id: str, handle: MediaHandle, channel: SipChannel) -> None:
+        self._legs[call_id] = _Leg(handle, channel)
 
     # ------------------------------------------------------------------ figures
     @property
@@ -216,6 +259,8 @@ class SipNode:
                 self._offer(action, now)
             elif isinstance(action, CallOver):
                 self._call_over(action)
+            elif isinstance(action, Ringing | DialDone):
+                self.dialler.on_action(action)
             else:
                 leg = self._legs.get(action.call_id)
                 if leg is None:

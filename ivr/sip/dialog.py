@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from enum import Enum
 
+from ivr.outbound import DialOutcome
 from ivr.sip import message as sipmsg
 from ivr.sip.message import SipRequest, SipSyntaxError
 from ivr.sip.sdp import SdpOffer, build_sdp
@@ -114,7 +115,23 @@ class CallOver:
     reason: str
 
 
-Action = Send | Offered | StartMedia | MoveMedia | Dtmf | CallOver
+@dataclass(frozen=True)
+class Ringing:
+    """The first 180/183 of an outbound call (``ivr.sip.uac``)."""
+
+    call_id: str
+
+
+@dataclass(frozen=True)
+class DialDone:
+    """An outbound INVITE's outcome: ANSWERED (media started) or why not."""
+
+    call_id: str
+    outcome: DialOutcome
+    status: int | None
+
+
+Action = Send | Offered | StartMedia | MoveMedia | Dtmf | CallOver | Ringing | DialDone
 
 
 @dataclass(frozen=True)
@@ -157,6 +174,7 @@ class Call:
     def __post_init__(self) -> None:
         self.call_id = self.invite.call_id
         self.invite_cseq = self.invite.cseq[0]
+        self.local_cseq = self.invite_cseq  # our in-dialog requests (re-INVITE, BYE) count on
         self.event_payload_type = self.offer.first_of(("TELEPHONE-EVENT",))
         self.dialog = dialog_from_invite(self.invite, self.local_tag)
 
@@ -240,7 +258,7 @@ class Call:
     def _bye(self) -> Send:
         branch = f"z9hG4bK{uuid.uuid4().hex[:20]}"
         request = build_bye(
-            self.dialog, self.invite_cseq + 1, self.local.address, self.local.port, branch
+            self.dialog, self.local_cseq + 1, self.local.address, self.local.port, branch
         )
         try:
             destination = self.dialog.next_hop()

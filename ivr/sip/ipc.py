@@ -33,6 +33,9 @@ class Kind(IntEnum):
     CLOSE = 6  # stream id
     STATS = 7  # ask for the send-interval histogram (and reset it)
     QUIT = 8
+    BRIDGE = 9  # two stream ids: relay RTP between them (ivr.sip.relay)
+    UNBRIDGE = 10  # stream id: back to separate legs
+    RELAY_FLAGS = 11  # stream id, muted, held
     # media -> node
     BATCH = 20  # caller audio and playback watermarks of every active stream
     DTMF = 21  # stream id, key

@@ -22,7 +22,7 @@ import sys
 import time
 
 from ivr.channel import FRAME_BYTES, FRAME_MS, SAMPLE_RATE
-from ivr.sip import g711, ipc, rtp
+from ivr.sip import g711, ipc, relay, rtp
 from ivr.sip.ipc import Kind
 from ivr.sip.reorder import Reorder
 
@@ -70,6 +70,7 @@ class RtpStream:
         self._reorder: Reorder[tuple[int, bytes]] = Reorder()
         self._frame = SAMPLES_PER_FRAME  # bytes per caller packet (for filling a lost one)
         self.foreign = 0  # packets dropped: not from the caller's address
+        self.relay: relay.Relay | None = None  # bridged to another stream (ivr.sip.relay)
 
     def start(self, start: ipc.StartStream, now: float) -> None:
         self.move(start.remote)
@@ -103,6 +104,8 @@ class RtpStream:
         """The next 20 ms packet (queued audio, else silence to keep the stream alive)."""
         if self.remote is None:
             return None
+        if self.relay is not None and not self.relay.held:
+            return relay.next_packet(self)
         out = self._out
         if out:
             chunk = out[0]
@@ -150,6 +153,8 @@ class RtpStream:
             elif payload_type not in (g711.PCMU, g711.PCMA):
                 return None
         self.last_rx = now
+        if self.relay is not None:
+            relay.forward(self, data)
         if latch:
             self._peer = source  # only once the packet is real RTP
         if ssrc != self._in_ssrc:
@@ -389,7 +394,7 @@ class MediaLoop:
             self.histogram = array.array("q", bytes(8 * (JITTER_BINS + 1)))
         elif kind is Kind.QUIT:
             self._running = False
-        else:
+        elif not relay.on_message(self.streams, kind, payload):
             log.warning("media process: unexpected %s message", kind.name)
 
     def _open(self, stream_id: int, port: int) -> None:
@@ -406,6 +411,7 @@ class MediaLoop:
         stream = self.streams.pop(stream_id, None)
         if stream is None:
             return
+        relay.unbridge(stream)
         with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(stream.sock)
         stream.close()
@@ -435,12 +441,8 @@ def media_main(control: socket.socket, rtp_timeout: float, parent_pid: int, log_
 
 
 def _raise_priority() -> None:
-    """Ask the kernel to run the pacer before the node's call threads when the CPU is contended.
-
-    Like Asterisk's ``-p``: the 20 ms clock matters more than any single call's database write.
-    Needs CAP_SYS_NICE (root, or ``AmbientCapabilities=CAP_SYS_NICE`` in a systemd unit); without
-    it the media process keeps its normal priority, which is logged once.
-    """
+    """Run the pacer before the node's call threads on a busy CPU (like Asterisk's ``-p``);
+    needs CAP_SYS_NICE (systemd ``AmbientCapabilities``), else normal priority, logged once."""
     try:
         os.setpriority(os.PRIO_PROCESS, 0, MEDIA_NICE)
     except OSError as exc:

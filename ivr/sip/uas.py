@@ -20,8 +20,10 @@ from ivr.sip import message as sipmsg
 from ivr.sip.dialog import Action, Call, CallState, Dtmf, LocalParty, MoveMedia, Offered
 from ivr.sip.message import SipRequest, SipResponse, SipSyntaxError
 from ivr.sip.registration import Registration
+from ivr.sip.reinvite import ReInvite
 from ivr.sip.sdp import parse_sdp
 from ivr.sip.transaction import RECENT_SECONDS, Retransmit, Send
+from ivr.sip.uac import OutboundCall, OutState
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,9 @@ class UserAgent:
         self.calls: dict[str, Call] = {}
         self._recent: dict[str, tuple[float, Send | None]] = {}  # ended: expiry, last answer
         self._byes: dict[str, Retransmit] = {}  # our BYEs awaiting their answer, by Call-ID
+        self.outbound: dict[str, OutboundCall] = {}  # our INVITEs (agents, trunk), by Call-ID
+        self._outbound_expiry: dict[str, float] = {}  # ended: kept for retransmitted finals
+        self._holds: dict[str, ReInvite] = {}  # re-INVITEs to inbound callers (hold/resume)
         self._session_ids = random.randrange(1, 1 << 30)
         self.answered_total = 0
         self.rejected_busy = 0
@@ -95,6 +100,9 @@ class UserAgent:
         cseq, _ = request.cseq
         call = self.calls.get(call_id)
         method = request.method
+        outbound = self.outbound.get(call_id)
+        if outbound is not None and method != "CANCEL":
+            return outbound.on_request(request, source, now)
         if method == "INVITE":
             return self._on_invite(request, call, cseq, source)
         if method == "ACK":
@@ -208,6 +216,12 @@ class UserAgent:
         registration = self.registration
         if method == "REGISTER" and registration is not None and registration.expects(call_id):
             return list(registration.on_response(response, now))
+        outbound = self.outbound.get(call_id)
+        if outbound is not None:
+            return outbound.on_response(response, now)
+        hold = self._holds.get(call_id)
+        if method == "INVITE" and hold is not None and response.cseq[0] == hold.cseq:
+            return list(hold.on_response(response))
         if method == "BYE" and response.status >= 200:
             self._byes.pop(call_id, None)
         return []
@@ -236,8 +250,35 @@ class UserAgent:
             self.answered_total += 1
         return actions
 
+    def dial(self, call: OutboundCall, now: float) -> list[Action]:
+        """Send a new outbound INVITE; its answers and requests are routed to it from now on."""
+        self.outbound[call.call_id] = call
+        return call.start(now)
+
+    @property
+    def outbound_active(self) -> int:
+        return sum(1 for call in self.outbound.values() if call.state is not OutState.ENDED)
+
+    def hold(self, call_id: str, on: bool, now: float) -> list[Action]:
+        """re-INVITE ``a=sendonly`` (on) / ``a=sendrecv`` (off) to a confirmed call's far end."""
+        outbound = self.outbound.get(call_id)
+        if outbound is not None:
+            return outbound.hold(on, now)
+        call = self.calls.get(call_id)
+        if call is None or call.state is not CallState.CONFIRMED:
+            return []
+        call.local_cseq += 1
+        self._session_ids += 1
+        sdp = _with_direction(call.answer_sdp, "sendonly" if on else "sendrecv", self._session_ids)
+        hold = ReInvite.start(call.dialog, self.local, call.local_cseq, sdp, now)
+        self._holds[call_id] = hold
+        return [hold.retransmit.send]
+
     def hangup(self, call_id: str, reason: str, now: float) -> list[Action]:
         """We end the call ('hangup', 'rtp_timeout', 'error'): BYE, or 480 before the answer."""
+        outbound = self.outbound.get(call_id)
+        if outbound is not None:
+            return outbound.hangup(reason, now)
         call = self.calls.get(call_id)
         return self._end(call, reason, now) if call is not None else []
 
@@ -268,6 +309,16 @@ class UserAgent:
                 actions.append(bye.send)
         for call_id in [k for k, (expiry, _) in self._recent.items() if expiry < now]:
             del self._recent[call_id]
+        for hold in list(self._holds.values()):
+            actions += hold.tick(now)
+            if hold.done:
+                self._holds.pop(hold.dialog.call_id, None)
+        for outbound in list(self.outbound.values()):
+            actions += outbound.tick(now)
+            if outbound.state is OutState.ENDED and outbound.bye is None:
+                expiry = self._outbound_expiry.setdefault(outbound.call_id, now + RECENT_SECONDS)
+                if expiry < now:
+                    del self.outbound[outbound.call_id], self._outbound_expiry[outbound.call_id]
         return actions
 
     def shutdown(self, now: float) -> list[Action]:
@@ -275,6 +326,8 @@ class UserAgent:
         actions: list[Action] = []
         for call in list(self.calls.values()):
             actions += self._end(call, "hangup", now)
+        for outbound in list(self.outbound.values()):
+            actions += outbound.hangup("hangup", now)
         if self.registration is not None:
             actions += self.registration.deregister()
         return actions
@@ -302,6 +355,21 @@ def _info_keys(call_id: str, body: bytes) -> list[Action]:
         if name.strip().lower() == "signal" and len(key) == 1 and key in "0123456789*#":
             keys.append(Dtmf(call_id, key))
     return keys
+
+
+def _with_direction(sdp: str, direction: str, version: int) -> str:
+    """Our answer SDP again with a new direction attribute and a higher o= version."""
+    lines = []
+    for line in sdp.split("\r\n"):
+        if line.startswith("o="):
+            parts = line.split()
+            if len(parts) >= 3:
+                parts[2] = str(version)
+            line = " ".join(parts)
+        elif line in ("a=sendrecv", "a=sendonly", "a=recvonly", "a=inactive"):
+            line = f"a={direction}"
+        lines.append(line)
+    return "\r\n".join(lines)
 
 
 def _tag() -> str:

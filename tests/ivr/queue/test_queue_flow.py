@@ -32,7 +32,7 @@ from ivr.flow.events import (
 )
 from ivr.flow.machine import CallFlow, CallState
 from ivr.flow.menu import FlowConfig
-from ivr.flow.queue_states import HOLD_MUSIC, QueueTiming, callback_number_ok
+from ivr.flow.queue_states import HOLD_MUSIC, QueueTiming, callback_number_ok, national_number
 
 
 def plays(actions: list[Action]) -> list[str]:
@@ -215,6 +215,15 @@ def test_danger_while_recording_goes_to_the_head_as_urgent(flow: CallFlow, trigg
     assert flow.reference == "6900000018"
 
 
+def test_callback_to_the_caller_id_in_international_form(flow: CallFlow) -> None:
+    queued(flow, caller="+66812345678")
+    send(flow, status(agents=0))
+    confirm = send(flow, Digit("2"))
+    assert plays(confirm)[1:-1] == [f"digit_{d}" for d in "0812345678"]
+
+
 def test_callback_numbers() -> None:
+    assert national_number("+66812345678") == "0812345678"
+    assert national_number("0812345678") == "0812345678" and national_number(None) is None
     assert callback_number_ok("0812345678") and callback_number_ok("021234567")
     assert not callback_number_ok("812345678") and not callback_number_ok("08123456789")
