@@ -305,10 +305,10 @@ class QueueReads:
         """The callback requests still to do (pending, being dialled) and today's finished ones,
         in the callers' order in line; the number masked for roles that see numbers masked."""
         since = bangkok_day_start(self._clock())
-        active = self._callbacks.list(limit=limit)
+        active = self._callbacks.requests(states=("pending", "offered", "dialling"), limit=limit)
         done = [
             c
-            for c in self._callbacks.list(states=("done", "failed"), limit=limit)
+            for c in self._callbacks.requests(states=("done", "failed"), limit=limit)
             if c["updated_at"] >= since
         ]
         full = actor.sees_personal_data
