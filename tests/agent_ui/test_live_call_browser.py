@@ -147,6 +147,15 @@ def test_a_live_call_on_the_console_and_the_wallboard(
     assert stored["description"] == "ไฟถนนหน้าบ้านดับสามวัน"
     assert services.presence.store.get("somchai").state.value == "on_call"  # still talking
 
+    # A reload mid-call finds the call again (presence names it; the calls record its draft).
+    console.reload()
+    console.wait_for_selector("#live-status.on")
+    console.wait_for_selector("#call-pop[data-phase=connected]")
+    assert console.text_content("#call-caller") == "••••••5678"
+    console.wait_for_function(
+        "(r) => document.getElementById('t-ref').textContent === r", arg=reference
+    )
+
     # The caller hangs up: wrap-up with its countdown, ended early by the agent.
     services.call_queue.conversation_ended("c1", talk_seconds=40, hold_seconds=0)
     services.calls.end_call("c1", "bye", abandoned=False)

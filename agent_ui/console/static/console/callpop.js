@@ -42,6 +42,17 @@ function pop(data) {
 }
 
 /* Call events name the call; the ASR's partials name the call's draft. */
+/* After a reload mid-call: the presence names the call; the calls record gives its draft. */
+export async function resumeCall(presence) {
+  if (state.call || !presence.call_id || !["on_call", "wrap_up"].includes(presence.state)) { return; }
+  const data = await H.api("GET", "/api/v1/calls?limit=20");
+  const call = data.items.find((c) => c.id === presence.call_id);
+  if (!call || state.call) { return; }
+  const digits = (call.caller || "").replace(/\D/g, "");
+  pop({ call_id: call.id, ticket_reference: call.ticket_reference, caller_masked: digits ? "••••••" + digits.slice(-4) : null, earlier_references: [] });
+  setPhase(presence.state === "on_call" ? "connected" : "ended");
+}
+
 function mine(data) {
   const call = state.call;
   return !!call && ((data.call_id && data.call_id === call.call_id) || (!data.call_id && !!data.reference && data.reference === call.ticket_reference));

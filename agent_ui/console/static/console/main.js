@@ -6,7 +6,7 @@ import { loadQueue, refreshQueue, currentItems, renderList, move, runSearch, lea
 import { openTicket, renderTicket, highlight, followPlayback, formChanges, save, reloadTicket } from "./ticket.js";
 import { confirmTicket, routeTicket, resolveTicket, duplicateTicket, rejectTicket, reopenTicket, addUpdate } from "./actions.js";
 import { loadPresence, onPresenceEvent, wirePresence, myName } from "./presence.js";
-import { onCallEvent, onCallPresence, dismissCall, isLiveDraft, mergeLiveDraft } from "./callpop.js";
+import { onCallEvent, onCallPresence, dismissCall, isLiveDraft, mergeLiveDraft, resumeCall } from "./callpop.js";
 import { loadCallbacks, onCallbacksEvent } from "./callbacks.js";
 
 // --- live events ----------------------------------------------------------------------------
@@ -95,7 +95,11 @@ export async function main() {
   $("call-dismiss").addEventListener("click", dismissCall);
   await loadCatalog();
   // On every (re)connect: what may have changed while the stream was down.
-  H.live(onEvent, () => { refreshQueue(); loadPresence().catch(showError); loadCallbacks().catch(showError); });
+  H.live(onEvent, () => {
+    refreshQueue();
+    loadPresence().then(() => state.presence && resumeCall(state.presence)).catch(showError);
+    loadCallbacks().catch(showError);
+  });
   await loadQueue();
   const initial = document.querySelector(".console").dataset.initialReference;
   if (initial) { await openTicket(initial); } else { $("queue-list").focus(); }
