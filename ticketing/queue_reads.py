@@ -19,6 +19,8 @@ T is ``HOTLINE_SL_SECONDS`` (``Settings.queue.sl_seconds``, default 20).
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -43,6 +45,10 @@ from ticketing.timeutil import as_utc, bangkok_day_start, utcnow
 
 log = logging.getLogger(__name__)
 
+# A burst of events makes every open wallboard reload at once; they share one computation.
+# Below the page's reload delay (wallboard.js: 250 ms after an event), so a reload always sees
+# figures computed after the event that caused it.
+CACHE_SECONDS = 0.2
 STALE_CALL = timedelta(hours=2)  # an open call older than this is a crashed node's leftover
 HANDLING = frozenset({AgentState.ON_CALL.value, AgentState.WRAP_UP.value})
 IDLE = frozenset({AgentState.AVAILABLE.value, AgentState.RINGING.value})
@@ -137,9 +143,23 @@ class QueueReads:
         self._callbacks = callbacks
         self.sl_seconds = sl_seconds
         self._clock = clock
+        self.cache_seconds = CACHE_SECONDS
+        self._cached: tuple[float, dict[str, Any]] | None = None
+        self._lock = threading.Lock()
 
     # --- the wallboard ---------------------------------------------------------------------------
     def wallboard(self) -> dict[str, Any]:
+        """The figures, computed at most once per :data:`CACHE_SECONDS` in a process: every
+        supervisor's page reloads on the same events, and they share the one answer."""
+        with self._lock:
+            cached = self._cached
+            if cached is not None and time.monotonic() - cached[0] < self.cache_seconds:
+                return cached[1]
+            figures = self._wallboard()
+            self._cached = (time.monotonic(), figures)
+            return figures
+
+    def _wallboard(self) -> dict[str, Any]:
         now = self._clock()
         start = bangkok_day_start(now)
         live = self._live(now)
