@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ticketing.agents import AgentPresenceService
-from ticketing.call_queue_model import Call
+from ticketing.models import Call
 from ticketing.presence import AgentPresence, AgentState, Presence
 from ticketing.timeutil import as_utc, utcnow
 

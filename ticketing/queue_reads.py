@@ -11,7 +11,7 @@ follow the definitions the wallboard shows next to each tile:
   answered calls whose conversation has ended;
 * occupancy = handle time / (handle + idle), from the agents' state history: on a call and
   wrap-up are handling, available and ringing are idle (waiting for work); break and offline
-  count as neither.
+  count as neither (refreshed every 10 s: a day's history is the largest read).
 
 T is ``HOTLINE_SL_SECONDS`` (``Settings.queue.sl_seconds``, default 20).
 """
@@ -25,23 +25,24 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ticketing.actors import Actor
-from ticketing.agent_history_model import AgentStateChange
-from ticketing.call_queue import CallQueueRecords
-from ticketing.call_queue_model import Call
-from ticketing.callbacks import CallbackService
 from ticketing.errors import DomainError
 from ticketing.live_queue import LiveQueue, QueueSnapshot
 from ticketing.masking import mask_digits
+from ticketing.models import AgentStateChange, Call
 from ticketing.presence import AgentState
 from ticketing.presence_store import PresenceStore
 from ticketing.serialize import iso
 from ticketing.timeutil import as_utc, bangkok_day_start, utcnow
+
+if TYPE_CHECKING:  # at run time they come in through the container (import order: models first)
+    from ticketing.call_queue import CallQueueRecords
+    from ticketing.callbacks import CallbackService
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +50,13 @@ log = logging.getLogger(__name__)
 # Below the page's reload delay (wallboard.js: 250 ms after an event), so a reload always sees
 # figures computed after the event that caused it.
 CACHE_SECONDS = 0.2
+HISTORY_SECONDS = 10.0  # occupancy and per-agent handle / idle time: refreshed this often
 STALE_CALL = timedelta(hours=2)  # an open call older than this is a crashed node's leftover
 HANDLING = frozenset({AgentState.ON_CALL.value, AgentState.WRAP_UP.value})
 IDLE = frozenset({AgentState.AVAILABLE.value, AgentState.RINGING.value})
+
+
+StateTime = dict[str, dict[str, float]]  # agent -> state -> seconds today
 
 
 @dataclass(frozen=True)
@@ -144,7 +149,9 @@ class QueueReads:
         self.sl_seconds = sl_seconds
         self._clock = clock
         self.cache_seconds = CACHE_SECONDS
+        self.history_seconds = HISTORY_SECONDS
         self._cached: tuple[float, dict[str, Any]] | None = None
+        self._history: tuple[datetime, datetime, StateTime] | None = None
         self._lock = threading.Lock()
 
     # --- the wallboard ---------------------------------------------------------------------------
@@ -166,20 +173,8 @@ class QueueReads:
         with self._sessions() as session:
             calls = self._queued_today(session, start)
             open_calls, bridged = self._open_calls(session, now)
-            history = list(
-                session.execute(
-                    select(
-                        AgentStateChange.username,
-                        AgentStateChange.state,
-                        AgentStateChange.previous,
-                        AgentStateChange.at,
-                    )
-                    .where(AgentStateChange.at >= start)
-                    .order_by(AgentStateChange.at, AgentStateChange.id)
-                ).all()
-            )
+            spent = self._state_time(session, start, now)
         today = today_figures(calls, self.sl_seconds)
-        spent = state_time(history, start, now)
         waiting = live["callers_waiting"] or 0
         return {
             "generated_at": now.isoformat(),
@@ -190,6 +185,30 @@ class QueueReads:
             "today": {**today, "occupancy": occupancy(_summed(spent.values()))},
             "agents": self._per_agent(calls, spent, live["agents"]),
         }
+
+    def _state_time(self, session: Session, start: datetime, now: datetime) -> StateTime:
+        """Today's time in states per agent, read again at most every :data:`HISTORY_SECONDS`
+        (a day's history is the wallboard's largest read; the ratios it gives move slowly)."""
+        cached = self._history
+        if (
+            cached is not None
+            and cached[0] == start
+            and (now - cached[1]).total_seconds() < self.history_seconds
+        ):
+            return cached[2]
+        rows = session.execute(
+            select(
+                AgentStateChange.username,
+                AgentStateChange.state,
+                AgentStateChange.previous,
+                AgentStateChange.at,
+            )
+            .where(AgentStateChange.at >= start)
+            .order_by(AgentStateChange.at, AgentStateChange.id)
+        ).all()
+        spent = state_time(rows, start, now)
+        self._history = (start, now, spent)
+        return spent
 
     def metric_facts(self) -> tuple[dict[str, Any], list[QueuedCall]]:
         """For ``/metrics``: the live queue now and the calls that entered it today."""
@@ -277,10 +296,14 @@ class QueueReads:
         spent: dict[str, dict[str, float]],
         live: dict[str, dict[str, Any]],
     ) -> list[dict[str, Any]]:
-        names = sorted(set(live) | set(spent) | {c.agent for c in calls if c.agent})
+        answered: dict[str, list[QueuedCall]] = defaultdict(list)
+        for call in calls:
+            if call.agent and call.answered:
+                answered[call.agent].append(call)
+        names = sorted(set(live) | set(spent) | set(answered))
         rows = []
         for name in names:
-            mine = [c for c in calls if c.agent == name and c.answered]
+            mine = answered.get(name, [])
             handled = [c.handle_seconds for c in mine if c.handle_seconds is not None]
             states = spent.get(name, {})
             rows.append(

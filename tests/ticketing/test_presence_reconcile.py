@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
-from ticketing.agent_history_model import AgentStateChange
-from ticketing.call_queue_model import Call
 from ticketing.container import Services
+from ticketing.models import AgentStateChange, Call
 from ticketing.presence import AgentState
 from ticketing.presence_reconcile import PresenceReconciler
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 
 from ticketing.actors import Actor
-from ticketing.call_queue_model import Call
 from ticketing.container import Services
 from ticketing.live_queue import QueueEntry
+from ticketing.models import Call
 from ticketing.queue_metrics import queue_metrics_text
 from ticketing.queue_reads import QueuedCall, occupancy, state_time, today_figures
 
