@@ -7,6 +7,7 @@ from starlette.testclient import TestClient
 
 from ticketing.container import Services
 from ticketing.presence import AgentState
+from ticketing.timeutil import utcnow
 
 
 def _answered_call(services: Services, call_id: str, agent: str) -> None:
@@ -73,3 +74,13 @@ def test_queue_figures_in_metrics(client: TestClient, services: Services) -> Non
     ):
         assert f"\n{name}" in body, name
     assert "hotline_queue_answered_total 1.0" in body
+
+
+def test_agents_gauge_follows_changes_made_by_other_processes(
+    client: TestClient, services: Services
+) -> None:
+    # As an IVR node does it: the live store changes in another process, not this one's gauge.
+    services.presence.store.apply("nodeagent", lambda m: m.request(AgentState.AVAILABLE, utcnow()))
+    services.presence.store.apply("nodeagent2", lambda m: m.request(AgentState.AVAILABLE, utcnow()))
+    body = client.get("/metrics").text
+    assert 'hotline_agents{state="available"} 2.0' in body
