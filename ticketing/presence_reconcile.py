@@ -8,9 +8,10 @@ live store knows, it compares the shown state with the facts:
   is younger than :data:`STALE_CALL` (a node that crashed never writes ``ended_at``); a ring is
   over once it is older than the ring time plus :data:`RING_GRACE_SECONDS` (the node moves an
   unanswered agent on after the ring time: if it has not, it is gone);
-* **phone registrations**, when a source is given (Kamailio's location table through
-  ``ticketing.sip_registrations``): an agent with no registered phone and no call is offline.
-  Without a source, registrations are not judged (no one is made offline on a guess).
+* **phone registrations**, when a source is given (the scheduler gives Kamailio's location table
+  through ``ticketing.sip_registrations``, :func:`phone_registrations`): an agent with no
+  registered phone and no call is offline. Without a source, or when it cannot be read,
+  registrations are not judged (no one is made offline on a guess).
 
 Moves follow :meth:`ticketing.presence.AgentPresence.reconcile`: ringing with no call ->
 available; on a call with no call -> wrap-up (what an agent expects after a call); no phone ->
@@ -31,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ticketing.agents import AgentPresenceService
 from ticketing.models import Call
 from ticketing.presence import AgentPresence, AgentState, Presence
+from ticketing.sip_registrations import SipRegistrations
 from ticketing.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -71,7 +73,7 @@ class PresenceReconciler:
     def run(self, fence: object = None) -> int:
         """One pass over every agent; returns how many were corrected."""
         agents = self._presence.store.all()
-        registered = self._registered() if self._registered is not None else None
+        registered = self._registrations()
         facts = self._calls({p.call_id for p in agents if p.call_id and p.state in IN_CALL})
         corrected = 0
         for before in agents:
@@ -101,6 +103,17 @@ class PresenceReconciler:
                     "registered" if phone else "not registered",
                 )
         return corrected
+
+    def _registrations(self) -> set[str] | None:
+        """The users with a registered phone; None (not judged) without a source or when it
+        cannot be read (a database hiccup never makes everyone offline)."""
+        if self._registered is None:
+            return None
+        try:
+            return self._registered()
+        except Exception:
+            log.exception("presence reconciler: phone registrations unreadable; not judged")
+            return None
 
     def _calls(self, call_ids: set[str]) -> dict[str, CallFact]:
         if not call_ids:
@@ -141,3 +154,11 @@ def _reconcile(machine: AgentPresence, now: datetime, in_call: bool, registered:
         if not change.why.startswith("reconciled"):
             why = f"reconciled: {change.why} (the call is gone: lost BYE or node down)"
             machine.changes[index] = replace(change, why=why)
+
+
+def phone_registrations(
+    sessions: sessionmaker[Session], clock: Callable[[], datetime] = utcnow
+) -> RegisteredUsers:
+    """The registration source of the scheduler's reconciler: Kamailio's location table."""
+    registrations = SipRegistrations(sessions)
+    return lambda: set(registrations.registered_users(clock()))

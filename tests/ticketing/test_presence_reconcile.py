@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 
 from ticketing.container import Services
-from ticketing.models import AgentStateChange, Call
+from ticketing.models import AgentStateChange, Call, SipLocation
 from ticketing.presence import AgentState
 from ticketing.presence_reconcile import PresenceReconciler
 
@@ -91,10 +91,27 @@ def test_no_registered_phone_means_offline_once_the_call_is_over(services: Servi
 
 
 def test_the_scheduler_runs_the_reconciler_each_quick_pass(services: Services) -> None:
+    """With Kamailio's location table as the registration source (what the scheduler uses)."""
     from ticketing.scheduler_cli import scheduler_quick_jobs
 
     _on_call(services, "somchai", "c1")
+    services.presence.request_state("malee", "agent", AgentState.AVAILABLE)
+    with services.sessions.begin() as session:  # somchai's phone is registered, malee's is not
+        later = datetime.now(UTC) + timedelta(minutes=10)
+        session.add(SipLocation(username="somchai", contact="sip:somchai@127.0.0.9", expires=later))
     services.calls.end_call("c1", "bye", abandoned=False)
     jobs = dict(scheduler_quick_jobs(services.settings, services))
-    assert jobs["presence-reconcile"](lambda session: None) == 1
+    assert jobs["presence-reconcile"](lambda session: None) == 2
     assert services.presence.store.get("somchai").state is AgentState.WRAP_UP
+    assert services.presence.store.get("malee").state is AgentState.OFFLINE
+
+
+def test_an_unreadable_registration_source_judges_no_one(services: Services) -> None:
+    services.presence.request_state("somchai", "agent", AgentState.AVAILABLE)
+
+    def broken() -> set[str]:
+        raise RuntimeError("database hiccup")
+
+    reconciler = PresenceReconciler(services.presence, services.sessions, registered_users=broken)
+    assert reconciler.run() == 0
+    assert services.presence.store.get("somchai").state is AgentState.AVAILABLE
