@@ -156,7 +156,9 @@ class AgentPresenceService:
                     )
                 )
                 record_event(
-                    session, "agent.state", {**presence_view(p), "previous": change.previous.value}
+                    session,
+                    "agent.state",
+                    {**presence_view(p), "previous": change.previous.value, "why": change.why},
                 )
         if self._after_commit is not None:
             self._after_commit()

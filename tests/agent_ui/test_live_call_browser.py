@@ -181,6 +181,8 @@ def test_a_live_call_on_the_console_and_the_wallboard(
     services.calls.end_call("c2", "node lost", abandoned=True)
     assert PresenceReconciler(services.presence, services.sessions).run() == 1
     wait_state(console, "available")
+    console.wait_for_selector("#toast:not([hidden])")
+    assert "ระบบปรับสถานะ" in str(console.text_content("#toast"))
     board.wait_for_function(
         "() => document.querySelector('[data-sub=wb_agents]').textContent.includes('สายเข้า 0')"
     )

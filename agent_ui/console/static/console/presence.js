@@ -54,7 +54,14 @@ async function request(body) {
 
 export function onPresenceEvent(msg) {
   const data = msg.data || {};
-  if (msg.type === "agent.state" && data.username === myName() && role === "agent") { showPresence(data); }
+  if (msg.type === "agent.state" && data.username === myName() && role === "agent") {
+    showPresence(data);
+    // The system corrected the state (the reconciler): say why, so it is not a mystery.
+    const why = String(data.why || "");
+    if (why.startsWith("reconciled")) {
+      H.toast(why.includes("registration") ? "โทรศัพท์ของคุณไม่ได้ลงทะเบียนกับระบบ สถานะจึงเป็นออฟไลน์ ตรวจสอบโทรศัพท์แล้วกด “พร้อมรับสาย” อีกครั้ง" : "ระบบปรับสถานะของคุณให้ตรงกับสายที่มีอยู่จริง (สายก่อนหน้าจบแล้ว)", "bad");
+    }
+  }
 }
 
 export function wirePresence() {
