@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 WAIT_SLICE_SECONDS = 0.1  # the call's thread drains the buffers this often
 STREAM_FRAMES = 8  # 160 ms of audio per XADD
+COMMAND_SLICES = 5  # commands for the call (a transfer) are looked for every 0.5 s
 
 
 class BridgeLike(Protocol):
@@ -70,6 +71,7 @@ class Conversation:
         self._writer: WavWriter | None = None
         self.path = ""
         self.bridge: BridgeLike | None = None
+        self.command: object | None = None
 
     def on_audio(self, side: str, pcm: bytes) -> None:
         """The relay's thread: buffer only."""
@@ -78,15 +80,28 @@ class Conversation:
             with self._lock:
                 leg.pending += pcm
 
-    def run(self, dialler: Bridging, caller: CallChannel, agent: CallChannel) -> str | None:
-        """Bridge, record and stream until a leg ends; returns "a" (caller) or "b" (agent)."""
+    def run(
+        self,
+        dialler: Bridging,
+        caller: CallChannel,
+        agent: CallChannel,
+        commands: Callable[[], object | None] | None = None,
+    ) -> str | None:
+        """Bridge, record and stream until a leg ends; returns "a" (caller) or "b" (agent), or
+        None when ``commands`` returned one (kept in ``self.command``: a transfer)."""
         self.bridge = dialler.bridge(caller, agent, on_audio=self.on_audio)
         self._open()
         ended: str | None = None
+        slices = 0
         try:
             while ended is None:
                 ended = self.bridge.wait(WAIT_SLICE_SECONDS)
                 self._drain(final=False)
+                slices += 1
+                if ended is None and commands is not None and slices % COMMAND_SLICES == 0:
+                    self.command = commands()
+                    if self.command is not None:
+                        break
         finally:
             self._drain(final=True)
             self._close()

@@ -11,10 +11,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.agent_states import AgentStatesConfig, load_agent_states
 from config.catalog import Catalog, load_catalog
+from config.hubs import load_hubs
 from config.settings import Settings
 from ticketing.agency_work import AgencyWork, routing_notifier
 from ticketing.agents import AgentPresenceService
 from ticketing.audio_queue import AudioQueue
+from ticketing.call_commands import CallCommands
 from ticketing.call_queue import CallQueueRecords
 from ticketing.callbacks import CallbackService
 from ticketing.calls import CallService
@@ -59,6 +61,7 @@ class Services:
     live_queue: LiveQueue
     call_queue: CallQueueRecords
     callbacks: CallbackService
+    call_commands: CallCommands
     console_reads: ConsoleReads
 
     def close(self) -> None:
@@ -129,6 +132,7 @@ def build_services(
             retry_seconds=settings.queue.callback_retry_seconds,
         ),
         console_reads=ConsoleReads(sessions),
+        call_commands=CallCommands(sessions, client, load_hubs(settings.config_dir)),
     )
     if start_relay:
         relay.start()
