@@ -22,11 +22,11 @@ import threading
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 from config.queue_settings import QueueSettings
 from ivr.channel import CallChannel
-from ivr.conversation import Conversation
+from ivr.conversation import Conversation, DiallerLike, DialResultLike
 from ivr.flow.events import (
     AgentAnswered,
     CallerHungUp,
@@ -59,31 +59,6 @@ HOTLINE_CALLER_ID = "1567"  # what the agent's phone shows (the number is on the
 _SKIP = frozenset({"busy", "unreachable", "rejected", "failed"})
 _LOST_REASONS = frozenset({"rtp_timeout", "no_ack", "error"})
 _IVR = Actor.system("ivr")
-
-
-class _DialResult(Protocol):
-    @property
-    def outcome(self) -> str: ...
-    @property
-    def channel(self) -> CallChannel | None: ...
-
-
-class DiallerLike(Protocol):
-    """What the queue needs of :class:`ivr.outbound.Dialler` (the SIP node implements it)."""
-
-    def dial(
-        self,
-        target: str,
-        *,
-        caller_id: str,
-        ring_timeout: float,
-        cancel: threading.Event | None = None,
-        on_ringing: Callable[[], None] | None = None,
-    ) -> Any: ...
-
-    def bridge(
-        self, a: CallChannel, b: CallChannel, on_audio: Callable[[str, bytes], None] | None = None
-    ) -> Any: ...
 
 
 class QueueCall:
@@ -298,7 +273,7 @@ class QueueCall:
                 self.call_id, self._token, lease_seconds=self._ring_timeout + OFFER_LEASE_SECONDS
             )
             self._notify_ringing(agent)
-            result: _DialResult = self._dialler.dial(
+            result: DialResultLike = self._dialler.dial(
                 f"agent:{agent}",
                 caller_id=HOTLINE_CALLER_ID,
                 ring_timeout=self._ring_timeout,
@@ -319,7 +294,7 @@ class QueueCall:
         except Exception as exc:
             log.error("call %s: ringing record failed: %s", self.call_id, exc)
 
-    def _after_dial(self, agent: str, result: _DialResult, cancel: threading.Event) -> bool:
+    def _after_dial(self, agent: str, result: DialResultLike, cancel: threading.Event) -> bool:
         presence = self._services.presence
         outcome = str(result.outcome)
         log.info("call %s: agent %s: %s", self.call_id, agent, outcome)
@@ -372,7 +347,7 @@ class QueueCall:
             self._guard(leg.hangup)
         elif conversation.bridge is not None:
             self._guard(conversation.bridge.unbridge)
-        self._after_conversation(agent, talk, answered=by != "agent_lost")
+        self._after_conversation(agent, talk, conversation.hold_seconds, by != "agent_lost")
         log.info("call %s: conversation with %s over (%s, %.1f s)", self.call_id, agent, by, talk)
         return CallerHungUp() if by == "caller" else ConversationOver(by)
 
@@ -386,7 +361,7 @@ class QueueCall:
         services = self._services
         self._guard(conversation.bridge.unbridge)
         self._guard(leg.hangup)
-        self._after_conversation(agent, talk, answered=True)
+        self._after_conversation(agent, talk, conversation.hold_seconds, True)
         record = partial(services.call_queue.transferred, self.call_id, command.target,
                          by=command.by)  # fmt: skip
         if command.target == "queue":
@@ -421,13 +396,13 @@ class QueueCall:
             return "agent_lost"
         return "agent"
 
-    def _after_conversation(self, agent: str, talk: float, *, answered: bool) -> None:
+    def _after_conversation(self, agent: str, talk: float, hold: float, answered: bool) -> None:
         services = self._services
         self._guard(lambda: services.presence.hang_up(agent))  # -> wrap-up
         if answered:
             self._guard(
                 lambda: services.call_queue.conversation_ended(
-                    self.call_id, talk_seconds=talk, hold_seconds=0.0
+                    self.call_id, talk_seconds=max(0.0, talk - hold), hold_seconds=hold
                 )
             )
             self._guard(lambda: services.call_queue.wrap_up(self.call_id, self._wrap_up))

@@ -1,10 +1,11 @@
-"""Commands for a live call, sent to the IVR node that holds it (issue 13: transfer).
+"""Commands for a live call, sent to the IVR node that holds it (issue 13: transfer, hold).
 
 One Redis stream per node, ``hotline:{calls}:commands:<node>``: the web process (an officer's
 console) adds ``{call_id, action, target, by}``; the call's session on that node reads the stream
-from the moment its conversation started and acts on the entries for its call. Targets:
-``queue`` (back to the queue, at the head) and ``hub:<number>`` (a blind transfer through the
-trunk to a number of ``hubs.toml``). The transfer itself is recorded by the session when done
+from the moment its conversation started and acts on the entries for its call: ``transfer`` to
+``queue`` (back to the queue, at the head) or ``hub:<number>`` (a blind transfer through the
+trunk to a number of ``hubs.toml``); ``hold`` / ``resume`` (the caller) and ``mute`` /
+``unmute`` (the officer's microphone). The transfer is recorded by the session when done
 (:meth:`ticketing.call_queue.CallQueueRecords.transferred`). Redis errors: ``BusUnavailable``.
 """
 
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 STREAM = "hotline:{{calls}}:commands:{node}"
 MAXLEN = 1000
+LEG_ACTIONS = ("hold", "resume", "mute", "unmute")
 
 
 def stream_key(node: str) -> str:
@@ -53,6 +55,15 @@ class CallCommands:
             if not target.startswith("hub:") or number not in self.hubs:
                 known = ", ".join(f"hub:{n}" for n in sorted(self.hubs))
                 raise InvalidInput(f"transfer to queue or one of {known}", "target")
+        return self._send(call_id, "transfer", target, by)
+
+    def leg(self, call_id: str, action: str, *, by: str) -> dict[str, Any]:
+        """hold / resume (the caller), mute / unmute (the officer's microphone)."""
+        if action not in LEG_ACTIONS:
+            raise InvalidInput(f"action is one of {', '.join(LEG_ACTIONS)}", "action")
+        return self._send(call_id, action, "", by)
+
+    def _send(self, call_id: str, action: str, target: str, by: str) -> dict[str, Any]:
         with self._sessions() as session:
             call = session.get(Call, call_id)
             if call is None:
@@ -60,14 +71,14 @@ class CallCommands:
             if call.ended_at is not None or call.agent_answered_at is None:
                 raise Conflict(f"call {call_id} is not with an officer now")
             node = call.node
-        fields: dict[Any, Any] = {"call_id": call_id, "action": "transfer", "target": target,
+        fields: dict[Any, Any] = {"call_id": call_id, "action": action, "target": target,
                                   "by": by}  # fmt: skip
         try:
             self._redis.xadd(stream_key(node), fields, maxlen=MAXLEN, approximate=True)
         except (redis.RedisError, OSError) as exc:
             raise BusUnavailable(f"call commands unavailable: {exc}") from exc
-        log.info("call %s: transfer to %s asked by %s (node %s)", call_id, target, by, node)
-        return {"call_id": call_id, "target": target, "node": node}
+        log.info("call %s: %s %s asked by %s (node %s)", call_id, action, target, by, node)
+        return {"call_id": call_id, "action": action, "target": target, "node": node}
 
     def reader(self, node: str, call_id: str) -> CommandReader:
         return CommandReader(self._redis, node, call_id)

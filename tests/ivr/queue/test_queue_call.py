@@ -252,3 +252,33 @@ def test_transfer_back_to_the_queue_rings_the_next_agent(
     assert "transfer_queue" in steps(ivr_services)
     [row] = ivr_services.call_queue.recent_calls()
     assert (row["outcome"], row["agent"]) == ("answered", "bob")
+
+
+def test_hold_and_resume_from_the_console_count_as_hold_time(
+    ivr_services: Services, flow_config: FlowConfig, prompts: PromptLibrary
+) -> None:
+    available(ivr_services, "somchai")
+    dialler = FakeDialler({"somchai": ["answered"]})
+
+    def console() -> None:
+        pause = threading.Event()
+        for _ in range(200):
+            calls = ivr_services.call_queue.recent_calls()
+            if calls and calls[0]["answered_at"]:
+                break
+            pause.wait(0.05)
+        ivr_services.call_commands.leg("call-1", "hold", by="somchai")
+        pause.wait(1.2)
+        ivr_services.call_commands.leg("call-1", "resume", by="somchai")
+
+    thread = threading.Thread(target=console, daemon=True)
+    thread.start()
+    run(ivr_services, flow_config, prompts, Caller(keys=[(0.3, "0")], hangup_at=4), dialler)
+    thread.join(5)
+    bridge = dialler.bridges[0]
+    held = bridge.calls
+    assert held == [("hold", "a", True), ("hold", "a", False)]
+    [row] = ivr_services.call_queue.recent_calls()
+    assert 0.7 < row["hold_seconds"] < 2.0 and row["outcome"] == "answered"
+    with pytest.raises(InvalidInput):
+        ivr_services.call_commands.leg("call-1", "dance", by="somchai")
