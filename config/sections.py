@@ -64,6 +64,9 @@ class KamailioOptions:
     # HOTLINE_IVR_NODES=ivr1@10.0.0.5:5062,ivr2@10.0.0.6:5062 (empty: the local node)
     ivr_nodes: tuple[str, ...] = ()
     children: int = 4  # HOTLINE_KAMAILIO_CHILDREN: UDP worker processes
+    # HOTLINE_SIP_TRUNK=host:port: where the IVR nodes' INVITEs to numbers go (result calls,
+    # callbacks, transfers to hubs); unset: such INVITEs get 503
+    trunk: tuple[str, int] | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> KamailioOptions:
@@ -71,6 +74,7 @@ class KamailioOptions:
             listen=host_port(env, "HOTLINE_KAMAILIO_LISTEN") or cls.listen,
             ivr_nodes=items(env, "HOTLINE_IVR_NODES"),
             children=positive(env, "HOTLINE_KAMAILIO_CHILDREN", cls.children),
+            trunk=host_port(env, "HOTLINE_SIP_TRUNK"),
         )
 
 

@@ -92,6 +92,17 @@ def dispatcher_list(nodes: list[IvrNode], max_calls: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def trunk_values(trunk: tuple[str, int] | None) -> dict[str, str]:
+    """Placeholders of the trunk route (HOTLINE_SIP_TRUNK): on with its address, or off."""
+    if trunk is None:
+        off = "# no trunk (HOTLINE_SIP_TRUNK unset): INVITEs to numbers get 503"
+        return {"TRUNK_DEFINE": off, "TRUNK_HOST": "trunk.invalid", "TRUNK_PORT": "5060"}
+    host, port = trunk
+    if not host or not all(c.isalnum() or c in ".-" for c in host):
+        raise SettingsError(f"HOTLINE_SIP_TRUNK host {host!r} is not a host name or address")
+    return {"TRUNK_DEFINE": "#!define WITH_TRUNK", "TRUNK_HOST": host, "TRUNK_PORT": str(port)}
+
+
 def template_text() -> str:
     return (
         importlib.resources.files("ivr.kamailio_cfg")
@@ -236,6 +247,7 @@ class EmbeddedKamailio:
                 "SERVICE": self.service,
                 "CHILDREN": str(settings.kamailio.children),
                 "DEBUG": "3" if self.settings.log_level == "DEBUG" else "1",
+                **trunk_values(settings.kamailio.trunk),
             },
         )
         path = self.workdir / "kamailio.cfg"

@@ -425,5 +425,6 @@ __all__ = [
 
 from ticketing.agent_history_model import AgentStateChange  # noqa: E402 (needs Base)
 from ticketing.call_queue_model import Call, CallbackRequest  # noqa: E402 (needs Base)
+from ticketing.sip_location_model import SipLocation  # noqa: E402 (needs Base)
 
-__all__ += ["AgentStateChange", "CallbackRequest"]
+__all__ += ["AgentStateChange", "CallbackRequest", "SipLocation"]

