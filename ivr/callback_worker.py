@@ -20,9 +20,9 @@ from collections.abc import Callable
 
 from config.queue_settings import QueueSettings
 from ivr.channel import CallChannel
-from ivr.conversation import Conversation
+from ivr.conversation import Conversation, DiallerLike
 from ivr.queue.policy import PhoneStatus, candidates, choose_agent
-from ivr.queue_call import HOTLINE_CALLER_ID, OFFER_LEASE_SECONDS, DiallerLike
+from ivr.queue_call import HOTLINE_CALLER_ID, OFFER_LEASE_SECONDS
 from ticketing.callbacks import callback_id_of
 from ticketing.container import Services
 from ticketing.errors import DomainError

@@ -14,6 +14,7 @@ import array
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -29,11 +30,46 @@ log = logging.getLogger(__name__)
 
 WAIT_SLICE_SECONDS = 0.1  # the call's thread drains the buffers this often
 STREAM_FRAMES = 8  # 160 ms of audio per XADD
+COMMAND_SLICES = 5  # commands for the call (a transfer) are looked for every 0.5 s
+# what the officer's console may do to a live conversation: (bridge method, leg, on)
+LEG_COMMANDS = {
+    "hold": ("hold", "a", True),  # the caller on hold (re-INVITE sendonly)
+    "resume": ("hold", "a", False),
+    "mute": ("mute", "b", True),  # the officer's microphone not sent to the caller
+    "unmute": ("mute", "b", False),
+}
 
 
 class BridgeLike(Protocol):
     def wait(self, timeout: float | None = None) -> str | None: ...
+    def hold(self, leg: str, on: bool) -> None: ...
+    def mute(self, leg: str, on: bool) -> None: ...
     def unbridge(self) -> None: ...
+
+
+class DialResultLike(Protocol):
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def channel(self) -> CallChannel | None: ...
+
+
+class DiallerLike(Protocol):
+    """What the queue needs of :class:`ivr.outbound.Dialler` (the SIP node implements it)."""
+
+    def dial(
+        self,
+        target: str,
+        *,
+        caller_id: str,
+        ring_timeout: float,
+        cancel: threading.Event | None = None,
+        on_ringing: Callable[[], None] | None = None,
+    ) -> Any: ...
+
+    def bridge(
+        self, a: CallChannel, b: CallChannel, on_audio: Callable[[str, bytes], None] | None = None
+    ) -> Any: ...
 
 
 class Bridging(Protocol):
@@ -70,6 +106,9 @@ class Conversation:
         self._writer: WavWriter | None = None
         self.path = ""
         self.bridge: BridgeLike | None = None
+        self.command: object | None = None
+        self.hold_seconds = 0.0
+        self._held_since: float | None = None
 
     def on_audio(self, side: str, pcm: bytes) -> None:
         """The relay's thread: buffer only."""
@@ -78,19 +117,52 @@ class Conversation:
             with self._lock:
                 leg.pending += pcm
 
-    def run(self, dialler: Bridging, caller: CallChannel, agent: CallChannel) -> str | None:
-        """Bridge, record and stream until a leg ends; returns "a" (caller) or "b" (agent)."""
+    def run(
+        self,
+        dialler: Bridging,
+        caller: CallChannel,
+        agent: CallChannel,
+        commands: Callable[[], object | None] | None = None,
+    ) -> str | None:
+        """Bridge, record and stream until a leg ends; returns "a" (caller) or "b" (agent), or
+        None when ``commands`` returned one (kept in ``self.command``: a transfer)."""
         self.bridge = dialler.bridge(caller, agent, on_audio=self.on_audio)
         self._open()
         ended: str | None = None
+        slices = 0
         try:
             while ended is None:
                 ended = self.bridge.wait(WAIT_SLICE_SECONDS)
                 self._drain(final=False)
+                slices += 1
+                if ended is None and commands is not None and slices % COMMAND_SLICES == 0:
+                    command = commands()
+                    if getattr(command, "action", None) in LEG_COMMANDS:
+                        self._leg_command(str(getattr(command, "action", "")))
+                    elif command is not None:
+                        self.command = command  # a transfer: the caller's session acts
+                        break
         finally:
+            if self._held_since is not None:
+                self.hold_seconds += time.monotonic() - self._held_since
             self._drain(final=True)
             self._close()
         return ended
+
+    def _leg_command(self, action: str) -> None:
+        method, leg, on = LEG_COMMANDS[action]
+        assert self.bridge is not None
+        try:
+            getattr(self.bridge, method)(leg, on)
+        except Exception as exc:
+            log.error("call %s: %s failed: %s", self.call_id, action, exc)
+            return
+        if method == "hold" and on and self._held_since is None:
+            self._held_since = time.monotonic()
+        elif method == "hold" and not on and self._held_since is not None:
+            self.hold_seconds += time.monotonic() - self._held_since
+            self._held_since = None
+        log.info("call %s: %s", self.call_id, action)
 
     def _open(self) -> None:
         settings = self._services.settings

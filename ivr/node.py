@@ -13,11 +13,11 @@ from types import FrameType
 from config.settings import Settings
 from ivr.callback_worker import CallbackWorker
 from ivr.channel import CallChannel
+from ivr.conversation import DiallerLike
 from ivr.flow.menu import FlowConfig, MenuError, load_flow, menu_path
 from ivr.kamailio import announce_restart
 from ivr.prompts.library import PromptError, PromptLibrary
 from ivr.prompts.manifest import ManifestError, load_manifest, manifest_path
-from ivr.queue_call import DiallerLike
 from ivr.recorder import repair_wav
 from ivr.session import run_call
 from ticketing.call_signals import UrgentWatch

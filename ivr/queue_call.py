@@ -21,11 +21,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from functools import partial
+from typing import Any
 
 from config.queue_settings import QueueSettings
 from ivr.channel import CallChannel
-from ivr.conversation import Conversation
+from ivr.conversation import Conversation, DiallerLike, DialResultLike
 from ivr.flow.events import (
     AgentAnswered,
     CallerHungUp,
@@ -40,6 +41,7 @@ from ivr.flow.events import (
 )
 from ivr.queue.policy import PhoneStatus, candidates, choose_agent, estimated_wait, update_holdtime
 from ticketing.actors import Actor
+from ticketing.call_commands import CallCommand
 from ticketing.container import Services
 from ticketing.errors import DomainError
 from ticketing.live_queue import QueueEntry
@@ -51,36 +53,12 @@ QUEUE_ACTIONS = (EnterQueue, QueryQueue, LeaveQueue, ConnectAgent, RequestQueueC
 POLL_SECONDS = 0.1  # how often a waiting caller's dispatcher looks for a free agent
 KEEP_ALIVE_SECONDS = 5.0
 OFFER_LEASE_SECONDS = 10.0  # beyond the ring time: a dead node's offer expires
+HUB_RING_SECONDS = 30.0
 MIN_TALK_SECONDS = 5.0  # an agent hanging up sooner "hung up at once": the caller is requeued
 HOTLINE_CALLER_ID = "1567"  # what the agent's phone shows (the number is on the screen pop)
 _SKIP = frozenset({"busy", "unreachable", "rejected", "failed"})
 _LOST_REASONS = frozenset({"rtp_timeout", "no_ack", "error"})
 _IVR = Actor.system("ivr")
-
-
-class _DialResult(Protocol):
-    @property
-    def outcome(self) -> str: ...
-    @property
-    def channel(self) -> CallChannel | None: ...
-
-
-class DiallerLike(Protocol):
-    """What the queue needs of :class:`ivr.outbound.Dialler` (the SIP node implements it)."""
-
-    def dial(
-        self,
-        target: str,
-        *,
-        caller_id: str,
-        ring_timeout: float,
-        cancel: threading.Event | None = None,
-        on_ringing: Callable[[], None] | None = None,
-    ) -> Any: ...
-
-    def bridge(
-        self, a: CallChannel, b: CallChannel, on_audio: Callable[[str, bytes], None] | None = None
-    ) -> Any: ...
 
 
 class QueueCall:
@@ -295,7 +273,7 @@ class QueueCall:
                 self.call_id, self._token, lease_seconds=self._ring_timeout + OFFER_LEASE_SECONDS
             )
             self._notify_ringing(agent)
-            result: _DialResult = self._dialler.dial(
+            result: DialResultLike = self._dialler.dial(
                 f"agent:{agent}",
                 caller_id=HOTLINE_CALLER_ID,
                 ring_timeout=self._ring_timeout,
@@ -316,7 +294,7 @@ class QueueCall:
         except Exception as exc:
             log.error("call %s: ringing record failed: %s", self.call_id, exc)
 
-    def _after_dial(self, agent: str, result: _DialResult, cancel: threading.Event) -> bool:
+    def _after_dial(self, agent: str, result: DialResultLike, cancel: threading.Event) -> bool:
         presence = self._services.presence
         outcome = str(result.outcome)
         log.info("call %s: agent %s: %s", self.call_id, agent, outcome)
@@ -356,16 +334,58 @@ class QueueCall:
         wait = self._guard(lambda: services.call_queue.bridged(self.call_id, agent), 0.0)
         self._guard(lambda: services.live_queue.record_answered_wait(wait, update_holdtime))
         conversation = Conversation(services, self._settings, self.call_id)
-        ended = conversation.run(self._dialler, self._channel, leg)
+        reader = self._guard(lambda: services.call_commands.reader(self._node, self.call_id))
+        ended = conversation.run(
+            self._dialler, self._channel, leg,
+            commands=(lambda: self._guard(reader.next)) if reader is not None else None,
+        )  # fmt: skip
         talk = self._clock() - started
+        if isinstance(conversation.command, CallCommand):
+            return self._transfer(conversation, agent, leg, talk, conversation.command)
         by = self._who_ended(ended, leg, talk)
         if by == "caller":
             self._guard(leg.hangup)
         elif conversation.bridge is not None:
             self._guard(conversation.bridge.unbridge)
-        self._after_conversation(agent, talk, answered=by != "agent_lost")
+        self._after_conversation(agent, talk, conversation.hold_seconds, by != "agent_lost")
         log.info("call %s: conversation with %s over (%s, %.1f s)", self.call_id, agent, by, talk)
         return CallerHungUp() if by == "caller" else ConversationOver(by)
+
+    def _transfer(
+        self, conversation: Conversation, agent: str, leg: CallChannel, talk: float,
+        command: CallCommand,
+    ) -> Event:  # fmt: skip
+        """The officer sends the caller on: to the queue (at the head), or a blind transfer to a
+        hub through the trunk (unreachable: back to the head of the queue)."""
+        assert self._dialler is not None and conversation.bridge is not None
+        services = self._services
+        self._guard(conversation.bridge.unbridge)
+        self._guard(leg.hangup)
+        self._after_conversation(agent, talk, conversation.hold_seconds, True)
+        record = partial(services.call_queue.transferred, self.call_id, command.target,
+                         by=command.by)  # fmt: skip
+        if command.target == "queue":
+            self._guard(record)
+            return ConversationOver("requeue")
+        result = self._dialler.dial(
+            f"tel:{command.target.removeprefix('hub:')}",
+            caller_id=self._channel.caller_number or HOTLINE_CALLER_ID,
+            ring_timeout=HUB_RING_SECONDS,
+        )
+        if str(result.outcome) != "answered" or result.channel is None:
+            log.warning("call %s: %s %s: back to the queue", self.call_id, command.target,
+                        result.outcome)  # fmt: skip
+            return ConversationOver("requeue")
+        self._guard(record)
+        hub: CallChannel = result.channel
+        bridge: Any = self._dialler.bridge(self._channel, hub)
+        ended = None
+        while ended is None:
+            ended = bridge.wait(1.0)
+        if ended == "a":
+            self._guard(hub.hangup)
+            return CallerHungUp()
+        return ConversationOver("transferred")
 
     @staticmethod
     def _who_ended(ended: str | None, leg: CallChannel, talk: float) -> str:
@@ -376,13 +396,13 @@ class QueueCall:
             return "agent_lost"
         return "agent"
 
-    def _after_conversation(self, agent: str, talk: float, *, answered: bool) -> None:
+    def _after_conversation(self, agent: str, talk: float, hold: float, answered: bool) -> None:
         services = self._services
         self._guard(lambda: services.presence.hang_up(agent))  # -> wrap-up
         if answered:
             self._guard(
                 lambda: services.call_queue.conversation_ended(
-                    self.call_id, talk_seconds=talk, hold_seconds=0.0
+                    self.call_id, talk_seconds=max(0.0, talk - hold), hold_seconds=hold
                 )
             )
             self._guard(lambda: services.call_queue.wrap_up(self.call_id, self._wrap_up))

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ivr.channel import SAMPLE_RATE, SAMPLE_WIDTH, CallChannel, CallEnded
+from ivr.conversation import DiallerLike
 from ivr.flow.events import (
     Action,
     CallerHungUp,
@@ -42,7 +43,7 @@ from ivr.flow.machine import CallFlow, CallState
 from ivr.flow.menu import FlowConfig
 from ivr.flow.queue_states import QueueTiming
 from ivr.prompts.library import PromptLibrary
-from ivr.queue_call import QUEUE_ACTIONS, DiallerLike, QueueCall
+from ivr.queue_call import QUEUE_ACTIONS, QueueCall
 from ivr.recorder import ActiveRecording
 from ivr.recording_failure import (
     mark_callback_after_failure,

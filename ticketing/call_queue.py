@@ -22,7 +22,7 @@ from ticketing.call_queue_model import PRIORITIES, Call
 from ticketing.errors import InvalidInput, NotFound
 from ticketing.events import record_event
 from ticketing.masking import mask_digits
-from ticketing.models import Recording, Ticket
+from ticketing.models import AuditEvent, Recording, Ticket
 from ticketing.status import OPEN_STATUSES
 from ticketing.ticket_base import NewTicket, ticket_transaction
 from ticketing.tickets import TicketService
@@ -223,6 +223,27 @@ class CallQueueRecords:
                 and call.wait_seconds is None
             ):
                 call.wait_seconds = _seconds(call.queue_entered_at, utcnow())
+
+    def transferred(self, call_id: str, target: str, *, by: str) -> None:
+        """The officer sent the caller on: the call record, the draft's audit, the event."""
+        with self._transaction() as session:
+            call = self._call(session, call_id)
+            now = utcnow()
+            call.outcome = "transferred"
+            call.transfer_target = target
+            ticket = self._draft(session, call, None)
+            session.add(
+                AuditEvent(
+                    ticket_id=ticket.id, actor=f"user:{by}" if by else "system:ivr",
+                    action="call_transferred", before={}, after={"target": target},
+                )
+            )  # fmt: skip
+            record_event(
+                session,
+                "call.transferred",
+                {"call_id": call_id, "agent": by or call.agent_username, "target": target,
+                 "ticket_reference": ticket.reference, "at": now.isoformat()},
+            )  # fmt: skip
 
     def recent_calls(self, *, limit: int = 50, agent: str | None = None) -> list[dict[str, Any]]:
         """The newest calls for ``GET /api/v1/calls`` (numbers as stored: mask them per role)."""

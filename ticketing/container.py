@@ -11,10 +11,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.agent_states import AgentStatesConfig, load_agent_states
 from config.catalog import Catalog, load_catalog
+from config.hubs import load_hubs
 from config.settings import Settings
 from ticketing.agency_work import AgencyWork, routing_notifier
 from ticketing.agents import AgentPresenceService
 from ticketing.audio_queue import AudioQueue
+from ticketing.call_commands import CallCommands
 from ticketing.call_queue import CallQueueRecords
 from ticketing.callbacks import CallbackService
 from ticketing.calls import CallService
@@ -60,6 +62,7 @@ class Services:
     live_queue: LiveQueue
     call_queue: CallQueueRecords
     callbacks: CallbackService
+    call_commands: CallCommands
     console_reads: ConsoleReads
     queue_reads: QueueReads
 
@@ -142,6 +145,7 @@ def build_services(
             callbacks,
             sl_seconds=settings.queue.sl_seconds,
         ),
+        call_commands=CallCommands(sessions, client, load_hubs(settings.config_dir)),
     )
     if start_relay:
         relay.start()

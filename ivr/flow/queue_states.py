@@ -29,6 +29,7 @@ from ivr.flow.events import (
     Digit,
     EnterQueue,
     Event,
+    HangUp,
     LeaveQueue,
     LogStep,
     Play,
@@ -312,6 +313,12 @@ class QueueFlow:
             ]
         if event.by == "agent":
             return [LogStep("agent_hung_up"), *self._enter_survey()]
+        if event.by == "requeue":  # the officer sent the caller back to the queue
+            return [LogStep("transfer_queue"), *self._enter_queue(self._priority, at_head=True)]
+        if event.by == "transferred":  # the hub's side ended the transferred call
+            self._set_state(CallState.ENDED)
+            self._hangup_reason = "transferred"
+            return [LogStep("transferred"), HangUp("transferred")]
         self._set_state(CallState.ENDED)  # the caller hung up: the session ends the call
         return []
 

@@ -43,6 +43,7 @@ class FakeBridge:
         self._ended: str | None = None
         self._done = threading.Event()
         self.unbridged = False
+        self.calls: list[tuple[str, str, bool]] = []
         self._thread = threading.Thread(target=self._relay, daemon=True)
         self._thread.start()
 
@@ -70,9 +71,11 @@ class FakeBridge:
     def wait(self, timeout: float | None = None) -> str | None:
         return self._ended if self._done.wait(timeout) else None
 
-    def hold(self, leg: str, on: bool) -> None: ...
+    def hold(self, leg: str, on: bool) -> None:
+        self.calls.append(("hold", leg, on))
 
-    def mute(self, leg: str, on: bool) -> None: ...
+    def mute(self, leg: str, on: bool) -> None:
+        self.calls.append(("mute", leg, on))
 
     def unbridge(self) -> None:
         self.unbridged = True

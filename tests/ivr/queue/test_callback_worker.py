@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import pytest
 import redis
 
+from config.catalog import CatalogError
 from config.envparse import SettingsError
+from config.hubs import load_hubs
 from config.queue_settings import QueueSettings
 from ivr.callback_worker import CallbackWorker
 from tests.ivr.fakes import Caller, FakeChannel
@@ -112,3 +115,11 @@ def test_queue_settings_from_the_environment() -> None:
         QueueSettings.from_env({"HOTLINE_QUEUE_ANNOUNCE_SECONDS": "90"})
     with pytest.raises(SettingsError, match="HOTLINE_QUEUE_WRAP_UP_SECONDS"):
         QueueSettings.from_env({"HOTLINE_QUEUE_WRAP_UP_SECONDS": "2.5"})
+
+
+def test_the_packaged_hubs_and_a_broken_file(tmp_path: Path) -> None:
+    hubs = load_hubs()
+    assert sorted(hubs) == ["1111", "1166", "1669", "191"]
+    (tmp_path / "hubs.toml").write_text('[[hub]]\nnumber = "12"\nname_th = "x"\nname_en = "x"\n')
+    with pytest.raises(CatalogError, match=r"hubs.toml: \[\[hub\]\] #1: number must be"):
+        load_hubs(tmp_path)

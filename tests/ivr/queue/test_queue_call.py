@@ -19,6 +19,7 @@ from ivr.session import run_call
 from tests.ivr.fakes import Caller, FakeChannel, fake_prompts
 from ticketing.audio_queue import JOBS_STREAM
 from ticketing.container import Services
+from ticketing.errors import InvalidInput
 from ticketing.models import OutboxEvent, Recording, Ticket
 from ticketing.presence import AgentState
 from ticketing.timeutil import utcnow
@@ -195,3 +196,89 @@ def test_danger_heard_in_the_transcript_stops_the_recording_and_queues_urgent(
         ).one()
     assert ticket.urgent and ticket.recording_id == mono.id and mono.complete
     assert events(ivr_services, "call.queued")[0]["priority"] == "urgent"
+
+
+def _transfer_when_bridged(services: Services, target: str) -> threading.Thread:
+    """The officer's console: once the call is bridged, ask for the transfer."""
+
+    def bridged() -> bool:
+        calls = services.call_queue.recent_calls()
+        return bool(calls and calls[0]["answered_at"])
+
+    def send() -> None:
+        pause = threading.Event()
+        for _ in range(200):
+            if bridged():
+                break
+            pause.wait(0.05)
+        pause.wait(0.5)
+        services.call_commands.transfer("call-1", target, by="somchai")
+
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_blind_transfer_to_a_hub_through_the_trunk(
+    ivr_services: Services, flow_config: FlowConfig, prompts: PromptLibrary
+) -> None:
+    available(ivr_services, "somchai")
+    dialler = FakeDialler({"somchai": ["answered"], "tel:1669": ["answered"]})
+    dialler.legs["tel:1669"] = AgentLeg("hub", talk_seconds=1.0)  # the hub ends the call
+    sender = _transfer_when_bridged(ivr_services, "hub:1669")
+    channel = run(ivr_services, flow_config, prompts, Caller(keys=[(0.3, "0")], hangup_at=9),
+                  dialler)  # fmt: skip
+    sender.join(5)
+    assert dialler.dialled == ["agent:somchai", "tel:1669"]
+    assert channel.hung_up_by_ivr and "transferred" in steps(ivr_services)
+    [row] = ivr_services.call_queue.recent_calls()
+    assert row["outcome"] == "transferred"
+    [event] = events(ivr_services, "call.transferred")
+    assert event["target"] == "hub:1669" and event["agent"] == "somchai"
+    assert ivr_services.presence.store.get("somchai").state is AgentState.WRAP_UP
+    with pytest.raises(InvalidInput):
+        ivr_services.call_commands.transfer("call-1", "hub:999", by="somchai")
+
+
+def test_transfer_back_to_the_queue_rings_the_next_agent(
+    ivr_services: Services, flow_config: FlowConfig, prompts: PromptLibrary
+) -> None:
+    available(ivr_services, "somchai", "bob")
+    dialler = FakeDialler({"somchai": ["answered"], "bob": ["answered"]})
+    sender = _transfer_when_bridged(ivr_services, "queue")
+    run(ivr_services, flow_config, prompts, Caller(keys=[(0.3, "0")], hangup_at=4), dialler)
+    sender.join(5)
+    assert dialler.dialled == ["agent:somchai", "agent:bob"]
+    assert "transfer_queue" in steps(ivr_services)
+    [row] = ivr_services.call_queue.recent_calls()
+    assert (row["outcome"], row["agent"]) == ("answered", "bob")
+
+
+def test_hold_and_resume_from_the_console_count_as_hold_time(
+    ivr_services: Services, flow_config: FlowConfig, prompts: PromptLibrary
+) -> None:
+    available(ivr_services, "somchai")
+    dialler = FakeDialler({"somchai": ["answered"]})
+
+    def console() -> None:
+        pause = threading.Event()
+        for _ in range(200):
+            calls = ivr_services.call_queue.recent_calls()
+            if calls and calls[0]["answered_at"]:
+                break
+            pause.wait(0.05)
+        ivr_services.call_commands.leg("call-1", "hold", by="somchai")
+        pause.wait(1.2)
+        ivr_services.call_commands.leg("call-1", "resume", by="somchai")
+
+    thread = threading.Thread(target=console, daemon=True)
+    thread.start()
+    run(ivr_services, flow_config, prompts, Caller(keys=[(0.3, "0")], hangup_at=4), dialler)
+    thread.join(5)
+    bridge = dialler.bridges[0]
+    held = bridge.calls
+    assert held == [("hold", "a", True), ("hold", "a", False)]
+    [row] = ivr_services.call_queue.recent_calls()
+    assert 0.7 < row["hold_seconds"] < 2.0 and row["outcome"] == "answered"
+    with pytest.raises(InvalidInput):
+        ivr_services.call_commands.leg("call-1", "dance", by="somchai")

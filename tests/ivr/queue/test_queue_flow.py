@@ -227,3 +227,13 @@ def test_callback_numbers() -> None:
     assert national_number("0812345678") == "0812345678" and national_number(None) is None
     assert callback_number_ok("0812345678") and callback_number_ok("021234567")
     assert not callback_number_ok("812345678") and not callback_number_ok("08123456789")
+
+
+def test_transfers_back_to_the_queue_and_to_a_hub(flow: CallFlow) -> None:
+    queued(flow)
+    send(flow, AgentAnswered("somchai"))
+    back = send(flow, ConversationOver("requeue"))
+    assert of_type(back, EnterQueue) == [EnterQueue("normal", True)]
+    send(flow, AgentAnswered("bob"))
+    assert send(flow, ConversationOver("transferred"))[-1] == HangUp("transferred")
+    assert flow.state is CallState.ENDED and flow.end_reason == "transferred"
