@@ -321,6 +321,11 @@ class QueueReads:
             )
         return rows
 
+    def call_agent(self, call_id: str) -> str | None:
+        """The call-taker who answered the call (None: no one, or no such call)."""
+        with self._sessions() as session:
+            return session.scalar(select(Call.agent_username).where(Call.id == call_id))
+
     # --- lists -----------------------------------------------------------------------------------
     def calls(self, actor: Actor, limit: int = 50) -> list[dict[str, Any]]:
         """``GET /api/v1/calls``: newest first; a call-taker sees only the calls they took; the

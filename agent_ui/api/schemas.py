@@ -300,3 +300,23 @@ class CallbackRequest(Out):
 
 class CallbackList(Out):
     items: list[CallbackRequest]
+
+
+class TransferRequest(Body):
+    target: str = Field(
+        description="queue (back to the head of the queue) or hub:<number> of hubs.toml",
+        max_length=40,
+    )
+
+
+class LegRequest(Body):
+    action: Literal["hold", "resume", "mute", "unmute"] = Field(
+        description="hold / resume the caller; mute / unmute the officer's microphone"
+    )
+
+
+class CallCommandSent(Out):
+    call_id: str
+    action: str
+    target: str
+    node: str = Field(description="the IVR node holding the call, which carries it out")

@@ -84,3 +84,46 @@ def test_agents_gauge_follows_changes_made_by_other_processes(
     services.presence.store.apply("nodeagent2", lambda m: m.request(AgentState.AVAILABLE, utcnow()))
     body = client.get("/metrics").text
     assert 'hotline_agents{state="available"} 2.0' in body
+
+
+def test_the_officer_on_the_call_transfers_holds_and_mutes(
+    client: TestClient, services: Services, agent: dict[str, str], supervisor: dict[str, str]
+) -> None:
+    services.calls.start_call("c7", caller_number="0812345678", node="node-7")
+    services.call_queue.queued("c7", priority="normal", reference=None)
+    services.call_queue.bridged("c7", "agent1")
+    reader = services.call_commands.reader("node-7", "c7")  # the call's session, from now on
+    reply = client.post("/api/v1/calls/c7/leg", json={"action": "hold"}, headers=agent)
+    assert reply.status_code == 202, reply.text
+    assert reply.json() == {"call_id": "c7", "action": "hold", "target": "", "node": "node-7"}
+    reply = client.post("/api/v1/calls/c7/transfer", json={"target": "hub:1166"}, headers=agent)
+    assert reply.status_code == 202, reply.text
+    seen = [reader.next(), reader.next()]
+    assert [(c.action, c.target, c.by) for c in seen if c] == [
+        ("hold", "", "agent1"),
+        ("transfer", "hub:1166", "agent1"),
+    ]
+    bad = client.post("/api/v1/calls/c7/transfer", json={"target": "hub:999"}, headers=agent)
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "target"
+    bad = client.post("/api/v1/calls/c7/leg", json={"action": "explode"}, headers=agent)
+    assert bad.status_code == 422
+    # another agent may not; a supervisor may; an ended call is a conflict
+    services.users.add_user("agent2", "agent2-password", "agent")
+    other = {"Authorization": f"Bearer {services.users.create_token('agent2')}"}
+    assert (
+        client.post("/api/v1/calls/c7/leg", json={"action": "mute"}, headers=other).status_code
+        == 403
+    )
+    assert (
+        client.post("/api/v1/calls/c7/leg", json={"action": "mute"}, headers=supervisor).status_code
+        == 202
+    )
+    services.calls.end_call("c7", "bye", abandoned=False)
+    ended = client.post("/api/v1/calls/c7/transfer", json={"target": "queue"}, headers=supervisor)
+    assert ended.status_code == 409
+    assert (
+        client.post(
+            "/api/v1/calls/nope/leg", json={"action": "hold"}, headers=supervisor
+        ).status_code
+        == 404
+    )
