@@ -190,8 +190,14 @@ class Pages:
         reference = request.path_params.get("reference", "")
         services: Services = request.app.state.services
         reasons = [r for r in services.presence.store.config.break_reasons if r.code != NO_ANSWER]
+        hubs = list(services.call_commands.hubs.values())
         return self.render(
-            request, "console.html", actor=actor, reference=reference, break_reasons=reasons
+            request,
+            "console.html",
+            actor=actor,
+            reference=reference,
+            break_reasons=reasons,
+            hubs=hubs,
         )
 
     async def dashboard(self, request: Request) -> Response:

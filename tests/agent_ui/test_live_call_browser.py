@@ -102,6 +102,17 @@ def test_a_live_call_on_the_console_and_the_wallboard(
     console.wait_for_selector("#call-pop[data-phase=connected]")
     wait_metric(board, "wb_waiting", "0")
     wait_metric(board, "wb_answered", "1")
+
+    # Hold and mute from the console reach the node holding the call (its command stream).
+    node = services.call_commands.reader("n1", "c1")
+    console.click("#c-hold")
+    console.wait_for_selector("#c-hold[aria-pressed=true]")
+    console.click("#c-hold")
+    console.wait_for_selector("#c-hold[aria-pressed=false]")
+    console.click("#c-mute")
+    console.wait_for_selector("#c-mute[aria-pressed=true]")
+    seen = [node.next() for _ in range(3)]
+    assert [c.action for c in seen if c] == ["hold", "resume", "mute"]
     partial(services, reference, "caller", "ไฟ ถนน")
     console.wait_for_selector("#live-transcript li.caller.pending")
     partial(services, reference, "caller", "ไฟ ถนน หน้า บ้าน ดับ มา สาม วัน")

@@ -7,6 +7,7 @@ import { $, state } from "./state.js";
 import { placeLabel } from "./catalog.js";
 import { openTicket, renderTicket, formChanges } from "./ticket.js";
 import { myName } from "./presence.js";
+import { showControls } from "./callcontrols.js";
 
 const SPEAKER = { caller: "ผู้โทร", agent: "เจ้าหน้าที่" };
 const PHASE = { ringing: "สายเข้า", connected: "กำลังสนทนากับ", ended: "วางสายแล้ว", transferred: "โอนสายแล้ว", missed: "ไม่ได้รับสาย" };
@@ -20,6 +21,7 @@ function setPhase(phase) {
   pop.dataset.phase = phase;
   $("live-box").hidden = phase === "ringing" || phase === "missed";
   $("call-dismiss").hidden = phase === "ringing" || phase === "connected";
+  showControls(phase);
 }
 
 function pop(data) {

@@ -8,6 +8,7 @@ import { confirmTicket, routeTicket, resolveTicket, duplicateTicket, rejectTicke
 import { loadPresence, onPresenceEvent, wirePresence, myName } from "./presence.js";
 import { onCallEvent, onCallPresence, dismissCall, isLiveDraft, mergeLiveDraft, resumeCall } from "./callpop.js";
 import { loadCallbacks, onCallbacksEvent } from "./callbacks.js";
+import { wireControls } from "./callcontrols.js";
 
 // --- live events ----------------------------------------------------------------------------
 export function onEvent(msg) {
@@ -93,6 +94,7 @@ export async function main() {
   });
   wirePresence();
   $("call-dismiss").addEventListener("click", dismissCall);
+  wireControls();
   await loadCatalog();
   // On every (re)connect: what may have changed while the stream was down.
   H.live(onEvent, () => {
