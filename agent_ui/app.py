@@ -11,7 +11,7 @@ from starlette.routing import Mount
 
 from agent_ui import access_log
 from agent_ui.agency import AgencyPages, agency_routes
-from agent_ui.api import agents, health, openapi, reference_data, tickets
+from agent_ui.api import agents, calls, health, openapi, reference_data, tickets
 from agent_ui.api.errors import (
     BadRequest,
     bad_request_handler,
@@ -41,7 +41,7 @@ def create_app(settings: Settings, services: Services) -> Starlette:
             await hub.stop()
 
     api_routes = [*tickets.routes, *reference_data.routes, *health.routes, *openapi.routes]
-    api_routes += agents.routes
+    api_routes += agents.routes + calls.routes
     app = Starlette(
         routes=[
             Mount("/api/v1", routes=api_routes),

@@ -43,7 +43,7 @@ from asr.understanding import Understanding
 FIELDS = ("category", "province_code", "district_code", "phone", "citizen_id", "urgent")
 NUMBER_FIELDS = ("phone", "citizen_id")
 SPACELESS_MODES = ("all", "clauses")
-UNSURE_BELOW = 0.7  # agent_ui/console/static/console.js UNSURE_FIELD
+UNSURE_BELOW = 0.7  # agent_ui/console/static/console/state.js UNSURE_FIELD
 
 # Kept here, not imported from asr.understanding, so the variants do not share the code they test.
 CLAUSE_ENDINGS = frozenset(

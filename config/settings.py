@@ -29,6 +29,7 @@ from config.envparse import (
     service_numbers,
     url,
 )
+from config.queue_settings import QueueSettings
 from config.sections import AsrWorkerOptions, KamailioOptions, SipOptions
 
 DEFAULT_DATA_DIR = Path("var")
@@ -78,6 +79,7 @@ class Settings:
     kamailio: KamailioOptions = field(default_factory=KamailioOptions)
     asr_worker: AsrWorkerOptions = field(default_factory=AsrWorkerOptions)
     citizen: CitizenSettings = field(default_factory=CitizenSettings)
+    queue: QueueSettings = field(default_factory=QueueSettings)
 
     @property
     def effective_database_url(self) -> str:
@@ -153,6 +155,7 @@ class Settings:
             kamailio=KamailioOptions.from_env(env),
             asr_worker=AsrWorkerOptions.from_env(env),
             citizen=CitizenSettings.from_env(env),
+            queue=QueueSettings.from_env(env),
         )
 
 

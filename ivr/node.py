@@ -11,7 +11,9 @@ from dataclasses import dataclass, replace
 from types import FrameType
 
 from config.settings import Settings
+from ivr.callback_worker import CallbackWorker
 from ivr.channel import CallChannel
+from ivr.conversation import DiallerLike
 from ivr.flow.menu import FlowConfig, MenuError, load_flow, menu_path
 from ivr.kamailio import announce_restart
 from ivr.metrics import exported
@@ -20,6 +22,7 @@ from ivr.prompts.manifest import ManifestError, load_manifest, manifest_path
 from ivr.recorder import repair_wav
 from ivr.result_dialler import NodeResultCalls
 from ivr.session import run_call
+from ticketing.call_signals import UrgentWatch
 from ticketing.container import Services
 from ticketing.logformat import log_context
 from ticketing.runtime import configure_logging, running_services
@@ -70,21 +73,47 @@ def run_node(settings: Settings, stop: threading.Event | None = None) -> int:
             # Before the SIP socket is bound: sent from the node's own SIP address.
             announce_restart(settings.sip_registrar, (settings.sip_bind, settings.sip_port))
 
+        urgent = UrgentWatch(services.redis)
+        sip: list[SipNode] = []  # the node is the Dialler of its calls (ivr.outbound)
+
         def on_call(channel: CallChannel) -> None:
             with log_context(call_id=channel.call_id, node=name):  # JSON logs carry them
-                run_call(channel, services, assets.flow, assets.prompts, node=name)
+                run_call(
+                    channel, services, assets.flow, assets.prompts, node=name,
+                    dialler=sip[0], urgent=urgent.urgent,
+                )  # fmt: skip
 
+        sip.append(SipNode(settings, on_call))
+        workers = start_queue_workers(services, sip[0], urgent, name, stop)
         log.info("IVR node %s serving (registrar %s)", name, settings.sip_registrar)
-        node = SipNode(settings, on_call)
         results = NodeResultCalls(services, assets.prompts, name)  # issue 12: result calls
-        results.on_started(node)
+        results.on_started(sip[0])
         try:
-            with exported(node):  # the node's figures on the role's /metrics (ivr.metrics)
-                node.run(stop)
+            with exported(sip[0]):  # the node's figures on the role's /metrics (ivr.metrics)
+                sip[0].run(stop)
         finally:
             results.stop()
+            for worker in workers:
+                worker.join(timeout=5)
     log.info("IVR node %s stopped", name)
     return 0
+
+
+def start_queue_workers(
+    services: Services, dialler: DiallerLike, urgent: UrgentWatch, node: str, stop: threading.Event
+) -> list[threading.Thread]:
+    """The node's share of the queue: the urgency follower (danger in live transcripts) and the
+    callback worker with the queue's housekeeping (wrap-up ends, dead entries, due callbacks)."""
+    queue = services.settings.queue
+    ring = queue.ring_timeout_seconds or services.presence.store.config.no_answer_seconds
+    worker = CallbackWorker(services, dialler, node=node, settings=queue, ring_timeout=ring)
+    threads = [
+        threading.Thread(target=urgent.run, args=(stop,), name="urgency", daemon=True),
+        threading.Thread(target=worker.run, args=(stop,), name="callbacks", daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+    return threads
 
 
 def with_generated_sip_password(settings: Settings) -> Settings:

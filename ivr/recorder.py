@@ -42,33 +42,36 @@ def recording_path(recordings_dir: Path, call_id: str, now: datetime | None = No
     return path
 
 
-def _header(data_bytes: int) -> bytes:
-    byte_rate = SAMPLE_RATE * SAMPLE_WIDTH
+def _header(data_bytes: int, channels: int = 1) -> bytes:
+    byte_rate = SAMPLE_RATE * SAMPLE_WIDTH * channels
+    align = SAMPLE_WIDTH * channels
     return (
         b"RIFF"
         + struct.pack("<I", 36 + data_bytes)
         + b"WAVEfmt "
-        + struct.pack("<IHHIIHH", 16, 1, 1, SAMPLE_RATE, byte_rate, SAMPLE_WIDTH, 16)
+        + struct.pack("<IHHIIHH", 16, 1, channels, SAMPLE_RATE, byte_rate, align, 16)
         + b"data"
         + struct.pack("<I", data_bytes)
     )
 
 
 class WavWriter:
-    """16-bit PCM mono 8 kHz WAV, appended incrementally."""
+    """16-bit PCM 8 kHz WAV, appended incrementally: mono, or stereo with interleaved frames
+    (``channels=2``: the conversation, caller left and agent right)."""
 
-    def __init__(self, path: Path, *, flush_seconds: float = 1.0) -> None:
+    def __init__(self, path: Path, *, flush_seconds: float = 1.0, channels: int = 1) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.channels = channels
         self._file: BinaryIO | None = path.open("xb")  # never clobber another call's file
-        self._file.write(_header(0))
+        self._file.write(_header(0, channels))
         self._data_bytes = 0
         self._unflushed = 0
-        self._flush_bytes = int(SAMPLE_RATE * SAMPLE_WIDTH * flush_seconds)
+        self._flush_bytes = int(SAMPLE_RATE * SAMPLE_WIDTH * channels * flush_seconds)
 
     @property
     def seconds(self) -> float:
-        return self._data_bytes / (SAMPLE_RATE * SAMPLE_WIDTH)
+        return self._data_bytes / (SAMPLE_RATE * SAMPLE_WIDTH * self.channels)
 
     @property
     def closed(self) -> bool:
@@ -77,8 +80,9 @@ class WavWriter:
     def write(self, pcm16: bytes) -> None:
         if self._file is None or not pcm16:
             return
-        if len(pcm16) % SAMPLE_WIDTH:
-            pcm16 = pcm16[: len(pcm16) - len(pcm16) % SAMPLE_WIDTH]
+        frame = SAMPLE_WIDTH * self.channels
+        if len(pcm16) % frame:
+            pcm16 = pcm16[: len(pcm16) - len(pcm16) % frame]
         self._file.write(pcm16)
         self._data_bytes += len(pcm16)
         self._unflushed += len(pcm16)
@@ -106,7 +110,7 @@ class WavWriter:
     def _write_sizes(self) -> None:
         assert self._file is not None
         self._file.seek(4)
-        self._file.write(struct.pack("<I", 36 + self._data_bytes))
+        self._file.write(struct.pack("<I", 36 + self._data_bytes))  # the header is 44 bytes
         self._file.seek(40)
         self._file.write(struct.pack("<I", self._data_bytes))
         self._file.seek(0, os.SEEK_END)
@@ -121,16 +125,17 @@ def repair_wav(path: Path) -> float | None:
             if len(head) < _HEADER_BYTES or head[:4] != b"RIFF" or head[36:40] != b"data":
                 log.error("%s is not a recording this node wrote; left as it is", path)
                 return None
+            channels = max(1, struct.unpack("<H", head[22:24])[0])  # stereo: a conversation
             data_bytes = handle.seek(0, os.SEEK_END) - _HEADER_BYTES
-            data_bytes -= data_bytes % SAMPLE_WIDTH
+            data_bytes -= data_bytes % (SAMPLE_WIDTH * channels)
             handle.truncate(_HEADER_BYTES + data_bytes)
             handle.seek(0)
-            handle.write(_header(data_bytes))
+            handle.write(_header(data_bytes, channels))
             handle.flush()
             os.fsync(handle.fileno())
     except FileNotFoundError:
         return None
-    return data_bytes / (SAMPLE_RATE * SAMPLE_WIDTH)
+    return data_bytes / (SAMPLE_RATE * SAMPLE_WIDTH * channels)
 
 
 def level_threshold(dbfs: float) -> float:

@@ -8,15 +8,14 @@ The WAV file is written whatever happens, and the recording and call records are
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ivr.channel import SAMPLE_RATE, SAMPLE_WIDTH, CallChannel, CallEnded
+from ivr.conversation import DiallerLike
 from ivr.flow.events import (
     Action,
     CallerHungUp,
@@ -28,12 +27,9 @@ from ivr.flow.events import (
     LookupStatus,
     Play,
     PromptFinished,
-    RecordingEnded,
     RecordingFailed,
-    RecordingStarted,
     RequestCallback,
     SetTimer,
-    SpeechStarted,
     Started,
     StartRecording,
     StatusResult,
@@ -41,19 +37,19 @@ from ivr.flow.events import (
     StopRecording,
     StoreSurvey,
     Timeout,
+    UrgentHeard,
 )
 from ivr.flow.machine import CallFlow, CallState
 from ivr.flow.menu import FlowConfig
+from ivr.flow.queue_states import QueueTiming
 from ivr.prompts.library import PromptLibrary
-from ivr.recorder import ActiveRecording, SpeechDetector, WavWriter, recording_path
+from ivr.queue_call import QUEUE_ACTIONS, QueueCall
+from ivr.recorder import ActiveRecording
 from ivr.recording_failure import (
-    CALLBACK_NOTE,
-    IVR,
     mark_callback_after_failure,
-    report_storage_failure,
 )
+from ivr.session_recording import SessionRecording
 from ivr.status_lookup import lookup_status
-from ticketing.audio_queue import AsrJob
 from ticketing.container import Services
 
 log = logging.getLogger(__name__)
@@ -73,12 +69,19 @@ def run_call(
     *,
     node: str = "",
     clock: Callable[[], float] = time.monotonic,
+    dialler: DiallerLike | None = None,
+    urgent: Callable[[str], bool] | None = None,
 ) -> None:
-    """Run one answered call to its end; never raises (the adapter hangs up afterwards)."""
-    CallSession(channel, services, flow_config, prompts, node=node, clock=clock).run()
+    """Run one answered call to its end; never raises (the adapter hangs up afterwards).
+    ``dialler`` rings the call-takers' phones (None: nobody can be rung, the queue offers a
+    callback and the recording); ``urgent(call_id)`` says danger was heard in its transcript."""
+    CallSession(
+        channel, services, flow_config, prompts, node=node, clock=clock, dialler=dialler,
+        urgent=urgent,
+    ).run()  # fmt: skip
 
 
-class CallSession:
+class CallSession(SessionRecording):
     def __init__(
         self,
         channel: CallChannel,
@@ -88,6 +91,8 @@ class CallSession:
         *,
         node: str = "",
         clock: Callable[[], float] = time.monotonic,
+        dialler: DiallerLike | None = None,
+        urgent: Callable[[str], bool] | None = None,
     ) -> None:
         self._channel = channel
         self._services = services
@@ -95,7 +100,17 @@ class CallSession:
         self._node = node
         self._clock = clock
         self.call_id = channel.call_id
-        self.flow = CallFlow(flow_config, self.call_id)
+        queue = services.settings.queue
+        timing = QueueTiming(queue.announce_interval_seconds, queue.offer_after_seconds)
+        self.flow = CallFlow(flow_config, self.call_id, timing)
+        states = services.presence.store.config
+        self._queue = QueueCall(
+            channel, services, dialler, node=node, settings=queue, clock=clock,
+            ring_timeout=queue.ring_timeout_seconds or states.no_answer_seconds,
+            wrap_up_seconds=states.wrap_up_seconds,
+        )  # fmt: skip
+        self._urgent = urgent
+        self._urgent_at = 0.0
         self._timer_at: float | None = None
         self._playing = False
         self._recording: ActiveRecording | None = None
@@ -112,7 +127,7 @@ class CallSession:
                 self._ensure_call_row()
                 if self._call_row:
                     self._guard("answered", lambda: self._services.calls.answered(self.call_id))
-                self._dispatch(Started(self._open_references()))
+                self._dispatch(Started(self._open_references(), self._channel.caller_number))
                 while self.flow.state is not CallState.ENDED:
                     self._poll()
             except CallEnded:
@@ -146,6 +161,12 @@ class CallSession:
         if self._timer_at is not None and self._clock() >= self._timer_at:
             self._timer_at = None
             self._dispatch(Timeout())
+        if self.flow.in_queue(self.flow.state) and (answered := self._queue.poll()) is not None:
+            self._dispatch(answered)
+        if recording is not None and self._urgent and self._clock() - self._urgent_at > 0.5:
+            self._urgent_at = self._clock()
+            if self._guard("urgency", lambda: self._urgent(self.call_id) if self._urgent else 0):
+                self._dispatch(UrgentHeard())
 
     def _dispatch(self, event: Event) -> None:
         events: deque[Event] = deque([event])
@@ -183,6 +204,11 @@ class CallSession:
             self._guard("survey", lambda: self._services.calls.record_survey(self.call_id, rating))
         elif isinstance(action, RequestCallback):
             mark_callback_after_failure(self._services, self.call_id, self.flow.reference)
+        elif isinstance(action, QUEUE_ACTIONS):
+            event = self._queue.execute(action, self.flow.reference)
+            if isinstance(event, CallerHungUp):
+                self._channel_alive = False  # the caller hung up on the officer
+            return event
         elif isinstance(action, HangUp):
             log.info("call %s: hanging up (%s)", self.call_id, action.reason)
             if self._channel_alive:
@@ -233,6 +259,11 @@ class CallSession:
         else:
             reason = "error"
         abandoned = self.flow.abandoned
+        if self._queue.close() and self.flow.caller_hung_up:
+            self._guard(
+                "outcome",
+                lambda: self._services.call_queue.set_outcome(self.call_id, "abandoned_in_queue"),
+            )
         self._ensure_call_row()
         if self._call_row:
             self._guard(
@@ -244,179 +275,6 @@ class CallSession:
                 self._channel.hangup()
             except Exception:
                 log.exception("call %s: hang-up failed", self.call_id)
-
-    # --- recording ---------------------------------------------------------------------------
-    def _start_recording(self, action: StartRecording) -> Event:
-        settings = self._services.settings
-        path = recording_path(settings.recordings_dir, self.call_id)
-        writer: WavWriter | None
-        failure = None
-        try:
-            writer = WavWriter(path)
-        except OSError as exc:
-            # No file, no durable complaint: the caller is told at once (RecordingFailed).
-            log.error("call %s: cannot create recording file %s: %s", self.call_id, path, exc)
-            writer, failure = None, f"cannot create the file: {exc.strerror or exc}"
-        recording = ActiveRecording(
-            purpose=action.purpose,
-            writer=writer,
-            path=os.path.relpath(path, settings.data_dir),
-            detector=SpeechDetector(action.speech_level_dbfs),
-            limits=action,
-            started_at=self._clock(),
-        )
-        self._recording = recording
-        self._register_recording(recording)
-        if failure is not None:
-            self._storage_failed(recording, "create", failure)
-        elif recording.recording_id is not None:
-            recording.job_enqueued = recording.streaming = self._enqueue_job(recording, True)
-        log.info(
-            "call %s: recording %s to %s (draft %s)",
-            self.call_id,
-            action.purpose,
-            recording.path,
-            recording.reference,
-        )
-        return RecordingStarted(recording.reference)
-
-    def _register_recording(self, recording: ActiveRecording) -> None:
-        """Create the recording row and its draft ticket (the caller's number is on it)."""
-        self._ensure_call_row()
-        if not self._call_row:
-            return
-        result = self._guard(
-            "start_recording",
-            lambda: self._services.calls.start_recording(self.call_id, recording.path),
-        )
-        if result is None:
-            return
-        recording.recording_id, ticket = result
-        recording.ticket_id = ticket["id"]
-        recording.reference = ticket["reference"]
-        if recording.purpose == "callback":
-            reference = ticket["reference"]
-            self._guard(
-                "mark callback",
-                lambda: self._services.tickets.update_fields(
-                    reference, {"category": "INFO", "description": CALLBACK_NOTE}, IVR
-                ),
-            )
-
-    def _storage_failed(self, recording: ActiveRecording, stage: str, reason: str) -> None:
-        self._failure_pending = recording.write_error = reason
-        report_storage_failure(self._services, self.call_id, recording.recording_id, stage, reason)
-
-    def _enqueue_job(self, recording: ActiveRecording, streaming: bool) -> bool:
-        assert recording.recording_id is not None and recording.ticket_id is not None
-        job = AsrJob(
-            recording_id=recording.recording_id,
-            ticket_id=recording.ticket_id,
-            call_id=self.call_id,
-            path=recording.path,
-            sample_rate=SAMPLE_RATE,
-            streaming=streaming,
-        )
-        audio = self._services.audio
-        # a file job at the end of the call: an ASR sweeper may have queued one already
-        enqueue = audio.enqueue_job if streaming else audio.enqueue_if_absent
-        return self._attempt("enqueue ASR job", lambda: enqueue(job))
-
-    def _on_audio(self, recording: ActiveRecording, pcm: bytes) -> None:
-        if recording.writer is not None:
-            try:
-                recording.writer.write(pcm)
-            except OSError as exc:
-                log.error("call %s: writing %s failed: %s", self.call_id, recording.path, exc)
-                with contextlib.suppress(OSError):
-                    recording.writer.close()  # keep what reached the disk; free the descriptor
-                recording.writer = None
-                self._storage_failed(recording, "write", f"writing failed: {exc.strerror or exc}")
-                self._dispatch(RecordingFailed(recording.write_error or "write"))
-                return
-        if recording.streaming:
-            recording.batch += pcm
-            if len(recording.batch) >= self._batch_bytes:
-                self._send_batch(recording)
-        # The detector runs on ~100 ms at a time: its cost is mostly per call, not per byte.
-        recording.vad_pending += pcm
-        if len(recording.vad_pending) < self._vad_bytes:
-            return
-        chunk = bytes(recording.vad_pending)
-        recording.vad_pending.clear()
-        if recording.detector.feed(chunk):
-            self._dispatch(SpeechStarted())
-        reason = recording.limit_reached(self._clock())
-        if reason and not recording.ended_reported:
-            recording.ended_reported = True
-            self._dispatch(RecordingEnded(reason))
-
-    def _send_batch(self, recording: ActiveRecording) -> None:
-        if not recording.batch or recording.recording_id is None:
-            return
-        chunk = bytes(recording.batch)
-        recording.batch.clear()
-        rid = recording.recording_id
-        if not self._attempt("stream audio", lambda: self._services.audio.append_audio(rid, chunk)):
-            # Stop streaming for this recording: one failure per call in the log, no repeated
-            # connect timeouts; the worker falls back to the WAV file.
-            recording.streaming = False
-            recording.stream_broken = True
-
-    def _stop_recording(self, action: StopRecording) -> None:
-        recording, self._recording = self._recording, None
-        if recording is None:
-            return
-        if recording.streaming:
-            self._send_batch(recording)
-        seconds = recording.detector.seconds
-        if recording.writer is not None:
-            seconds = recording.writer.seconds
-            try:
-                recording.writer.close()
-            except OSError:
-                log.exception("call %s: closing %s failed", self.call_id, recording.path)
-        if recording.recording_id is None:
-            # The database was down at the start: try again so the audio gets its draft.
-            self._register_recording(recording)
-        rid = recording.recording_id
-        if rid is None:
-            log.error(
-                "call %s: recording %s kept without a draft ticket (database unavailable)",
-                self.call_id,
-                recording.path,
-            )
-            return
-        self._guard(
-            "finish_recording",
-            lambda: self._services.calls.finish_recording(
-                rid, duration_seconds=round(seconds, 3), partial=action.partial
-            ),
-        )
-        self._end_stream(recording, action)
-        log.info(
-            "call %s: recording %d ended (%s, %.1f s, partial=%s) draft %s",
-            self.call_id,
-            rid,
-            action.reason,
-            seconds,
-            action.partial,
-            recording.reference,
-        )
-
-    def _end_stream(self, recording: ActiveRecording, action: StopRecording) -> None:
-        assert recording.recording_id is not None
-        rid = recording.recording_id
-        if not recording.job_enqueued:
-            # Redis was down at the start: a file-only job, so the recording still gets ASR
-            # (unless there is no file: then the draft already says the recording failed).
-            if recording.write_error is None:
-                self._enqueue_job(recording, False)
-            return
-        reason = "hangup" if action.partial else action.reason
-        if recording.stream_broken:
-            reason = "stream_lost"  # tells the worker the chunks are incomplete: use the file
-        self._guard("end audio", lambda: self._services.audio.end_audio(rid, reason))
 
     # --- status ------------------------------------------------------------------------------
     def _lookup_status(self, reference: str) -> StatusResult:

@@ -79,6 +79,10 @@ class AgentPresenceService:
         except DomainError as exc:
             log.warning("agent %s signed out but presence not updated: %s", username, exc)
 
+    def current(self, username: str) -> dict[str, Any]:
+        """One agent's presence as shown (never seen: offline)."""
+        return presence_view(self.store.get(username))
+
     # --- what the IVR node reports -------------------------------------------------------------
     def ring(self, username: str, call_id: str) -> Presence:
         now = self._clock()
@@ -152,7 +156,9 @@ class AgentPresenceService:
                     )
                 )
                 record_event(
-                    session, "agent.state", {**presence_view(p), "previous": change.previous.value}
+                    session,
+                    "agent.state",
+                    {**presence_view(p), "previous": change.previous.value, "why": change.why},
                 )
         if self._after_commit is not None:
             self._after_commit()

@@ -38,6 +38,9 @@ class AsrJob:
     sample_rate: int = 8000
     streaming: bool = True  # audio also arrives on the audio stream while the caller speaks
     enqueued_at: float = 0.0
+    # "mono" (the IVR's recording), or one side of a conversation's stereo WAV: "caller" (left),
+    # "agent" (right); the stream carries that channel alone, as mono PCM
+    channel: str = "mono"
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ supervisor's calls-in-IVR, abandoned-in-menu and time-to-complete come from the 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from ticketing.errors import InvalidInput, NotFound
 from ticketing.events import record_event
 from ticketing.models import Call, Recording, RecordingAccess, SurveyResult, Ticket
 from ticketing.serialize import mask_digits, ticket_to_dict
+from ticketing.ticket_base import ticket_transaction
 from ticketing.tickets import NewTicket, TicketService
 from ticketing.timeutil import as_utc, utcnow
 from ticketing.validation import clean_phone
@@ -44,11 +45,10 @@ class CallService:
         self._after_commit = after_commit
         self._retention = timedelta(days=retention_days)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
-            yield session
-        self._after_commit()
+    def _transaction(self) -> AbstractContextManager[Session]:
+        """The tickets' one transaction (a draft is created in it; StaleVersion on a lost
+        optimistic-lock race; the outbox relay kicked after commit)."""
+        return ticket_transaction(self._sessions, self._after_commit)
 
     def start_call(
         self,
@@ -110,6 +110,12 @@ class CallService:
             )
             session.add(recording)
             session.flush()
+            queued = session.scalar(  # the draft made when the caller joined the queue
+                select(Ticket).where(Ticket.call_id == call_id, Ticket.recording_id.is_(None))
+            )
+            if queued is not None:
+                queued.recording_id, queued.asr_status = recording.id, asr_status
+                return recording.id, ticket_to_dict(queued)
             ticket = self._tickets.create_in_session(
                 session,
                 NewTicket(
@@ -200,6 +206,14 @@ class CallService:
             call.end_reason = reason
             call.abandoned = abandoned
             seconds = (as_utc(call.ended_at) - as_utc(call.started_at)).total_seconds()
+            if call.outcome is None:
+                queued = call.queue_entered_at is not None
+                call.outcome = "abandoned_in_queue" if queued and abandoned else "ivr_only"
+                if reason == "error":
+                    call.outcome = "error"
+            if call.outcome == "abandoned_in_queue" and call.wait_seconds is None:
+                wait = as_utc(call.ended_at) - as_utc(call.queue_entered_at or call.ended_at)
+                call.wait_seconds = round(wait.total_seconds(), 3)
             record_event(
                 session,
                 "call.ended",
@@ -210,6 +224,12 @@ class CallService:
                     "last_step": call.last_step,
                     "seconds": round(seconds, 1),
                     "node": call.node,
+                    "outcome": call.outcome,
+                    "agent": call.agent_username,
+                    "wait_seconds": call.wait_seconds,
+                    "talk_seconds": call.talk_seconds,
+                    "priority": call.priority,
+                    "at": call.ended_at.isoformat(),
                 },
             )
         log.info("call %s ended (%s, abandoned=%s)", call_id, reason, abandoned)

@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import redis
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from config.agent_states import load_agent_states
+from config.agent_states import AgentStatesConfig, load_agent_states
 from config.catalog import Catalog, load_catalog
 from config.holidays import load_calendar
+from config.hubs import load_hubs
 from config.settings import Settings
 from ticketing.agency_work import AgencyWork, routing_notifier
 from ticketing.agents import AgentPresenceService
 from ticketing.audio_queue import AudioQueue
+from ticketing.call_commands import CallCommands
+from ticketing.call_queue import CallQueueRecords
+from ticketing.callbacks import CallbackService
 from ticketing.calls import CallService
 from ticketing.citizen_loop import install as install_citizen_loop
 from ticketing.console_reads import ConsoleReads
 from ticketing.db import make_engine, make_sessionmaker
 from ticketing.events import EventBus, OutboxRelay
+from ticketing.live_queue import LiveQueue
 from ticketing.metrics import MetricsService
 from ticketing.models import Agency
 from ticketing.notify import NotificationService
@@ -28,6 +33,7 @@ from ticketing.open311_client import open311_handover
 from ticketing.open311_keys import Open311Keys
 from ticketing.open311_service import Open311Service
 from ticketing.presence_store import PresenceStore
+from ticketing.queue_reads import QueueReads
 from ticketing.result_calls import ResultCalls
 from ticketing.sla_report import SlaReports
 from ticketing.survey_metrics import SurveyMetrics
@@ -57,9 +63,14 @@ class Services:
     open311: Open311Service
     open311_keys: Open311Keys
     presence: AgentPresenceService
+    live_queue: LiveQueue
+    call_queue: CallQueueRecords
+    callbacks: CallbackService
+    call_commands: CallCommands
     console_reads: ConsoleReads
     result_calls: ResultCalls
     survey: SurveyMetrics
+    queue_reads: QueueReads
 
     def close(self) -> None:
         self.relay.stop()
@@ -97,7 +108,19 @@ def build_services(
     relay = OutboxRelay(sessions, bus)
     tickets = TicketService(sessions, catalog, after_commit=relay.kick)
     tickets.route_hooks.append(routing_notifier(catalog))
+    live_queue = LiveQueue(client)
     tickets.route_hooks.append(open311_handover(catalog))
+    presence = AgentPresenceService(
+        PresenceStore(client, _agent_states(settings)), sessions, after_commit=relay.kick
+    )
+    call_queue = CallQueueRecords(sessions, tickets, after_commit=relay.kick)
+    callbacks = CallbackService(
+        sessions,
+        live_queue,
+        after_commit=relay.kick,
+        max_attempts=settings.queue.callback_attempts,
+        retry_seconds=settings.queue.callback_retry_seconds,
+    )
     services = Services(
         settings=settings,
         catalog=catalog,
@@ -115,13 +138,6 @@ def build_services(
         notifications=NotificationService(sessions),
         sla_reports=SlaReports(sessions),
         open311=Open311Service(sessions, catalog, tickets, after_commit=relay.kick),
-        open311_keys=Open311Keys(sessions, bus),
-        presence=AgentPresenceService(
-            PresenceStore(client, load_agent_states(settings.config_dir)),
-            sessions,
-            after_commit=relay.kick,
-        ),
-        console_reads=ConsoleReads(sessions),
         result_calls=ResultCalls(
             sessions,
             catalog,
@@ -130,10 +146,36 @@ def build_services(
             after_commit=relay.kick,
         ),
         survey=SurveyMetrics(sessions),
+        open311_keys=Open311Keys(sessions, bus),
+        presence=presence,
+        live_queue=live_queue,
+        call_queue=call_queue,
+        callbacks=callbacks,
+        console_reads=ConsoleReads(sessions),
+        queue_reads=QueueReads(
+            sessions,
+            live_queue,
+            presence.store,
+            call_queue,
+            callbacks,
+            sl_seconds=settings.queue.sl_seconds,
+        ),
+        call_commands=CallCommands(sessions, client, load_hubs(settings.config_dir)),
     )
     if start_relay:
         relay.start()
     return services
+
+
+def _agent_states(settings: Settings) -> AgentStatesConfig:
+    """agent_states.toml, with the queue's HOTLINE_QUEUE_* overrides when they are set."""
+    states = load_agent_states(settings.config_dir)
+    queue = settings.queue
+    if queue.wrap_up_seconds is not None:
+        states = replace(states, wrap_up_seconds=queue.wrap_up_seconds)
+    if queue.ring_timeout_seconds is not None:
+        states = replace(states, no_answer_seconds=int(queue.ring_timeout_seconds))
+    return states
 
 
 def sync_agencies(sessions: sessionmaker[Session], catalog: Catalog) -> int:

@@ -85,25 +85,6 @@ class ReferenceCounter(Base):
     last_value: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class Call(Base):
-    __tablename__ = "calls"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # our id, not SIP's
-    sip_call_id: Mapped[str] = mapped_column(String(255), default="")
-    caller_number: Mapped[str | None] = mapped_column(String(32))
-    node: Mapped[str] = mapped_column(String(100), default="")
-    started_at: Mapped[datetime] = mapped_column(default=utcnow)
-    answered_at: Mapped[datetime | None]
-    ended_at: Mapped[datetime | None]
-    end_reason: Mapped[str | None] = mapped_column(String(64))
-    abandoned: Mapped[bool] = mapped_column(Boolean, default=False)
-    last_step: Mapped[str | None] = mapped_column(String(64))
-    path: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    survey_rating: Mapped[int | None]
-
-    __table_args__ = (Index("ix_calls_started_at", "started_at"),)
-
-
 class Recording(Base):
     __tablename__ = "recordings"
 
@@ -118,6 +99,7 @@ class Recording(Base):
     purge_after: Mapped[datetime | None]  # PDPA retention
     purged_at: Mapped[datetime | None]  # the audio file was deleted at the end of retention
     write_error: Mapped[str | None] = mapped_column(String(500))  # storage failed mid-call
+    channel: Mapped[str | None] = mapped_column(String(8))  # None mono; caller left, agent right
 
 
 class Ticket(Base):
@@ -442,7 +424,8 @@ __all__ = [
 ]
 
 from ticketing.agent_history_model import AgentStateChange  # noqa: E402 (needs Base)
+from ticketing.call_queue_model import Call, CallbackRequest  # noqa: E402 (needs Base)
 from ticketing.result_call_model import ResultCall, ResultCallAttempt  # noqa: E402 (needs Base)
 from ticketing.sip_location_model import SipLocation  # noqa: E402 (needs Base)
 
-__all__ += ["AgentStateChange", "ResultCall", "ResultCallAttempt", "SipLocation"]
+__all__ += ["AgentStateChange", "CallbackRequest", "ResultCall", "ResultCallAttempt", "SipLocation"]

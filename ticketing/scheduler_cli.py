@@ -17,6 +17,7 @@ from ticketing.escalation import SlaPass
 from ticketing.mail import MailSender
 from ticketing.observability import role_observability
 from ticketing.open311_client import Open311Client
+from ticketing.presence_reconcile import PresenceReconciler, phone_registrations
 from ticketing.runtime import configure_logging, running_services
 from ticketing.scheduler import Scheduler
 from ticketing.scheduler_lock import SchedulerLock
@@ -98,11 +99,18 @@ def run_scheduler(args: argparse.Namespace) -> int:
 
 
 def scheduler_quick_jobs(settings: Settings, services: Any) -> list[Any]:
-    """Outbox jobs (mail, Open311) that run between SLA passes, and the end of agents' wrap-up."""
+    """Outbox jobs (mail, Open311) that run between SLA passes, the end of agents' wrap-up, and
+    the presence reconciler (no agent stuck ringing / on a call)."""
     mail = MailSender(services.sessions, settings.smtp_url, settings.mail_from)
     open311 = Open311Client(services.sessions, services.catalog, after_commit=services.relay.kick)
+    reconciler = PresenceReconciler(
+        services.presence,
+        services.sessions,
+        registered_users=phone_registrations(services.sessions),
+    )
     return [
         ("mail", lambda fence: mail.drain_once(fence=fence)),
         ("open311", lambda fence: open311.run_once(fence=fence)),
         ("wrap-up", lambda fence: services.presence.tick_all()),
+        ("presence-reconcile", reconciler.run),
     ]

@@ -27,6 +27,14 @@ async def set_my_state(request: Request) -> JSONResponse:
     return reply(schemas.AgentPresence, presence)
 
 
+async def my_state(request: Request) -> JSONResponse:
+    """The signed-in call-taker's own presence (the console shows it when it opens)."""
+    actor = await current_actor(request)
+    require_role(actor, "agent")
+    presence = await run_in_threadpool(services_of(request).presence.current, actor.name)
+    return reply(schemas.AgentPresence, presence, headers={"Cache-Control": "no-store"})
+
+
 async def list_agents(request: Request) -> JSONResponse:
     actor = await current_actor(request)
     require_role(actor, "supervisor", "admin")
@@ -36,5 +44,6 @@ async def list_agents(request: Request) -> JSONResponse:
 
 routes = [
     Route("/agents/me/state", set_my_state, methods=["PUT"]),
+    Route("/agents/me", my_state, methods=["GET"]),
     Route("/agents", list_agents, methods=["GET"]),
 ]

@@ -88,6 +88,13 @@ REFERENCE_PARAM = {
     "schema": {"type": "string"},
     "description": "Ticket reference (digits, Damm check digit)",
 }
+CALL_ID_PARAM = {
+    "name": "call_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "Our call id (GET /calls lists them)",
+}
 _LIST_QUERY: tuple[tuple[str, dict[str, Any]], ...] = (
     ("status", {"type": "string", "description": "comma-separated statuses"}),
     ("category", {"type": "string"}),
@@ -204,5 +211,46 @@ OPERATIONS: tuple[Operation, ...] = (
         "Supervisors, admins: every call-taker's state, since when, and current call",
         schemas.AgentList,
         errors=(401, 403, 503),
+    ),
+    Operation(
+        "GET",
+        "/agents/me",
+        "Call-takers: your own presence (state, since, reason, call, wrap-up end)",
+        schemas.AgentPresence,
+        errors=(401, 403, 503),
+    ),
+    Operation(
+        "GET",
+        "/calls",
+        "Calls, newest first (supervisors, admins: all; call-takers: the calls they took)",
+        schemas.CallList,
+        errors=(400, 401, 403),
+        query=(("limit", {"type": "integer", "minimum": 1, "maximum": 200}),),
+    ),
+    Operation(
+        "GET",
+        "/callbacks",
+        "Callback requests to do (in the callers' order in line) and today's finished ones",
+        schemas.CallbackList,
+        errors=(400, 401, 403),
+        query=(("limit", {"type": "integer", "minimum": 1, "maximum": 200}),),
+    ),
+    Operation(
+        "POST",
+        "/calls/{call_id}/transfer",
+        "The officer on the call (or a supervisor): transfer to the queue or a hub (blind)",
+        schemas.CallCommandSent,
+        202,
+        schemas.TransferRequest,
+        (400, 401, 403, 404, 409, 422, 503),
+    ),
+    Operation(
+        "POST",
+        "/calls/{call_id}/leg",
+        "The officer on the call (or a supervisor): hold / resume the caller, mute / unmute",
+        schemas.CallCommandSent,
+        202,
+        schemas.LegRequest,
+        (400, 401, 403, 404, 409, 422, 503),
     ),
 )

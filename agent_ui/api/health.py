@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -14,10 +15,13 @@ from agent_ui.api.auth import current_actor, require_role, services_of
 from agent_ui.api.contract import reply
 from ticketing.container import Services
 from ticketing.db import ping_database
-from ticketing.errors import BusUnavailable
+from ticketing.errors import BusUnavailable, DomainError
 from ticketing.events import bus_errors
 from ticketing.observability import Readiness, metrics_text
 from ticketing.outbox_stats import outbox_backlog, outbox_text
+from ticketing.queue_metrics import queue_metrics_text
+
+log = logging.getLogger(__name__)
 
 
 def _check_database(services: Services) -> str:
@@ -126,14 +130,25 @@ def prometheus_text(figures: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _refresh_agents(services: Services) -> None:
+    try:
+        services.presence.refresh_gauge()
+    except DomainError as exc:
+        log.warning("hotline_agents not refreshed: %s", exc)  # the last values stay
+
+
 async def metrics(request: Request) -> PlainTextResponse:
     figures = await run_in_threadpool(collect_metrics, services_of(request))
     services = services_of(request)
     outbox = await run_in_threadpool(outbox_backlog, services.sessions)
     # The SLA gauges are prometheus-client objects; refresh them before the registry is read.
     await run_in_threadpool(services.sla_reports.refresh_gauges)
+    queue = await run_in_threadpool(queue_metrics_text, services.queue_reads)
+    # hotline_agents{state}: every process's gauge follows its own changes only; the agents
+    # change state on the IVR nodes too, so read the live store at each scrape.
+    await run_in_threadpool(_refresh_agents, services)
     # The database figures above, then this process's default registry (prometheus_client).
-    body = prometheus_text(figures) + outbox_text(outbox) + metrics_text().decode()
+    body = prometheus_text(figures) + outbox_text(outbox) + queue + metrics_text().decode()
     return PlainTextResponse(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from agent_ui.api import schemas
-from agent_ui.api.contract import OPERATIONS, REFERENCE_PARAM, Operation
+from agent_ui.api.contract import CALL_ID_PARAM, OPERATIONS, REFERENCE_PARAM, Operation
 
 REF = "#/components/schemas/{model}"
 ERROR_TEXT = {
@@ -50,6 +50,8 @@ def _operation(op: Operation) -> dict[str, Any]:
     ]
     if "{reference}" in op.path:
         parameters.insert(0, REFERENCE_PARAM)
+    if "{call_id}" in op.path:
+        parameters.insert(0, CALL_ID_PARAM)
     if parameters:
         doc["parameters"] = parameters
     if op.body is not None:

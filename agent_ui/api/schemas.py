@@ -351,3 +351,65 @@ class AgentListed(AgentPresence):
 
 class AgentList(Out):
     items: list[AgentListed]
+
+
+# --- live call-takers: calls and callback requests (issue 13) -------------------------------
+CallOutcome = Literal[
+    "ivr_only", "answered", "abandoned_in_queue", "callback_requested", "transferred", "error"
+]
+CallbackState = Literal["pending", "offered", "dialling", "done", "failed"]
+
+
+class CallRecord(Out):
+    id: str = Field(description="our call id (not SIP's Call-ID)")
+    caller: str | None = Field(description="the caller's number, masked for masked roles")
+    started_at: DateTime
+    queue_entered_at: DateTime | None = Field(description="joined the queue; null: never queued")
+    answered_at: DateTime | None = Field(description="a call-taker answered; null: none did")
+    agent: str | None = Field(description="the call-taker's user name")
+    wait_seconds: float | None = Field(description="queue entry to answer (or to leaving it)")
+    talk_seconds: float | None = Field(description="bridged time less hold")
+    outcome: CallOutcome | None = Field(description="null while the call is in progress")
+    ticket_reference: str | None
+
+
+class CallList(Out):
+    items: list[CallRecord]
+
+
+class CallbackRequest(Out):
+    id: int
+    call_id: str | None
+    ticket_reference: str | None
+    number: str | None = Field(description="the number to call back, masked for masked roles")
+    requested_at: DateTime
+    queue_position_at: DateTime = Field(description="the caller's place in line (queue entry)")
+    state: CallbackState
+    attempts: int
+    last_outcome: str | None = Field(description="what the last attempt's call became")
+    agent: str | None = Field(description="the call-taker who has or had it")
+    updated_at: DateTime
+
+
+class CallbackList(Out):
+    items: list[CallbackRequest]
+
+
+class TransferRequest(Body):
+    target: str = Field(
+        description="queue (back to the head of the queue) or hub:<number> of hubs.toml",
+        max_length=40,
+    )
+
+
+class LegRequest(Body):
+    action: Literal["hold", "resume", "mute", "unmute"] = Field(
+        description="hold / resume the caller; mute / unmute the officer's microphone"
+    )
+
+
+class CallCommandSent(Out):
+    call_id: str
+    action: str
+    target: str
+    node: str = Field(description="the IVR node holding the call, which carries it out")

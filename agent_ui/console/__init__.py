@@ -69,6 +69,7 @@ def console_routes(
         Route("/console/api/queue", console_api.queue, methods=["GET"]),
         Route("/console/api/dashboard", console_api.dashboard, methods=["GET"]),
         Route("/console/api/survey", survey.survey_figures, methods=["GET"]),  # issue 12
+        Route("/console/api/wallboard", console_api.wallboard, methods=["GET"]),
         Route("/console/api/tickets/{reference}/claim", console_api.claim, methods=["POST"]),
         Route("/console/api/tickets/{reference}/release", console_api.release, methods=["POST"]),
         Route(

@@ -99,6 +99,14 @@ async def dashboard(request: Request) -> JSONResponse:
     return JSONResponse({**live, **charts, "generated_at": utcnow().isoformat()})
 
 
+async def wallboard(request: Request) -> JSONResponse:
+    """The live wallboard's figures (the page reloads them when a call or agent event arrives)."""
+    actor = await current_actor(request)
+    require_role(actor, *WATCHERS)
+    figures = await run_in_threadpool(services_of(request).queue_reads.wallboard)
+    return JSONResponse(figures, headers={"Cache-Control": "no-store"})
+
+
 async def export_csv(request: Request) -> Response:
     actor = await current_actor(request)
     require_role(actor, *WATCHERS)

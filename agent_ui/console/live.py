@@ -103,7 +103,10 @@ class LiveHub:
 
 
 def visible_to(event: Event, actor: Actor) -> bool:
-    """Agents limited to provinces hear only about tickets they may open."""
+    """Agents limited to provinces hear only about tickets they may open; a ring is told to the
+    call-taker whose phone rings (and the supervisors), not to every other agent."""
+    if event.type == "call.ringing_agent" and actor.role == "agent":
+        return event.data.get("agent") == actor.name
     province = event.data.get("province_code")
     return actor.may_see_province(province if isinstance(province, str) else None)
 

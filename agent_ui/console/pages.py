@@ -21,6 +21,7 @@ from agent_ui.console.session import (
     signed_in_actor,
     start_session,
 )
+from config.agent_states import NO_ANSWER
 from ticketing.actors import Actor
 from ticketing.container import Services
 from ticketing.errors import AuthenticationFailed
@@ -187,7 +188,17 @@ class Pages:
         if isinstance(actor, Response):
             return actor
         reference = request.path_params.get("reference", "")
-        return self.render(request, "console.html", actor=actor, reference=reference)
+        services: Services = request.app.state.services
+        reasons = [r for r in services.presence.store.config.break_reasons if r.code != NO_ANSWER]
+        hubs = list(services.call_commands.hubs.values())
+        return self.render(
+            request,
+            "console.html",
+            actor=actor,
+            reference=reference,
+            break_reasons=reasons,
+            hubs=hubs,
+        )
 
     async def dashboard(self, request: Request) -> Response:
         actor = await self.guard(request, "supervisor", "admin")

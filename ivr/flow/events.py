@@ -17,6 +17,7 @@ class Started:
     """The call is answered; ``open_references`` are the caller's open tickets, newest first."""
 
     open_references: tuple[str, ...] = ()
+    caller_number: str | None = None  # offered for a callback request (read back first)
 
 
 @dataclass(frozen=True)
@@ -78,19 +79,6 @@ class RecordingFailed:
 
     reason: str
 
-
-Event = (
-    Started
-    | Digit
-    | Timeout
-    | PromptFinished
-    | RecordingStarted
-    | SpeechStarted
-    | RecordingEnded
-    | StatusResult
-    | CallerHungUp
-    | RecordingFailed
-)
 
 # --- actions --------------------------------------------------------------------------------
 
@@ -161,6 +149,86 @@ class RequestCallback:
     """Mark this call's draft as a callback request (the caller chose it after a failure)."""
 
 
+# --- the queue (ivr/flow/queue_states.py) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    """Where the caller is in the queue (after EnterQueue / QueryQueue)."""
+
+    position: int | None  # 1 = next to be offered; None: not (or no longer) queued
+    estimate_seconds: float | None  # None: unknown, so not announced
+    agents_logged_in: int  # 0: nobody to wait for -> callback and recording at once
+    waited_seconds: float
+
+
+@dataclass(frozen=True)
+class UrgentHeard:
+    """The understanding found danger in this call's partial transcript."""
+
+
+@dataclass(frozen=True)
+class AgentAnswered:
+    """A call-taker's phone answered this caller's offer."""
+
+    agent: str
+
+
+@dataclass(frozen=True)
+class ConversationOver:
+    """The bridge ended: 'caller' hung up, 'agent' hung up after talking, or 'agent_lost' (the
+    agent's leg died or hung up at once: the caller goes back to the head of the queue)."""
+
+    by: str
+
+
+@dataclass(frozen=True)
+class EnterQueue:
+    """Join the queue (again at the head when ``at_head``); report QueueStatus."""
+
+    priority: str  # urgent | repeat | normal
+    at_head: bool = False
+
+
+@dataclass(frozen=True)
+class QueryQueue:
+    """Report QueueStatus."""
+
+
+@dataclass(frozen=True)
+class LeaveQueue:
+    why: str  # 'callback', 'recording'
+
+
+@dataclass(frozen=True)
+class ConnectAgent:
+    """Bridge the caller to the agent who answered; report ConversationOver when it ends."""
+
+
+@dataclass(frozen=True)
+class RequestQueueCallback:
+    """Store a callback request for ``number`` at the caller's place in the queue."""
+
+    number: str
+
+
+Event = (
+    Started
+    | Digit
+    | Timeout
+    | PromptFinished
+    | RecordingStarted
+    | SpeechStarted
+    | RecordingEnded
+    | StatusResult
+    | CallerHungUp
+    | RecordingFailed
+    | QueueStatus
+    | UrgentHeard
+    | AgentAnswered
+    | ConversationOver
+)
+
 Action = (
     Play
     | StopPlayback
@@ -173,4 +241,9 @@ Action = (
     | LogStep
     | HangUp
     | RequestCallback
+    | EnterQueue
+    | QueryQueue
+    | LeaveQueue
+    | ConnectAgent
+    | RequestQueueCallback
 )

@@ -7,7 +7,6 @@ through ``_set_state`` so the log shows each call's path.
 
 from __future__ import annotations
 
-import enum
 import logging
 
 from ivr.flow.events import (
@@ -21,6 +20,7 @@ from ivr.flow.events import (
     LookupStatus,
     Play,
     PromptFinished,
+    QueueStatus,
     RecordingEnded,
     RecordingFailed,
     RecordingStarted,
@@ -34,8 +34,11 @@ from ivr.flow.events import (
     StopRecording,
     StoreSurvey,
     Timeout,
+    UrgentHeard,
 )
 from ivr.flow.menu import FlowConfig, MenuAction
+from ivr.flow.queue_states import QueueFlow, QueueTiming
+from ivr.flow.states import CallState as CallState
 from ivr.prompts.speech import (
     sequence_for_date,
     sequence_for_number,
@@ -52,24 +55,18 @@ _AGENCY_STATUSES = frozenset({"routed", "in_progress", "reopened"})
 _FINISHED_STATUSES = frozenset({"resolved", "closed", "rejected", "duplicate"})
 
 
-class CallState(enum.Enum):
-    IDLE = "idle"
-    MAIN_MENU = "main_menu"
-    COMPLAINT_INTRO = "complaint_intro"
-    RECORDING = "recording"
-    REFERENCE_READBACK = "reference_readback"
-    SURVEY = "survey"
-    STATUS_ENTRY = "status_entry"
-    STATUS_LOOKUP = "status_lookup"
-    CALLBACK_INTRO = "callback_intro"
-    RECORDING_FAILED = "recording_failed"
-    GOODBYE = "goodbye"
-    ENDED = "ended"
-
-
-class CallFlow:
-    def __init__(self, config: FlowConfig, call_id: str = "") -> None:
+class CallFlow(QueueFlow):
+    def __init__(
+        self, config: FlowConfig, call_id: str = "", queue: QueueTiming | None = None
+    ) -> None:
         self._config = config
+        self._queue_timing = queue or QueueTiming()
+        self._caller_number: str | None = None
+        self._priority = "normal"
+        self._status: QueueStatus | None = None
+        self._next_offer_at = self._queue_timing.offer_after_seconds
+        self._no_agents = False
+        self._callback_digits = ""
         self._call_id = call_id
         self.state = CallState.IDLE
         self._open_references: tuple[str, ...] = ()
@@ -139,16 +136,12 @@ class CallFlow:
     def _wait_for_input(self, seconds: float | None = None) -> list[Action]:
         return [SetTimer(seconds or self._config.input_timeout_seconds)]
 
-    def _goodbye(self, step: str, reason: str) -> list[Action]:
-        self._set_state(CallState.GOODBYE)
-        self._hangup_reason = reason
-        return [LogStep(step), *self._play(step)]
-
     # --- states ------------------------------------------------------------------------------
     def _in_idle(self, event: Event) -> list[Action]:
         if not isinstance(event, Started):
             return []
         self._open_references = event.open_references if self._config.repeat_caller else ()
+        self._caller_number = event.caller_number
         self._set_state(CallState.MAIN_MENU)
         steps: list[str | list[str]] = ["greeting"]
         if self._open_references:
@@ -185,6 +178,8 @@ class CallFlow:
         if action is MenuAction.COMPLAINT:
             self._set_state(CallState.COMPLAINT_INTRO)
             return actions + self._play("complaint_intro")
+        if action is MenuAction.OFFICER:
+            return actions + self._enter_queue(self._default_priority())
         if action is MenuAction.CALLBACK:
             self._set_state(CallState.CALLBACK_INTRO)
             return actions + self._play("callback_intro")
@@ -200,7 +195,8 @@ class CallFlow:
         self._tries += 1
         actions: list[Action] = [LogStep(f"{step}:{why}", key)]
         if self._tries >= self._config.max_tries:
-            return actions + self._goodbye("goodbye_no_input", "no_input")
+            # no goodbye: the elderly and people in distress are the ones who press no keys
+            return actions + self._enter_queue(self._default_priority(), why)
         return actions + self._play(why, step)
 
     # complaint and callback ------------------------------------------------------------------
@@ -242,6 +238,14 @@ class CallFlow:
             return []
         if isinstance(event, Digit) and event.key == "#":
             return self._stop_recording("key")
+        if isinstance(event, UrgentHeard) or (isinstance(event, Digit) and event.key == "0"):
+            # danger: stop recording (kept on the draft), say so, the head of the queue
+            why = "urgent_key" if isinstance(event, Digit) else "urgent_heard"
+            return [
+                StopRecording("urgent"),
+                LogStep(why),
+                *self._enter_queue("urgent", "urgent_notice"),
+            ]
         if isinstance(event, RecordingEnded):
             return self._stop_recording(event.reason)
         if isinstance(event, RecordingFailed):

@@ -27,7 +27,8 @@ class MenuAction(enum.StrEnum):
     COMPLAINT = "complaint"
     STATUS = "status"
     INFO = "info"
-    CALLBACK = "callback"
+    CALLBACK = "callback"  # a short recorded message (before the queue's callback request)
+    OFFICER = "officer"  # speak to an officer: the queue
     REPEAT = "repeat"
 
 
@@ -58,6 +59,20 @@ DEFAULT_PROMPTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "callback_saved": ("callback_saved",),
         "recording_failed": ("recording_failed",),
         "callback_promised": ("callback_promised",),
+        # the queue (ivr/flow/queue_states.py)
+        "queue_hold": ("queue_hold",),
+        "queue_position": ("queue_position",),
+        "queue_estimate": ("queue_estimate",),
+        "queue_comfort": ("queue_comfort",),
+        "queue_offer": ("queue_offer",),
+        "queue_no_agents": ("queue_no_agents",),
+        "queue_agent_lost": ("queue_agent_lost",),
+        "urgent_notice": ("urgent_notice",),
+        "callback_number_is": ("callback_number_is",),
+        "callback_confirm": ("callback_confirm",),
+        "callback_enter": ("callback_enter",),
+        "callback_number_invalid": ("callback_number_invalid",),
+        "callback_queued": ("callback_queued",),
     }
 )
 
@@ -80,7 +95,7 @@ class FlowConfig:
                 "1": MenuAction.COMPLAINT,
                 "2": MenuAction.STATUS,
                 "3": MenuAction.INFO,
-                "0": MenuAction.CALLBACK,
+                "0": MenuAction.OFFICER,
                 "*": MenuAction.REPEAT,
             }
         )

@@ -40,6 +40,15 @@ def beep_pcm(seconds: float = BEEP_SECONDS, hz: int = BEEP_HZ, level: float = 0.
     return bytes(out)
 
 
+def hold_music_pcm() -> bytes:
+    """A calm chime loop (about 6 s; soft, never silence) for callers waiting in the queue."""
+    notes = (523, 659, 784, 659, 587, 698, 880, 698)  # C5 E5 G5 E5 / D5 F5 A5 F5
+    out = bytearray()
+    for hz in notes:
+        out += beep_pcm(0.55, hz, level=0.06) + silence_pcm(0.2)
+    return bytes(out)
+
+
 def silence_pcm(seconds: float) -> bytes:
     return bytes(int(SAMPLE_RATE * seconds) * SAMPLE_WIDTH)
 
@@ -49,6 +58,7 @@ class PromptLibrary:
         self._audio = dict(audio)
         self._audio.setdefault("beep", beep_pcm())
         self._audio.setdefault("pause", silence_pcm(PAUSE_SECONDS))
+        self._audio.setdefault("hold_music", hold_music_pcm())
 
     @classmethod
     def load(cls, directory: Path, manifest: PromptManifest) -> PromptLibrary:

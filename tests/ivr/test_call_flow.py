@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
+from types import MappingProxyType
 
 import pytest
 
@@ -11,6 +13,7 @@ from ivr.flow.events import (
     CallerHungUp,
     CancelTimer,
     Digit,
+    EnterQueue,
     Event,
     HangUp,
     LogStep,
@@ -30,7 +33,7 @@ from ivr.flow.events import (
     Timeout,
 )
 from ivr.flow.machine import CallFlow, CallState
-from ivr.flow.menu import FlowConfig
+from ivr.flow.menu import FlowConfig, MenuAction
 from ivr.prompts.speech import sequence_for_reference
 from ticketing.reference import format_reference
 
@@ -111,7 +114,7 @@ def test_key_9_without_open_tickets_is_invalid(flow: CallFlow) -> None:
     assert not of_type(actions, LookupStatus)
 
 
-def test_invalid_key_repeats_the_menu_then_goodbye_after_three(flow: CallFlow) -> None:
+def test_invalid_key_repeats_the_menu_then_the_queue_after_three(flow: CallFlow) -> None:
     at_main_menu(flow)
     first = send(flow, Digit("7"))
     assert plays(first) == ["invalid_choice", "main_menu"]
@@ -119,25 +122,22 @@ def test_invalid_key_repeats_the_menu_then_goodbye_after_three(flow: CallFlow) -
     second = send(flow, PromptFinished(), Digit("8"))
     assert plays(second) == ["invalid_choice", "main_menu"]
     third = send(flow, PromptFinished(), Digit("#"))
-    assert plays(third) == ["goodbye_no_input"]
-    assert flow.state is CallState.GOODBYE
-    assert send(flow, PromptFinished()) == [HangUp("no_input")]
-    assert flow.state is CallState.ENDED
-    assert flow.end_reason == "no_input"
-    assert not flow.abandoned
+    assert plays(third) == ["invalid_choice", "queue_hold"]  # an officer, not goodbye
+    assert of_type(third, EnterQueue) == [EnterQueue("normal", False)]
+    assert flow.state is CallState.QUEUE_INTRO
+    assert flow.end_reason is None
 
 
-def test_no_input_three_times_says_goodbye(flow: CallFlow) -> None:
+def test_no_input_three_times_goes_to_the_queue(flow: CallFlow) -> None:
     at_main_menu(flow)
     for _ in range(2):
         actions = send(flow, Timeout())
         assert plays(actions) == ["no_input", "main_menu"]
         assert send(flow, PromptFinished()) == [SetTimer(6.0)]
     last = send(flow, Timeout())
-    assert plays(last) == ["goodbye_no_input"]
-    assert steps(last) == ["main_menu:no_input", "goodbye_no_input"]
-    assert send(flow, Digit("1")) == []  # keys do not cut the goodbye short
-    assert send(flow, PromptFinished()) == [HangUp("no_input")]
+    assert plays(last) == ["no_input", "queue_hold"]
+    assert steps(last) == ["main_menu:no_input", "queue"]
+    assert flow.state is CallState.QUEUE_INTRO
 
 
 def test_key_during_a_prompt_barges_in(flow: CallFlow) -> None:
@@ -297,7 +297,9 @@ def test_survey_can_be_switched_off(flow_config: FlowConfig) -> None:
 
 
 # --- callback ------------------------------------------------------------------------------
-def test_callback_records_a_short_message_then_goodbye(flow: CallFlow) -> None:
+def test_callback_records_a_short_message_then_goodbye(flow_config: FlowConfig) -> None:
+    menu = MappingProxyType({**flow_config.menu, "0": MenuAction.CALLBACK})  # the old key 0
+    flow = CallFlow(replace(flow_config, menu=menu), "t-1")
     at_main_menu(flow)
     assert plays(send(flow, Digit("0"))) == ["callback_intro"]
     start = send(flow, PromptFinished())

@@ -6,16 +6,18 @@ from __future__ import annotations
 import json
 import wave
 from dataclasses import replace
+from types import MappingProxyType
 from typing import Any
 
 import pytest
 import redis
 from sqlalchemy import select
 
-from ivr.flow.menu import FlowConfig
+from ivr.flow.menu import FlowConfig, MenuAction
 from ivr.prompts.library import PromptLibrary
 from ivr.prompts.manifest import PromptManifest
-from ivr.session import CALLBACK_NOTE, run_call
+from ivr.recording_failure import CALLBACK_NOTE
+from ivr.session import run_call
 from ticketing.actors import Actor
 from ticketing.audio_queue import AUDIO_KEY, JOBS_STREAM, AudioQueue
 from ticketing.container import Services
@@ -189,21 +191,21 @@ def test_hangup_in_the_menu_is_abandoned(
     assert asr_jobs(ivr_services) == []
 
 
-def test_no_input_three_times_says_goodbye_and_hangs_up(
+def test_no_input_three_times_goes_to_the_queue_then_records(
     ivr_services: Services, flow_config: FlowConfig, prompts: PromptLibrary
 ) -> None:
-    channel = call(ivr_services, flow_config, prompts, Caller())
+    """No keys at all: the queue (not goodbye); with nobody to ring, the choices at once; no
+    keys there either: the complaint is recorded (never an endless wait)."""
+    channel = call(ivr_services, flow_config, prompts, Caller(hangup_at=200))
+    path = steps(ivr_services, "call-1")
+    assert path[:5] == ["greeting", "main_menu:no_input", "main_menu:no_input",
+                        "main_menu:no_input", "queue"]  # fmt: skip
+    assert "queue_no_agents" in path and "complaint_recording" in path
     assert channel.hung_up_by_ivr
-    assert channel.now() == pytest.approx(0.75 + 3 * 6.0 + 2 * 0.5 + 0.25, abs=0.2)
     record = ivr_services.calls.get_call("call-1")
-    assert (record["end_reason"], record["abandoned"]) == ("no_input", False)
-    assert steps(ivr_services, "call-1") == [
-        "greeting",
-        "main_menu:no_input",
-        "main_menu:no_input",
-        "main_menu:no_input",
-        "goodbye_no_input",
-    ]
+    assert record["end_reason"] == "completed"
+    [row] = ivr_services.call_queue.recent_calls()
+    assert row["queue_entered_at"] is not None and row["outcome"] == "ivr_only"
 
 
 @pytest.mark.parametrize("outage", ["from_start", "mid_call"])
@@ -348,8 +350,9 @@ def test_repeat_caller_hears_newest_open_ticket_with_9(
 def test_callback_request_is_a_draft_marked_info(
     ivr_services: Services, flow_config: FlowConfig, prompts: PromptLibrary
 ) -> None:
+    menu = MappingProxyType({**flow_config.menu, "0": MenuAction.CALLBACK})  # the old key 0
     caller = Caller(keys=[(1.0, "0"), (5.0, "#")], speech=[(2.0, 4.0)])
-    call(ivr_services, flow_config, prompts, caller)
+    call(ivr_services, replace(flow_config, menu=menu), prompts, caller)
     ticket = ticket_of(ivr_services, "call-1")
     assert ticket.category == "INFO"
     assert ticket.description == CALLBACK_NOTE

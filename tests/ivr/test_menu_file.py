@@ -18,7 +18,7 @@ def test_packaged_menu_loads_and_every_prompt_exists(manifest: PromptManifest) -
         "1": MenuAction.COMPLAINT,
         "2": MenuAction.STATUS,
         "3": MenuAction.INFO,
-        "0": MenuAction.CALLBACK,
+        "0": MenuAction.OFFICER,
         "*": MenuAction.REPEAT,
     }
     assert flow.max_tries == 3

@@ -71,20 +71,21 @@ def test_node_serves_calls_through_the_adapter(
     assert "beep" in assets.prompts and "digit_9" in assets.prompts
     served: list[FakeChannel] = []
 
-    class FakeSipNode:
+    class SipNode:  # the adapter's node: answers calls, and is the Dialler of their flows
         def __init__(self, settings: Settings, on_call: Callable[[CallChannel], None]) -> None:
-            self.on_call = on_call
+            self._on_call = on_call
 
         def run(self, stop: threading.Event) -> None:
             channel = FakeChannel(Caller(hangup_at=0.5), call_id="node-call")
             channel.realtime = True
             channel.__post_init__()
-            self.on_call(channel)  # the adapter runs this in the call's thread
+            self._on_call(channel)  # the adapter runs this in the call's thread
             served.append(channel)
             assert not stop.is_set()
+            stop.set()  # the node's queue workers stop with it
 
     fake_adapter = types.ModuleType("ivr.sip.adapter")
-    fake_adapter.SipNode = FakeSipNode  # type: ignore[attr-defined]
+    fake_adapter.SipNode = SipNode  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "ivr.sip.adapter", fake_adapter)
     assert run_node(node_settings, threading.Event()) == 0
     assert served and served[0].ended

@@ -129,7 +129,7 @@ def test_disk_full_mid_recording_stops_it_and_tells_the_caller(
     prompts: PromptLibrary,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("ivr.session.WavWriter", FullDiskWriter)
+    monkeypatch.setattr("ivr.session_recording.WavWriter", FullDiskWriter)
     before = failures("write")
     call(
         ivr_services,

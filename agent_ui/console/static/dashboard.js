@@ -132,7 +132,8 @@
     for (const a of cat.agencies) { names.agency_code.set(a.code, a.name_th); }
     $("c-time-group").addEventListener("change", timeChart);
     await load();
-    H.live(() => reload(), () => reload());
+    // One stream for the page: the wallboard (call and agent events) and the figures below.
+    H.live((msg) => { Wallboard.onEvent(msg); if (msg.type !== "asr.partial") { reload(); } }, () => { Wallboard.load(); reload(); });
     // Ages advance with the clock even when nothing happens: redraw locally, no server call.
     setInterval(() => { if (figures) { render(); } }, 30000);
   }

@@ -11,7 +11,7 @@ import pytest
 
 from asr.understanding import Understanding
 
-UNSURE = 0.7  # agent_ui/console/static/console.js UNSURE_FIELD
+UNSURE = 0.7  # agent_ui/console/static/console/state.js UNSURE_FIELD
 MOBILE = "ศูนย์ แปด หนึ่ง สอง สาม สี่ ห้า หก เจ็ด แปด"  # 0812345678
 ID = "หนึ่ง หนึ่ง ศูนย์ หนึ่ง เจ็ด ศูนย์ ศูนย์ สอง สาม ศูนย์ หก เจ็ด แปด"  # 1101700230678
 

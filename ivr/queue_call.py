@@ -1,0 +1,424 @@
+"""One caller's time in the queue and with a call-taker, run by the call's session.
+
+* ``enter``: the call record and its draft (so the agent's screen pop has it), the live queue
+  entry, and a dispatcher thread for this caller.
+* The dispatcher: when this entry is the head (the live queue's atomic claim), the longest-idle
+  available agent (:func:`ivr.queue.policy.choose_agent`) becomes ringing (the presence machine's
+  own atomic step) and their phone is dialled (``agent:<user>``), with ``cancel`` set if the caller
+  leaves. No answer -> that agent goes to break "no answer" and the next is rung; busy,
+  unreachable or rejected -> skipped (back to available); answered -> on call, handed to the
+  session.
+* ``converse``: the bridge (RTP relayed in the media process), a stereo WAV (caller left, agent
+  right) with a recording row per channel, each channel streamed to ASR; the calls never wait on
+  Redis or the disk inside the relay's callback (it only buffers). The bridge ends -> the agent in
+  wrap-up. The agent's leg dying, or the agent hanging up within ``MIN_TALK_SECONDS``, puts the
+  caller back at the head of the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from config.queue_settings import QueueSettings
+from ivr.channel import CallChannel
+from ivr.conversation import Conversation, DiallerLike, DialResultLike
+from ivr.flow.events import (
+    AgentAnswered,
+    CallerHungUp,
+    ConnectAgent,
+    ConversationOver,
+    EnterQueue,
+    Event,
+    LeaveQueue,
+    QueryQueue,
+    QueueStatus,
+    RequestQueueCallback,
+)
+from ivr.queue.policy import PhoneStatus, candidates, choose_agent, estimated_wait, update_holdtime
+from ticketing.actors import Actor
+from ticketing.call_commands import CallCommand
+from ticketing.container import Services
+from ticketing.errors import DomainError
+from ticketing.live_queue import QueueEntry
+from ticketing.presence import AgentState
+
+log = logging.getLogger(__name__)
+
+QUEUE_ACTIONS = (EnterQueue, QueryQueue, LeaveQueue, ConnectAgent, RequestQueueCallback)
+POLL_SECONDS = 0.1  # how often a waiting caller's dispatcher looks for a free agent
+KEEP_ALIVE_SECONDS = 5.0
+OFFER_LEASE_SECONDS = 10.0  # beyond the ring time: a dead node's offer expires
+HUB_RING_SECONDS = 30.0
+MIN_TALK_SECONDS = 5.0  # an agent hanging up sooner "hung up at once": the caller is requeued
+HOTLINE_CALLER_ID = "1567"  # what the agent's phone shows (the number is on the screen pop)
+_SKIP = frozenset({"busy", "unreachable", "rejected", "failed"})
+_LOST_REASONS = frozenset({"rtp_timeout", "no_ack", "error"})
+_IVR = Actor.system("ivr")
+
+
+class QueueCall:
+    def __init__(
+        self,
+        channel: CallChannel,
+        services: Services,
+        dialler: DiallerLike | None,
+        *,
+        node: str,
+        settings: QueueSettings,
+        ring_timeout: float,
+        wrap_up_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._channel = channel
+        self._services = services
+        self._dialler = dialler
+        self._node = node
+        self._settings = settings
+        self._ring_timeout = ring_timeout
+        self._wrap_up = wrap_up_seconds
+        self._clock = clock
+        self.call_id = channel.call_id
+        self._token = f"{node}/{self.call_id}"
+        self._lock = threading.Lock()
+        self._cancel = threading.Event()
+        self._dispatcher: threading.Thread | None = None
+        self._answered: tuple[str, CallChannel] | None = None
+        self._info: dict[str, Any] = {}
+        self._entered: float | None = None  # monotonic, for the caller's wait
+        self._alive_at = 0.0
+        self.queued = False
+        self.agent: str | None = None
+
+    # --- the flow's actions --------------------------------------------------------------------
+    def execute(self, action: object, reference: str | None) -> Event | None:
+        if isinstance(action, EnterQueue):
+            return self.enter(action.priority, at_head=action.at_head, reference=reference)
+        if isinstance(action, QueryQueue):
+            return self.status()
+        if isinstance(action, LeaveQueue):
+            self.leave(action.why)
+        elif isinstance(action, RequestQueueCallback):
+            self._request_callback(action.number)
+        elif isinstance(action, ConnectAgent):
+            return self.converse()
+        return None
+
+    def enter(self, priority: str, *, at_head: bool, reference: str | None) -> QueueStatus:
+        services = self._services
+        try:
+            self._info = services.call_queue.queued(
+                self.call_id, priority=priority, reference=reference
+            )
+            if priority == "urgent":
+                services.tickets.update_fields(
+                    self._info["ticket_reference"], {"urgent": True}, _IVR
+                )
+            services.live_queue.join(
+                QueueEntry(
+                    call_id=self.call_id,
+                    priority=priority,
+                    entered_at=self._info["entered_at"],
+                    caller_masked=self._info["caller_masked"],
+                    node=self._node,
+                    ticket_reference=self._info["ticket_reference"],
+                    earlier_references=tuple(self._info["earlier_references"]),
+                    at_head=at_head,
+                )
+            )
+        except Exception as exc:
+            # no queue without the database or Redis: the caller is offered callback / recording
+            log.error("call %s: cannot queue: %s: %s", self.call_id, type(exc).__name__, exc)
+            return QueueStatus(None, None, 0, 0.0)
+        if self._entered is None:
+            self._entered = self._clock()
+        self.queued = True
+        self._alive_at = self._clock()
+        self._cancel = threading.Event()
+        self._answered = None
+        if self._dialler is None:
+            return self.status()  # no phone can ring from here: the callers get the choices
+        self._dispatcher = threading.Thread(
+            target=self._dispatch_loop, args=(self._cancel,), name=f"queue-{self.call_id}"
+        )
+        self._dispatcher.daemon = True
+        self._dispatcher.start()
+        log.info("call %s: queued (%s%s)", self.call_id, priority, ", at the head" * at_head)
+        return self.status()
+
+    def status(self) -> QueueStatus:
+        waited = self._clock() - self._entered if self._entered is not None else 0.0
+        try:
+            position = self._services.live_queue.position(self.call_id)
+            holdtime = self._services.live_queue.holdtime()
+            agents = self._logged_in()
+        except Exception as exc:
+            log.error("call %s: queue status unavailable: %s", self.call_id, exc)
+            return QueueStatus(None, None, 0, waited)
+        return QueueStatus(position, estimated_wait(holdtime, waited), agents, waited)
+
+    def _logged_in(self) -> int:
+        if self._dialler is None:
+            return 0  # this node cannot ring a phone: nobody to wait for
+        return sum(
+            1 for p in self._services.presence.store.all() if p.state is not AgentState.OFFLINE
+        )
+
+    def leave(self, why: str) -> None:
+        """The caller leaves the queue (callback, recording, hung up): any ringing is cancelled."""
+        self._cancel.set()
+        if not self.queued:
+            return
+        self.queued = False
+        try:
+            self._services.live_queue.leave(self.call_id)
+        except Exception as exc:
+            log.error("call %s: leaving the live queue failed: %s", self.call_id, exc)
+        log.info("call %s: left the queue (%s)", self.call_id, why)
+
+    def close(self) -> bool:
+        """The call is over: leave the queue if still in it (True: the caller was waiting) and
+        let go of an agent who answered too late to be connected."""
+        was_queued = self.queued
+        self.leave("call ended")
+        with self._lock:
+            answered, self._answered = self._answered, None
+        if answered is not None:
+            agent, leg = answered
+            self._guard(leg.hangup)
+            self._guard(lambda: self._services.presence.hang_up(agent))
+        return was_queued
+
+    def poll(self) -> AgentAnswered | None:
+        """Called by the session while it waits: keeps the entry alive, reports an answer."""
+        now = self._clock()
+        if self.queued and now - self._alive_at >= KEEP_ALIVE_SECONDS:
+            self._alive_at = now
+            try:
+                self._services.live_queue.keep_alive(self.call_id)
+            except Exception as exc:
+                log.warning("call %s: queue keep-alive failed: %s", self.call_id, exc)
+        with self._lock:
+            answered = self._answered
+        return AgentAnswered(answered[0]) if answered is not None else None
+
+    def _request_callback(self, number: str) -> None:
+        info = self._info
+        try:
+            self._services.callbacks.request(
+                number,
+                call_id=self.call_id,
+                ticket_reference=info.get("ticket_reference"),
+                queue_position_at=info.get("entered_at"),
+            )
+            self._services.call_queue.set_outcome(self.call_id, "callback_requested")
+        except Exception as exc:
+            log.error("call %s: callback request failed: %s: %s", self.call_id, type(exc), exc)
+
+    # --- the dispatcher thread -----------------------------------------------------------------
+    def _dispatch_loop(self, cancel: threading.Event) -> None:
+        try:
+            while not cancel.is_set():
+                if not self._claim():
+                    cancel.wait(POLL_SECONDS)
+                    continue
+                try:
+                    done = self._offer_round(cancel)
+                finally:
+                    self._release()
+                if done:
+                    return
+                cancel.wait(POLL_SECONDS)
+        except Exception:
+            log.exception("call %s: the queue dispatcher failed", self.call_id)
+
+    def _claim(self) -> bool:
+        try:
+            return self._services.live_queue.claim_head(
+                self.call_id, self._token, lease_seconds=self._ring_timeout + OFFER_LEASE_SECONDS
+            )
+        except DomainError as exc:
+            log.warning("call %s: claim failed: %s", self.call_id, exc)
+            return False
+
+    def _release(self) -> None:
+        try:
+            self._services.live_queue.release_offer(self.call_id, self._token)
+        except DomainError as exc:
+            log.warning("call %s: releasing the offer failed: %s", self.call_id, exc)
+
+    def _offer_round(self, cancel: threading.Event) -> bool:
+        """Ring agents one after another while this caller holds the head; True when it is over
+        (answered or the caller left), False when no agent could take it now."""
+        assert self._dialler is not None
+        presence = self._services.presence
+        tried: set[str] = set()
+        while not cancel.is_set():
+            phones = {p.username: PhoneStatus.REACHABLE for p in presence.store.all()}
+            choice = choose_agent(candidates(presence.store.all(), phones), tried)
+            if choice is None:
+                return False
+            agent = choice.username
+            tried.add(agent)
+            try:
+                presence.ring(agent, self.call_id)
+            except DomainError as exc:
+                log.info("call %s: agent %s taken meanwhile (%s)", self.call_id, agent, exc)
+                continue
+            self._services.live_queue.renew_offer(
+                self.call_id, self._token, lease_seconds=self._ring_timeout + OFFER_LEASE_SECONDS
+            )
+            self._notify_ringing(agent)
+            result: DialResultLike = self._dialler.dial(
+                f"agent:{agent}",
+                caller_id=HOTLINE_CALLER_ID,
+                ring_timeout=self._ring_timeout,
+                cancel=cancel,
+            )
+            if self._after_dial(agent, result, cancel):
+                return True
+        return True
+
+    def _notify_ringing(self, agent: str) -> None:
+        try:
+            self._services.call_queue.ringing(
+                self.call_id,
+                agent,
+                ticket_reference=self._info.get("ticket_reference"),
+                earlier=list(self._info.get("earlier_references", [])),
+            )
+        except Exception as exc:
+            log.error("call %s: ringing record failed: %s", self.call_id, exc)
+
+    def _after_dial(self, agent: str, result: DialResultLike, cancel: threading.Event) -> bool:
+        presence = self._services.presence
+        outcome = str(result.outcome)
+        log.info("call %s: agent %s: %s", self.call_id, agent, outcome)
+        if outcome == "answered" and result.channel is not None:
+            self._guard(lambda: presence.answer(agent))
+            with self._lock:
+                if not cancel.is_set():
+                    self._answered = (agent, result.channel)
+                    self.leave("answered")
+                    return True
+            # the caller left while the agent answered: end the agent's leg, agent to wrap-up
+            result.channel.hangup()
+            self._guard(lambda: presence.hang_up(agent))
+            return True
+        if outcome == "no_answer":
+            # break "no answer" (FreeSWITCH max-no-answer habit), then the next agent
+            self._guard(lambda: presence.no_answer(agent))
+            return False
+        self._guarded_cancel(agent)
+        return outcome not in _SKIP  # cancelled: the caller left; busy and the like: next agent
+
+    def _guarded_cancel(self, agent: str) -> None:
+        try:
+            self._services.presence.ring_cancelled(agent)
+        except DomainError as exc:
+            log.warning("call %s: agent %s not reset after the offer: %s", self.call_id, agent, exc)
+
+    # --- the conversation ----------------------------------------------------------------------
+    def converse(self) -> Event:
+        with self._lock:
+            answered, self._answered = self._answered, None
+        assert answered is not None and self._dialler is not None
+        agent, leg = answered
+        self.agent = agent
+        services = self._services
+        started = self._clock()
+        wait = self._guard(lambda: services.call_queue.bridged(self.call_id, agent), 0.0)
+        self._guard(lambda: services.live_queue.record_answered_wait(wait, update_holdtime))
+        conversation = Conversation(services, self._settings, self.call_id)
+        reader = self._guard(lambda: services.call_commands.reader(self._node, self.call_id))
+        ended = conversation.run(
+            self._dialler, self._channel, leg,
+            commands=(lambda: self._guard(reader.next)) if reader is not None else None,
+        )  # fmt: skip
+        talk = self._clock() - started
+        if isinstance(conversation.command, CallCommand):
+            return self._transfer(conversation, agent, leg, talk, conversation.command)
+        by = self._who_ended(ended, leg, talk)
+        if by == "caller":
+            self._guard(leg.hangup)
+        elif conversation.bridge is not None:
+            self._guard(conversation.bridge.unbridge)
+        self._after_conversation(agent, talk, conversation.hold_seconds, by != "agent_lost")
+        log.info("call %s: conversation with %s over (%s, %.1f s)", self.call_id, agent, by, talk)
+        return CallerHungUp() if by == "caller" else ConversationOver(by)
+
+    def _transfer(
+        self, conversation: Conversation, agent: str, leg: CallChannel, talk: float,
+        command: CallCommand,
+    ) -> Event:  # fmt: skip
+        """The officer sends the caller on: to the queue (at the head), or a blind transfer to a
+        hub through the trunk (unreachable: back to the head of the queue)."""
+        assert self._dialler is not None and conversation.bridge is not None
+        services = self._services
+        self._guard(conversation.bridge.unbridge)
+        self._guard(leg.hangup)
+        self._after_conversation(agent, talk, conversation.hold_seconds, True)
+        record = partial(services.call_queue.transferred, self.call_id, command.target,
+                         by=command.by)  # fmt: skip
+        if command.target == "queue":
+            self._guard(record)
+            return ConversationOver("requeue")
+        result = self._dialler.dial(
+            f"tel:{command.target.removeprefix('hub:')}",
+            caller_id=self._channel.caller_number or HOTLINE_CALLER_ID,
+            ring_timeout=HUB_RING_SECONDS,
+        )
+        if str(result.outcome) != "answered" or result.channel is None:
+            log.warning("call %s: %s %s: back to the queue", self.call_id, command.target,
+                        result.outcome)  # fmt: skip
+            return ConversationOver("requeue")
+        self._guard(record)
+        hub: CallChannel = result.channel
+        bridge: Any = self._dialler.bridge(self._channel, hub)
+        ended = None
+        while ended is None:
+            ended = bridge.wait(1.0)
+        if ended == "a":
+            self._guard(hub.hangup)
+            return CallerHungUp()
+        return ConversationOver("transferred")
+
+    @staticmethod
+    def _who_ended(ended: str | None, leg: CallChannel, talk: float) -> str:
+        if ended == "a":
+            return "caller"
+        reason = leg.end_reason or "error"
+        if reason in _LOST_REASONS or talk < MIN_TALK_SECONDS:
+            return "agent_lost"
+        return "agent"
+
+    def _after_conversation(self, agent: str, talk: float, hold: float, answered: bool) -> None:
+        services = self._services
+        self._guard(lambda: services.presence.hang_up(agent))  # -> wrap-up
+        if answered:
+            self._guard(
+                lambda: services.call_queue.conversation_ended(
+                    self.call_id, talk_seconds=max(0.0, talk - hold), hold_seconds=hold
+                )
+            )
+            self._guard(lambda: services.call_queue.wrap_up(self.call_id, self._wrap_up))
+
+    # --- failures are logged, never raised into the call ---------------------------------------
+    def _guard(self, fn: Callable[[], Any], default: Any = None) -> Any:
+        try:
+            return fn()
+        except Exception as exc:
+            log.error("call %s: %s: %s", self.call_id, type(exc).__name__, exc)
+            return default
+
+    def _attempt(self, fn: Callable[[], object]) -> bool:
+        try:
+            fn()
+        except Exception as exc:
+            log.error("call %s: %s: %s", self.call_id, type(exc).__name__, exc)
+            return False
+        return True
