@@ -20,10 +20,11 @@ import redis
 from sqlalchemy import select
 
 from config.queue_settings import QueueSettings
+from config.sections import KamailioOptions
 from config.settings import Settings
 from ivr.channel import CallChannel
 from ivr.flow.menu import load_flow, menu_path
-from ivr.kamailio import EmbeddedKamailio, IvrNode
+from ivr.kamailio import EmbeddedKamailio, IvrNode, options_ping
 from ivr.prompts.manifest import load_manifest, manifest_path
 from ivr.session import run_call
 from tests.ivr.fakes import fake_prompts
@@ -60,9 +61,10 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 10) -> None:
 
 
 class System:
-    def __init__(self, services: Services, registrar: tuple[str, int]) -> None:
+    def __init__(self, services: Services, registrar: tuple[str, int], trunk_port: int) -> None:
         self.services = services
         self.registrar = registrar
+        self.trunk_port = trunk_port
         self.phones: list[subprocess.Popen[str]] = []
 
     def agent_phone(self, name: str, scenario: str) -> subprocess.Popen[str]:
@@ -102,10 +104,12 @@ def system(
 ) -> Iterator[System]:
     data = tmp_path_factory.mktemp("queue-e2e")
     redis_url = private_redis_db(redis_server, 12)
+    trunk_port = free_udp_port()
     settings = with_accounts(
         Settings(
             data_dir=data,
             redis_url=redis_url,
+            kamailio=KamailioOptions(trunk=("127.0.0.1", trunk_port)),
             queue=QueueSettings(ring_timeout_seconds=3, wrap_up_seconds=2),
         ),
         ivr1=IVR_PASSWORD,
@@ -134,8 +138,9 @@ def system(
     ):  # fmt: skip
         holder.append(node.node)
         assert node.node.registered.wait(5), "the node's digest REGISTER failed"
-        time.sleep(1.5)  # a dispatcher OPTIONS round marks the node active
-        yield System(services, kamailio.registrar)
+        # the dispatcher's OPTIONS rounds mark the node active: 1567 answers through Kamailio
+        wait_for(lambda: options_ping(*kamailio.registrar, user="1567") == 200, timeout=15)
+        yield System(services, kamailio.registrar, trunk_port)
         node.wait_idle(15)
     services.close()
 
@@ -261,3 +266,35 @@ def test_danger_while_recording_goes_to_the_head_and_is_bridged_first(fresh: Sys
             )
         ).one()  # the IVR's recording so far stays on the draft
     assert kept.complete and kept.duration_seconds > 1
+
+
+def test_blind_transfer_to_a_hub_through_the_trunk(fresh: System) -> None:
+    before = {c["id"] for c in fresh.services.call_queue.recent_calls(limit=50)}
+    phone = fresh.agent_phone("somchai", "agent_answer.xml")
+    trunk = sipp("agent_answer.xml", ("127.0.0.1", 5060), extra=("-p", str(fresh.trunk_port)),
+                 background=True)  # fmt: skip
+    assert isinstance(trunk, subprocess.Popen)
+    fresh.phones.append(trunk)
+    fresh.available("somchai")
+    caller = sipp(str(SCENARIOS / "caller_officer.xml"), fresh.registrar, hold_ms=9000,
+                  timeout=60, background=True)  # fmt: skip
+    assert isinstance(caller, subprocess.Popen)
+
+    def bridged() -> list[str]:
+        calls = fresh.services.call_queue.recent_calls(limit=5)
+        return [c["id"] for c in calls if c["id"] not in before and c["answered_at"]]
+
+    wait_for(lambda: bool(bridged()), timeout=20)
+    time.sleep(1.0)  # the officer talks a moment, then transfers
+    fresh.services.call_commands.transfer(bridged()[0], "hub:1669", by="somchai")
+    out, _ = caller.communicate(timeout=40)
+    assert caller.returncode == 0, out[-2000:]
+    for sipp_process in (phone, trunk):
+        out, _ = sipp_process.communicate(timeout=30)
+        assert sipp_process.returncode == 0, out[-2000:]  # each got its BYE
+    wait_for(lambda: fresh.last_call()["ended_at"] is not None)
+    call = fresh.last_call()
+    assert call["outcome"] == "transferred"
+    [event] = [e for e in fresh.events("call.transferred") if e["call_id"] == call["id"]]
+    assert event["target"] == "hub:1669" and event["agent"] == "somchai"
+    assert fresh.state("somchai")[0] in (AgentState.WRAP_UP, AgentState.AVAILABLE)
