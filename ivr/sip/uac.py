@@ -300,6 +300,13 @@ class OutboundCall:
         self.bye = Retransmit.start(Send(bytes(request), self.dialog.next_hop()), now)
         return [self.bye.send, CallOver(self.call_id, reason)]
 
+    def shutdown(self, now: float) -> list[Action]:
+        """The node stops: BYE, or CANCEL and the dial's end at once (nobody waits for a 487)."""
+        if self.state not in _EARLY and self.state is not OutState.CANCELLING:
+            return self.hangup("hangup", now)
+        actions = self.cancel(self.cancel_outcome or DialOutcome.FAILED, now)
+        return [*actions, *self._finish(self.cancel_outcome or DialOutcome.FAILED, None, "hangup")]
+
     def hold(self, on: bool, now: float) -> list[Action]:
         """re-INVITE sendonly (hold) or sendrecv (resume) to the far end."""
         if self.state is not OutState.CONFIRMED or self.dialog is None:
