@@ -18,6 +18,7 @@ import pytest
 from ivr.channel import CallChannel
 from ivr.outbound import DialOutcome, DialResult
 from ivr.sip import g711
+from ivr.sip import message as m
 
 from .sipkit import RtpSink, free_udp_port, relayed_fidelity, running_node, sipp, speech_pcm16
 
@@ -170,3 +171,77 @@ def test_busy_and_no_answer(scenario, outcome, status):
     result = results[0]["result"]
     assert isinstance(result, DialResult)
     assert (result.outcome, result.status, result.channel) == (outcome, status, None)
+
+
+class SilentProxy:
+    """A UDP socket standing in for Kamailio: answers each INVITE 100 Trying and nothing more,
+    and a CANCEL with 200 and the INVITE's 487 (so a cancelled dial ends at once)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.address = ("127.0.0.1", int(self.sock.getsockname()[1]))
+        self.methods: list[str] = []
+        self._running = True
+        self._invites: dict[str, m.SipRequest] = {}
+        self._thread = threading.Thread(target=self._run, name="silent-proxy", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while self._running:
+            try:
+                data, source = self.sock.recvfrom(65535)
+            except (TimeoutError, OSError):
+                continue
+            message = m.parse(data)
+            if not isinstance(message, m.SipRequest):
+                continue
+            self.methods.append(message.method)
+            if message.method == "INVITE":
+                self._invites[message.call_id] = message
+                self.sock.sendto(bytes(m.build_response(message, 100, "Trying")), source)
+            elif message.method == "CANCEL":
+                self.sock.sendto(bytes(m.build_response(message, 200, "OK", to_tag="p")), source)
+                invite = self._invites[message.call_id]
+                terminated = m.build_response(invite, 487, "Request Terminated", to_tag="p")
+                self.sock.sendto(bytes(terminated), source)
+
+    def close(self) -> None:
+        self._running = False
+        self._thread.join(timeout=2)
+        self.sock.close()
+
+
+def test_outbound_limit_fails_at_once_and_cancel_ends_a_ringing_dial():
+    proxy = SilentProxy()
+    extra = {
+        "HOTLINE_SIP_OUTBOUND_PROXY": f"127.0.0.1:{proxy.address[1]}",
+        "HOTLINE_IVR_MAX_OUTBOUND": "1",
+    }
+    results: list[DialResult] = []
+    cancel = threading.Event()
+    try:
+        with running_node(lambda channel: None, extra=extra) as node:
+            first = threading.Thread(
+                target=lambda: results.append(
+                    node.node.dial(
+                        "tel:0812345678", caller_id="1567", ring_timeout=30, cancel=cancel
+                    )
+                )
+            )
+            first.start()
+            wait_for(lambda: proxy.methods == ["INVITE"])
+            over = node.node.dial("agent:alice", caller_id="1567", ring_timeout=30)
+            assert (over.outcome, over.status, over.channel) == (DialOutcome.FAILED, None, None)
+            assert node.node.dialler.refused_over_limit == 1
+            bad = node.node.dial("0812345678", caller_id="1567", ring_timeout=30)
+            assert bad.outcome is DialOutcome.FAILED  # neither agent: nor tel:
+            cancel.set()
+            first.join(timeout=10)
+            node.wait_idle()
+    finally:
+        proxy.close()
+    assert proxy.methods == ["INVITE", "CANCEL", "ACK"]  # nothing sent over the limit
+    (result,) = results
+    assert (result.outcome, result.status, result.channel) == (DialOutcome.CANCELLED, 487, None)

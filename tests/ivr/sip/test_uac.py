@@ -294,3 +294,21 @@ def test_targets_and_statuses():
             parse_target(bad)
     assert outcome_for_status(600, ringing=False) is DialOutcome.BUSY
     assert outcome_for_status(408, ringing=True) is DialOutcome.NO_ANSWER
+
+
+def test_hold_of_an_inbound_caller_reinvites_within_the_callers_dialog():
+    from .test_uas import SDP, request, ringing
+
+    ua = agent()
+    tag = ringing(ua)
+    ua.answer("call-1", 0.2)
+    ua.receive(request("ACK", to_tag=tag), PROXY, 0.3)
+    (hold,) = requests(ua.hold("call-1", True, 1.0))
+    assert hold.method == "INVITE" and hold.uri == "sip:0812345678@10.0.0.9:5070"
+    assert hold.get("route") == "<sip:127.0.0.1:5060;lr>"
+    assert m.tag_of(hold.get("from") or "") == tag and m.tag_of(hold.get("to") or "") == "caller"
+    assert b"a=sendonly" in hold.body and b"m=audio 10000 RTP/AVP 0 101" in hold.body
+    (ack,) = requests(ua.receive(response(hold, 200, to_tag=None, body=SDP), PROXY, 1.1))
+    assert ack.method == "ACK" and ack.cseq == hold.cseq[:1] + ("ACK",)
+    (bye,) = requests(ua.hangup("call-1", "hangup", 2.0))
+    assert bye.cseq[0] > hold.cseq[0]
