@@ -309,6 +309,6 @@ def test_hold_of_an_inbound_caller_reinvites_within_the_callers_dialog():
     assert m.tag_of(hold.get("from") or "") == tag and m.tag_of(hold.get("to") or "") == "caller"
     assert b"a=sendonly" in hold.body and b"m=audio 10000 RTP/AVP 0 101" in hold.body
     (ack,) = requests(ua.receive(response(hold, 200, to_tag=None, body=SDP), PROXY, 1.1))
-    assert ack.method == "ACK" and ack.cseq == hold.cseq[:1] + ("ACK",)
+    assert ack.method == "ACK" and ack.cseq == (hold.cseq[0], "ACK")
     (bye,) = requests(ua.hangup("call-1", "hangup", 2.0))
     assert bye.cseq[0] > hold.cseq[0]
