@@ -5,9 +5,11 @@ peer, real RTP) are queued on the partner stream as payloads; the partner's 20 m
 them with its own SSRC, sequence and timestamp (``next_packet``), PCMU<->PCMA transcoded when the
 legs' codecs differ, RFC 4733 events passed through with the partner's event payload type (one
 output timestamp per input event). The queue is bounded (``MAX_QUEUED`` frames); a sender
-whose clock runs fast, or a stall of the machine, loses a frame every half second
-(``DRAIN_TICKS``) until the backlog is gone, instead of keeping the delay for the rest of the
-call. Inbound audio is still decoded and reported to the node as before (recording, ASR).
+whose clock runs fast, or a burst after a stall, leaves a standing backlog: when the queue has
+not fallen below 2 frames for ``DRAIN_TICKS`` (200 ms) one frame is dropped, until the backlog
+is gone, instead of keeping the delay for the rest of the call (jitter alone never drops: the
+queue then runs down to 0 or 1 within the window). Inbound audio is still decoded and reported
+to the node as before (recording, ASR).
 Mute: this leg's audio is not relayed (the other hears silence). Hold: neither direction is
 relayed and the held leg hears the node's playback again (hold music), while the SIP side sends
 its re-INVITE. Sending starts
@@ -33,8 +35,7 @@ log = logging.getLogger(__name__)
 
 MAX_QUEUED = 10  # frames (200 ms) waiting on the partner's pacer at most (after a stall)
 PRIME = 2  # frames queued before sending starts (again, after running dry): absorbs jitter
-BACKLOG = PRIME + 4  # more queued than this: one frame in DRAIN_TICKS is dropped (drift, stalls)
-DRAIN_TICKS = 25
+DRAIN_TICKS = 10  # a queue that never fell below 2 frames for this long loses one frame
 _PAIR = struct.Struct("<II")
 _FLAGS = struct.Struct("<IBB")
 
@@ -63,7 +64,8 @@ class Relay:
     relayed: int = 0
     dropped: int = 0
     primed: bool = False
-    backlog_ticks: int = 0
+    window_ticks: int = 0
+    window_min: int = MAX_QUEUED
 
 
 def forward(source: RtpStream, data: bytes) -> None:
@@ -104,13 +106,13 @@ def next_packet(stream: RtpStream) -> bytes:
         relay.primed = False
     elif len(queue) >= PRIME:
         relay.primed = True
-    if len(queue) > BACKLOG:
-        relay.backlog_ticks += 1
-        if relay.backlog_ticks % DRAIN_TICKS == 0:
-            queue.popleft()
+    relay.window_min = min(relay.window_min, len(queue))
+    relay.window_ticks += 1
+    if relay.window_ticks >= DRAIN_TICKS:
+        if relay.window_min > 1 and queue:
+            queue.popleft()  # a standing backlog: one frame less delay
             relay.dropped += 1
-    else:
-        relay.backlog_ticks = 0
+        relay.window_ticks, relay.window_min = 0, MAX_QUEUED
     item = queue.popleft() if relay.primed and queue else None
     sequence, timestamp, ssrc = stream._sequence, stream._timestamp, stream._ssrc
     samples = len(stream._silence)
