@@ -284,6 +284,9 @@ def test_shutdown_ends_a_ringing_dial_at_once():
     assert [r.method for r in requests(actions)] == ["CANCEL"]
     assert DialDone(call.call_id, DialOutcome.FAILED, None) in actions
     assert ua.outbound_active == 0
+    # The phone answers anyway: ACKed and ended with a BYE, and no second outcome.
+    late = ua.receive(response(invite, 200, body=ANSWER_SDP), PROXY, 0.6)
+    assert [r.method for r in requests(late)] == ["ACK", "BYE"] and len(late) == 2
 
 
 def test_targets_and_statuses():
