@@ -6,9 +6,9 @@ them with its own SSRC, sequence and timestamp (``next_packet``), PCMU<->PCMA tr
 legs' codecs differ, RFC 4733 events passed through with the partner's event payload type (one
 output timestamp per input event). The queue is bounded (``MAX_QUEUED`` frames); a sender
 whose clock runs fast, or a burst after a stall, leaves a standing backlog: when the queue has
-not fallen below 2 frames for ``DRAIN_TICKS`` (200 ms) one frame is dropped, until the backlog
+not fallen below 3 frames for ``DRAIN_TICKS`` (500 ms) one frame is dropped, until the backlog
 is gone, instead of keeping the delay for the rest of the call (jitter alone never drops: the
-queue then runs down to 0 or 1 within the window). Inbound audio is still decoded and reported
+queue then runs down to 2 or less within the window). Inbound audio is still decoded and reported
 to the node as before (recording, ASR).
 Mute: this leg's audio is not relayed (the other hears silence). Hold: neither direction is
 relayed and the held leg hears the node's playback again (hold music), while the SIP side sends
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 MAX_QUEUED = 10  # frames (200 ms) waiting on the partner's pacer at most (after a stall)
 PRIME = 2  # frames queued before sending starts (again, after running dry): absorbs jitter
-DRAIN_TICKS = 10  # a queue that never fell below 2 frames for this long loses one frame
+DRAIN_TICKS = 25  # a queue that never fell below 3 frames for this long (0.5 s) loses one frame
 _PAIR = struct.Struct("<II")
 _FLAGS = struct.Struct("<IBB")
 
@@ -109,7 +109,7 @@ def next_packet(stream: RtpStream) -> bytes:
     relay.window_min = min(relay.window_min, len(queue))
     relay.window_ticks += 1
     if relay.window_ticks >= DRAIN_TICKS:
-        if relay.window_min > 1 and queue:
+        if relay.window_min > PRIME and queue:
             queue.popleft()  # a standing backlog: one frame less delay
             relay.dropped += 1
         relay.window_ticks, relay.window_min = 0, MAX_QUEUED
