@@ -6,7 +6,8 @@ and leaves the media process: a sender socket per leg streams 20 ms PCMU packets
 the payload) at leg a's port, a receiver socket per leg b (its SDP address) timestamps what the
 relay sends on. Both legs PCMU, so payloads pass unchanged and the counter identifies each packet.
 
-- relay one-way delay: receive time at b's socket − send time at a's port (loopback included),
+- relay one-way delay: the kernel's receive time at b's socket (SO_TIMESTAMPNS) − the time just
+  before the send to a's port (loopback included),
   after a 3 s warm-up (packets sent while the new media process starts wait in its socket);
 - packet interval deviation p99 at the receivers: |interval − 20 ms|, bridged pairs (relayed
   audio) vs unbridged calls (the media process paces a prompt to each: the IVR's normal load);
@@ -40,6 +41,8 @@ from ivr.sip.ipc import Kind  # noqa: E402
 from ivr.sip.media_client import MediaClient, MediaHandle  # noqa: E402
 
 FRAME = 0.02
+SO_TIMESTAMPNS = 35  # Linux: the kernel stamps each datagram's arrival (CLOCK_REALTIME, ns)
+_TIMESPEC = struct.Struct("@qq")
 WARM_UP = 3.0  # s: delays counted after this (the media process drains its start-up backlog)
 _COUNTER = struct.Struct("!Q")
 
@@ -53,11 +56,13 @@ def bound_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
     sock.setblocking(False)
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     return sock
 
 
 class Receivers:
-    """Timestamps every packet arriving on the given sockets (one thread, one selector)."""
+    """Every packet arriving on the given sockets with the kernel's arrival time (so this
+    thread's own scheduling, in a process that also sends, is not counted as relay delay)."""
 
     def __init__(self, socks: list[socket.socket]) -> None:
         self.arrivals: dict[int, list[tuple[float, bytes]]] = {i: [] for i in range(len(socks))}
@@ -75,10 +80,15 @@ class Receivers:
                 assert isinstance(sock, socket.socket)
                 while True:
                     try:
-                        data = sock.recv(2048)
+                        data, ancillary, _flags, _address = sock.recvmsg(2048, 64)
                     except BlockingIOError:
                         break
-                    self.arrivals[key.data].append((time.monotonic(), data))
+                    at = time.time()
+                    for level, kind, value in ancillary:
+                        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                            seconds, nanoseconds = _TIMESPEC.unpack_from(value)
+                            at = seconds + nanoseconds / 1e9
+                    self.arrivals[key.data].append((at, data))
 
     def stop(self) -> None:
         self._running = False
@@ -122,6 +132,7 @@ def run(pairs: int, seconds: float, bridged: bool) -> dict[str, float]:
     sent_at: dict[int, float] = {}
     cpu_before = cpu_seconds(client.pid)
     started = time.monotonic()
+    wall_started = time.time()
     counter = 0
     tick = started
     silence = g711.silence(g711.PCMU, 160)
@@ -134,7 +145,7 @@ def run(pairs: int, seconds: float, bridged: bool) -> dict[str, float]:
             counter += 1
             payload = _COUNTER.pack(counter) + silence[8:]
             packet = rtp.build(g711.PCMU, counter & 0xFFFF, counter * 160, 1000 + index, payload)
-            sent_at[counter] = time.monotonic()
+            sent_at[counter] = time.time()  # the clock the kernel stamps arrivals with
             senders[index].sendto(packet, ("127.0.0.1", a.port))
     elapsed = time.monotonic() - started
     cpu = cpu_seconds(client.pid) - cpu_before
@@ -146,7 +157,7 @@ def run(pairs: int, seconds: float, bridged: bool) -> dict[str, float]:
             for at, data in packets:
                 (number,) = _COUNTER.unpack_from(data, 12)
                 sent = sent_at.get(number)
-                if sent is not None and sent - started > WARM_UP:
+                if sent is not None and sent - wall_started > WARM_UP:
                     delays.append(at - sent)
     client.stop()
     for sock in senders + sinks + prompt_sinks:
