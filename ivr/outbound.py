@@ -94,12 +94,10 @@ def parse_target(target: str) -> tuple[str, str]:
         if user and all(c.isalnum() or c in "._-" for c in user):
             return "agent", user
     elif target.startswith(TEL_PREFIX):
-        digits = target[len(TEL_PREFIX) :]
-        plus = digits.startswith("+")
-        if plus:
-            digits = digits[1:]
+        number = target[len(TEL_PREFIX) :]
+        digits = number[1:] if number.startswith("+") else number
         if digits.isdigit() and len(digits) <= 20:
-            return "tel", digits
+            return "tel", number  # E.164 keeps its "+"
     raise BadTarget(f"dial target must be agent:<username> or tel:<digits>, got {target!r}")
 
 

@@ -1,26 +1,27 @@
 """The B2BUA bridge inside the media process: RTP of one leg relayed to the other and back.
 
-A bridged stream's inbound packets (already checked by ``RtpStream.on_datagram``: the latched
-peer, real RTP) are queued on the partner stream as payloads; the partner's 20 ms pacer sends
-them with its own SSRC, sequence and timestamp (``next_packet``), PCMU<->PCMA transcoded when the
-legs' codecs differ, RFC 4733 events passed through with the partner's event payload type (one
-output timestamp per input event). The queue is bounded (``MAX_QUEUED`` frames); a sender
-whose clock runs fast, or a stall of the machine, loses a frame every half second
-(``DRAIN_TICKS``) until the backlog is gone, instead of keeping the delay for the rest of the
-call. Inbound audio is still decoded and reported to the node as before (recording, ASR).
+Cut-through, as rtpengine and every B2BUA media relay do it: a bridged stream's inbound packet
+(already checked by ``RtpStream.on_datagram``: the latched peer, real RTP) is re-stamped at once
+with the partner's own SSRC, sequence and timestamp (the source's timestamp plus an offset, so
+its spacing and gaps pass through) and sent on the partner's socket in the same loop turn: the
+relay adds no pacing and no buffer, only the time to rewrite a header (and to transcode
+PCMU<->PCMA when the legs' codecs differ). RFC 4733 events pass through with the partner's event
+payload type (one output timestamp per input event). The source's jitter reaches the other
+phone unchanged, to be absorbed by that phone's own jitter buffer, as with any SIP proxy path.
+When nothing has been relayed for ``KEEPALIVE`` seconds (a muted leg, a phone that sends no
+RTP during silence) the partner's pacer sends silence so its phone's RTP timer never fires.
+Inbound audio is still decoded and reported to the node as before (recording, ASR).
 Mute: this leg's audio is not relayed (the other hears silence). Hold: neither direction is
 relayed and the held leg hears the node's playback again (hold music), while the SIP side sends
-its re-INVITE. Sending starts
-once ``PRIME`` frames are queued (and again after the queue ran dry): a packet that arrives just
-after the pacer's tick is not turned into a gap of silence and a late frame.
+its re-INVITE.
 """
 
 from __future__ import annotations
 
-import collections
 import logging
 import struct
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ivr.sip import g711, rtp
@@ -31,10 +32,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_QUEUED = 10  # frames (200 ms) waiting on the partner's pacer at most (after a stall)
-PRIME = 2  # frames queued before sending starts (again, after running dry): absorbs jitter
-BACKLOG = PRIME + 4  # more queued than this: one frame in DRAIN_TICKS is dropped (drift, stalls)
-DRAIN_TICKS = 25
+KEEPALIVE = 0.06  # s without a relayed packet before the pacer sends silence to the partner
+MASK = 0xFFFFFFFF
 _PAIR = struct.Struct("<II")
 _FLAGS = struct.Struct("<IBB")
 
@@ -50,29 +49,27 @@ def pack_flags(stream_id: int, muted: bool, held: bool) -> bytes:
 
 @dataclass
 class Relay:
-    """One bridged stream's side: its partner and what the partner sends it."""
+    """One bridged stream's side: its partner and how its outbound packets are stamped."""
 
     partner: RtpStream
     muted: bool = False  # this leg's audio is not relayed to the partner
     held: bool = False  # nothing relayed either way; this leg hears the node's playback
-    queue: collections.deque[tuple[int, bytes, int, bool]] = field(
-        default_factory=lambda: collections.deque(maxlen=MAX_QUEUED)
-    )  # (payload type as received, payload, its RTP timestamp, marker)
     event_in: int | None = None  # input timestamp of the event being passed through
     event_out: int = 0  # our timestamp for it
+    ts_offset: int | None = None  # our timestamp - the source's, for relayed audio
+    last_out: float = 0.0  # when this stream last sent (relayed or keep-alive)
     relayed: int = 0
-    dropped: int = 0
-    primed: bool = False
-    backlog_ticks: int = 0
+    dropped: int = 0  # packets not sent (the socket refused them)
 
 
 def forward(source: RtpStream, data: bytes) -> None:
-    """A packet ``source`` accepted from its peer: queue it on the partner (unless muted)."""
+    """A packet ``source`` accepted from its peer: re-stamped and sent on to the partner now."""
     relay = source.relay
     if relay is None or relay.muted or relay.held:
         return
-    partner = relay.partner.relay
-    if partner is None or partner.held:
+    target = relay.partner
+    out = target.relay
+    if out is None or out.held or target.remote is None:
         return
     if data[0] == 0x80 and len(data) > 12:
         payload_type, payload = data[1] & 0x7F, data[12:]
@@ -85,53 +82,54 @@ def forward(source: RtpStream, data: bytes) -> None:
             return
         payload_type, payload = packet.payload_type, packet.payload
         timestamp, marker = packet.timestamp, packet.marker
-    if payload_type == source.event_payload_type and payload_type not in (g711.PCMU, g711.PCMA):
-        if relay.partner.event_payload_type is None:
-            return  # the other leg takes no RFC 4733 events (its keys are in the node's log)
-    elif payload_type not in (g711.PCMU, g711.PCMA):
+    sequence, ssrc = target._sequence, target._ssrc
+    if payload_type in (g711.PCMU, g711.PCMA):
+        if payload_type != target.payload_type:
+            payload = g711.encode(g711.decode(payload, payload_type), target.payload_type)
+        stamp = _audio_timestamp(target, out, timestamp, len(payload))
+        built = rtp.build(target.payload_type, sequence, stamp, ssrc, payload, marker)
+    elif payload_type == source.event_payload_type and target.event_payload_type is not None:
+        if timestamp != out.event_in:  # a new event: it keeps one timestamp throughout
+            out.event_in, out.event_out = timestamp, target._timestamp
+        built = rtp.build(target.event_payload_type, sequence, out.event_out, ssrc, payload, marker)
+    else:
+        return  # not audio, or an event the other leg takes no RFC 4733 for (the node logs keys)
+    target._sequence = (sequence + 1) & 0xFFFF
+    try:
+        target.sock.sendto(built, target.remote)
+    except OSError as exc:  # ICMP unreachable from a phone gone away, a full buffer
+        out.dropped += 1
+        log.debug("RTP port %d: relayed send failed: %s", target.port, exc)
         return
-    if len(partner.queue) == MAX_QUEUED:
-        partner.dropped += 1
-    partner.queue.append((payload_type, payload, timestamp, marker))
+    out.relayed += 1
+    out.last_out = time.monotonic()
 
 
-def next_packet(stream: RtpStream) -> bytes:
-    """The bridged stream's next 20 ms packet: relayed audio or event, else silence."""
+def _audio_timestamp(target: RtpStream, out: Relay, source_ts: int, samples: int) -> int:
+    """The source's timestamp moved into the target's timeline; never behind what was sent."""
+    if out.ts_offset is None:
+        out.ts_offset = (target._timestamp - source_ts) & MASK
+    stamp = (source_ts + out.ts_offset) & MASK
+    if (stamp - target._timestamp) & MASK > 0x7FFFFFFF:  # behind: a keep-alive, a new source
+        out.ts_offset = (target._timestamp - source_ts) & MASK
+        stamp = target._timestamp
+    target._timestamp = (stamp + samples) & MASK
+    return stamp
+
+
+def next_packet(stream: RtpStream) -> bytes | None:
+    """The pacer's turn for a bridged stream: nothing while the relay sends, else keep-alive
+    silence (a muted or quiet partner) so the phone's RTP timer never fires."""
     relay = stream.relay
     assert relay is not None
-    queue = relay.queue
-    if not queue:
-        relay.primed = False
-    elif len(queue) >= PRIME:
-        relay.primed = True
-    if len(queue) > BACKLOG:
-        relay.backlog_ticks += 1
-        if relay.backlog_ticks % DRAIN_TICKS == 0:
-            queue.popleft()
-            relay.dropped += 1
-    else:
-        relay.backlog_ticks = 0
-    item = queue.popleft() if relay.primed and queue else None
-    sequence, timestamp, ssrc = stream._sequence, stream._timestamp, stream._ssrc
-    samples = len(stream._silence)
-    if item is None:
-        packet = rtp.build(stream.payload_type, sequence, timestamp, ssrc, stream._silence)
-    else:
-        payload_type, payload, in_timestamp, marker = item
-        if payload_type in (g711.PCMU, g711.PCMA):
-            if payload_type != stream.payload_type:
-                payload = g711.encode(g711.decode(payload, payload_type), stream.payload_type)
-            samples = len(payload)
-            packet = rtp.build(stream.payload_type, sequence, timestamp, ssrc, payload, marker)
-        else:
-            if in_timestamp != relay.event_in:  # a new event: it keeps one timestamp throughout
-                relay.event_in, relay.event_out = in_timestamp, timestamp
-            event_pt = stream.event_payload_type
-            assert event_pt is not None
-            packet = rtp.build(event_pt, sequence, relay.event_out, ssrc, payload, marker)
-        relay.relayed += 1
+    now = time.monotonic()
+    if now - relay.last_out < KEEPALIVE:
+        return None
+    relay.last_out = now
+    sequence, timestamp = stream._sequence, stream._timestamp
+    packet = rtp.build(stream.payload_type, sequence, timestamp, stream._ssrc, stream._silence)
     stream._sequence = (sequence + 1) & 0xFFFF
-    stream._timestamp = (timestamp + samples) & 0xFFFFFFFF
+    stream._timestamp = (timestamp + len(stream._silence)) & MASK
     return packet
 
 
@@ -171,8 +169,6 @@ def on_message(streams: dict[int, RtpStream], kind: Kind, payload: bytes) -> boo
         stream = streams.get(stream_id)
         if stream is not None and stream.relay is not None:
             stream.relay.muted, stream.relay.held = bool(muted), bool(held)
-            if held:
-                stream.relay.queue.clear()
     else:
         return False
     return True

@@ -201,7 +201,7 @@ class OutboundCall:
         if self.ack is not None and self.dialog is not None:
             return [self.ack]  # a retransmitted 2xx: ACK again
         if self.state is OutState.ENDED:
-            return []
+            return self._stray_2xx(response)
         try:
             self.dialog = dialog_from_2xx(response, self.local_uri, self.local_tag)
             answer = parse_sdp(response.body)
@@ -231,6 +231,17 @@ class OutboundCall:
             StartMedia(self.call_id, remote, payload_type, event),
             DialDone(self.call_id, DialOutcome.ANSWERED, response.status),
         ]
+
+    def _stray_2xx(self, response: SipResponse) -> list[Action]:
+        """A 200 after we gave up (Timer B, shutdown): ACK it and BYE at once (§13.2.2.4)."""
+        try:
+            dialog = dialog_from_2xx(response, self.local_uri, self.local_tag)
+        except SipSyntaxError:
+            return []
+        ack = build_in_dialog("ACK", dialog, self.cseq, self.local, self._branch())
+        bye = build_in_dialog("BYE", dialog, self._next_cseq(), self.local, self._branch())
+        log.info("SIP out %s: answered after it ended; ACK and BYE", self.call_id)
+        return [Send(bytes(ack), dialog.next_hop()), Send(bytes(bye), dialog.next_hop())]
 
     def _failure(self, response: SipResponse, now: float) -> list[Action]:
         status = response.status
@@ -299,6 +310,13 @@ class OutboundCall:
         request = build_in_dialog("BYE", self.dialog, self._next_cseq(), self.local, self._branch())
         self.bye = Retransmit.start(Send(bytes(request), self.dialog.next_hop()), now)
         return [self.bye.send, CallOver(self.call_id, reason)]
+
+    def shutdown(self, now: float) -> list[Action]:
+        """The node stops: BYE, or CANCEL and the dial's end at once (nobody waits for a 487)."""
+        if self.state not in _EARLY and self.state is not OutState.CANCELLING:
+            return self.hangup("hangup", now)
+        actions = self.cancel(self.cancel_outcome or DialOutcome.FAILED, now)
+        return [*actions, *self._finish(self.cancel_outcome or DialOutcome.FAILED, None, "hangup")]
 
     def hold(self, on: bool, now: float) -> list[Action]:
         """re-INVITE sendonly (hold) or sendrecv (resume) to the far end."""

@@ -327,7 +327,7 @@ class UserAgent:
         for call in list(self.calls.values()):
             actions += self._end(call, "hangup", now)
         for outbound in list(self.outbound.values()):
-            actions += outbound.hangup("hangup", now)
+            actions += outbound.shutdown(now)
         if self.registration is not None:
             actions += self.registration.deregister()
         return actions

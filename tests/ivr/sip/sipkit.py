@@ -76,8 +76,8 @@ def best_correlation(received: bytes, reference: bytes) -> float:
     return float(corr[best] / (max(energy[best], 1e-9) * np.sqrt(np.sum(ref**2))))
 
 
-def relayed_fidelity(received: bytes, reference: bytes, block_seconds: float = 0.2) -> float:
-    """The share of the received audio's non-silent 200 ms blocks that are an exact copy (best
+def relayed_fidelity(received: bytes, reference: bytes, block_seconds: float = 0.1) -> float:
+    """The share of the received audio's non-silent 100 ms blocks that are an exact copy (best
     correlation > 0.98) of a piece of ``reference``: 1 when the audio is the reference
     re-packetised; a relay that drops a frame now and then to stay in step spoils only the
     blocks holding a drop; noise, tones or a garbled codec match none.

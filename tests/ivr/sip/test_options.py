@@ -65,3 +65,19 @@ def test_every_role_section_comes_from_the_environment():
 def test_bad_section_values_stop_start_up(name, value, message):
     with pytest.raises(SettingsError, match=f"{name}=.*{message}"):
         Settings.from_env({name: value}, env_file=None)
+
+
+def test_outbound_settings():
+    options = SipOptions.from_env(
+        {"HOTLINE_IVR_MAX_OUTBOUND": "5", "HOTLINE_SIP_OUTBOUND_PROXY": "10.0.0.2:5060"}
+    )
+    assert (options.max_outbound, options.outbound_proxy) == (5, ("10.0.0.2", 5060))
+    assert SipOptions().max_outbound == 50 and SipOptions().outbound_proxy is None
+    kamailio = KamailioOptions.from_env({"HOTLINE_SIP_TRUNK": "192.0.2.10:5060"})
+    assert kamailio.trunk == ("192.0.2.10", 5060) and KamailioOptions().trunk is None
+    with pytest.raises(SettingsError, match="HOTLINE_IVR_MAX_OUTBOUND='0'"):
+        SipOptions.from_env({"HOTLINE_IVR_MAX_OUTBOUND": "0"})
+    with pytest.raises(SettingsError, match="HOTLINE_SIP_TRUNK='trunk': expected host:port"):
+        KamailioOptions.from_env({"HOTLINE_SIP_TRUNK": "trunk"})
+    with pytest.raises(SettingsError, match="HOTLINE_SIP_OUTBOUND_PROXY"):
+        SipOptions.from_env({"HOTLINE_SIP_OUTBOUND_PROXY": "x:0"})
