@@ -209,6 +209,7 @@ class JobRunner:
                 except StreamGap as exc:
                     log.warning("draft %s: %s; decoding the file instead", reference, exc)
                 finally:
+                    stream.close()  # a recognizer held or asked for goes back to the pool
                     watch.close()
                     metrics.STREAMS_ACTIVE.dec()
             if not end.saw_end and end.reason != "idle":
@@ -223,7 +224,8 @@ class JobRunner:
         assert self._recognizer is not None
         path = _recording_path(self._services.settings.data_dir, relative)
         rate, pieces = file_pcm(path, cancelled)
-        stream = self._recognizer.open_stream(rate, partials=False)
+        # Recorded-only: nobody is on the line, so live calls get the recognizers first.
+        stream = self._recognizer.open_stream(rate, partials=False, live=False)
         watch = StreamWatch(self.capacity, f"file {relative}")
         try:
             for pcm in pieces:
@@ -232,6 +234,7 @@ class JobRunner:
                 watch.fed(time.thread_time() - began, len(pcm) / 2 / rate)
             return _finish(stream, watch)
         finally:
+            stream.close()
             watch.close()
 
     def _store_progress(self, ticket_id: int, text: str) -> None:

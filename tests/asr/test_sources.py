@@ -43,7 +43,9 @@ class TapeRecognizer:
     def sample_rate(self) -> int:
         return 8000
 
-    def open_stream(self, input_rate: int = 8000, *, partials: bool = True) -> Tape:
+    def open_stream(
+        self, input_rate: int = 8000, *, partials: bool = True, live: bool = True
+    ) -> Tape:
         return Tape(self)
 
 
@@ -58,6 +60,9 @@ class Tape:
     def finish(self) -> Result:
         self.owner.fed.append(bytes(self.data))
         return Result(f"{len(self.data)} bytes", [], len(self.data) / 16000)
+
+    def close(self) -> None:
+        pass
 
 
 class NoFields(FieldExtractor):
@@ -196,7 +201,9 @@ def test_concurrent_calls_are_decoded_side_by_side(
 
 
 class ChattyTape(TapeRecognizer):
-    def open_stream(self, input_rate: int = 8000, *, partials: bool = True) -> Tape:
+    def open_stream(
+        self, input_rate: int = 8000, *, partials: bool = True, live: bool = True
+    ) -> Tape:
         return ChattyStream(self)
 
 
