@@ -95,6 +95,10 @@ class JobRunner:
         self.capacity = capacity or Capacity(1)
         self.partials = PartialPublisher(self._store_progress, PROGRESS_SECONDS)
 
+    def warm(self) -> None:
+        """Load what the first job would otherwise load while a caller waits."""
+        self._extractor.warm()
+
     def run(self, state: JobState, deliveries: int) -> Outcome:
         job = state.claimed.job
         queued = max(0.0, state.started - job.enqueued_at) if job.enqueued_at else 0.0
@@ -177,20 +181,20 @@ class JobRunner:
     def _decode(self, state: JobState, reference: str) -> tuple[Result, AudioEnd]:
         assert self._recognizer is not None
         job = state.claimed.job
-        audio, client = self._services.audio, self._services.redis
+        audio = self._services.audio
         cancelled = state.lost.is_set
         idle = self._settings.stream_idle_seconds
         end = AudioEnd()
         grace = self._settings.stream_grace_seconds
         if wait_for_stream(audio, job, grace_seconds=grace, cancelled=cancelled):
-            if stream_is_whole(client, job.recording_id):
+            if stream_is_whole(audio, job.recording_id):
                 stream = self._recognizer.open_stream(job.sample_rate, partials=PUBLISH_PARTIALS)
                 watch = StreamWatch(self.capacity, f"draft {reference}")
                 skew = _redis_now(self._services) - time.time()
                 metrics.STREAMS_ACTIVE.inc()
                 try:
                     for pcm in stream_pcm(
-                        audio, client, job.recording_id, end, idle_seconds=idle, cancelled=cancelled
+                        audio, job.recording_id, end, idle_seconds=idle, cancelled=cancelled
                     ):
                         began = time.thread_time()
                         partial = stream.accept(pcm)
@@ -214,9 +218,7 @@ class JobRunner:
                     metrics.STREAMS_ACTIVE.dec()
             if not end.saw_end and end.reason != "idle":
                 # Part of the stream is gone: the file is whole once the IVR marks the end.
-                end = wait_for_end(
-                    audio, client, job.recording_id, idle_seconds=idle, cancelled=cancelled
-                )
+                end = wait_for_end(audio, job.recording_id, idle_seconds=idle, cancelled=cancelled)
         end.source = "file"
         return self._decode_file(job.path, cancelled), end
 
@@ -275,5 +277,4 @@ def _recording_path(data_dir: Path, relative: str) -> Path:
 
 
 def _redis_now(services: Services) -> float:
-    seconds, micros = services.redis.time()  # same clock as the stream ids: no host skew
-    return float(seconds) + float(micros) / 1e6
+    return services.audio.now()  # same clock as the stream ids: no host skew

@@ -10,9 +10,12 @@ fixed by the machine (``asr.capacity.recognizers_for``), not by the calls:
   starts (``request``) and gives it back when the utterance ends (``release``: the recognizer
   has been finalised, so nothing of the utterance stays in it);
 * when every recognizer is busy the stream keeps its utterance's audio buffered and waits in a
-  priority queue: live calls (``LIVE``) before recorded-only jobs (``RECORDED``), then first
-  come first served; a released recognizer goes straight to the first waiter (no newcomer can
-  overtake it), and the waiter catches up (a warm recognizer decodes ~8x faster than real time);
+  priority queue: live calls whose audio has just ended (``FINISHING``: a call-taker waits for
+  that transcript now), then live calls (``LIVE``), then recorded-only jobs (``RECORDED``),
+  first come first served within each; a released recognizer goes straight to the first waiter
+  (no newcomer can overtake it), and the waiter catches up (a warm recognizer decodes ~8x
+  faster than real time); a stream holding one while others wait hands it on at a sentence end
+  (``asr.vosk_backend.SHARE_SECONDS``);
 * a recognizer is retired after ``recycle_seconds`` of decoded speech (its cache is dropped and
   a fresh one takes its place), so varied speech cannot grow it without bound.
 
@@ -27,6 +30,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+FINISHING = -1  # a live call whose audio is over: its final transcript is awaited now
 LIVE = 0
 RECORDED = 1
 DEFAULT_RECYCLE_SECONDS = 3600.0

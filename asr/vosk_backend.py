@@ -28,8 +28,10 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from asr.recognizer import Partial, RecognizerError, Result, Word
-from asr.recognizer_pool import LIVE, RECORDED, Leased, RecognizerPool, Ticket
+from asr.recognizer_pool import FINISHING, LIVE, RECORDED, Leased, RecognizerPool, Ticket
 from asr.resample import Resampler
 from asr.vad import RATES, Segmenter, Speech
 
@@ -41,6 +43,11 @@ PARTIAL_EVERY_SECONDS = 1.0  # a partial is a lattice traceback: not worth it ev
 RESAMPLE_SECONDS = 0.1  # input is resampled in pieces this long, not per 20 ms chunk
 RECYCLE_AUDIO_SECONDS = 3600.0  # a recognizer's graph cache is dropped after this much speech
 DEFAULT_RECOGNIZERS = 4
+# While other calls wait for a recognizer, one is held for at most this much speech before it
+# is handed on at a quiet block (below QUIET_SHARE of the call's mean loudness), at the latest
+# after twice this: waiting calls catch up in turns instead of waiting for a long utterance.
+SHARE_SECONDS = 2.0
+QUIET_SHARE = 0.3
 
 __all__ = ["RecognizerPool", "VoskRecognizer", "VoskStream", "model_sample_rate"]
 
@@ -153,8 +160,10 @@ class VoskStream:
         self._leased: Leased | None = None
         self._offset = 0.0  # call time minus recognizer time, for this utterance's words
         self._fed = 0  # model-rate samples passed on (without VAD: the utterance's start)
+        self._held = 0.0  # audio seconds decoded since the recognizer was granted
+        self._loudness = 0.0  # running mean RMS of the speech decoded
         self.utterances = 0
-        self.waited = 0  # utterances that found every recognizer busy
+        self.waited = 0  # requests that found every recognizer busy
 
     def accept(self, pcm16: bytes) -> Partial | None:
         if self._finished:
@@ -182,6 +191,12 @@ class VoskStream:
     def finish(self) -> Result:
         if not self._finished:
             self._finished = True
+            if self._priority == LIVE:
+                # The caller has finished: someone is waiting for this transcript now.
+                self._priority = FINISHING
+                if self._ticket is not None and not self._ticket.granted:
+                    self._pool.cancel(self._ticket)
+                    self._ticket = None
             try:
                 tail = self._resampler.process(bytes(self._unresampled), last=True)
                 self._unresampled.clear()
@@ -258,6 +273,7 @@ class VoskStream:
                 if not self._ticket.granted:
                     return ended  # every recognizer busy: keep buffering
                 self._leased, self._ticket = self._ticket.lease, None
+                self._held = 0.0
             utterance = self._queue[0]
             sentence, handed_on = self._decode(utterance)
             ended = ended or sentence
@@ -289,14 +305,20 @@ class VoskStream:
         while done < usable:
             block = bytes(pcm[done : min(usable, done + self._block)])
             done += len(block)
+            more = not (utterance.ended and done >= len(pcm))
             if self._accept_block(block):
                 # Vosk's endpointer ended a sentence: keep it, it carries on with the next.
                 self._keep(leased.kaldi.Result())
                 ended = True
-                more = not (utterance.ended and done >= len(pcm))
                 if more and self._pool.waiting_at(self._priority):
                     hand_on = True
                     break
+            elif more and self._should_share(block):
+                # Others wait and we have had our share: end the sentence at a quiet block
+                # (a gap between words) and take our turn again behind them.
+                self._keep(leased.kaldi.Result())
+                ended = hand_on = True
+                break
         del pcm[:done]
         utterance.position += done / 2 / self._rate
         if hand_on:
@@ -305,9 +327,24 @@ class VoskStream:
             self._ask()
         return ended, hand_on
 
+    def _should_share(self, block: bytes) -> bool:
+        """Held the recognizer for ``SHARE_SECONDS`` of speech while a stream as urgent waits:
+        give it up at the next quiet block, or at once after twice that."""
+        if self._held < SHARE_SECONDS or not self._pool.waiting_at(self._priority):
+            return False
+        samples = np.frombuffer(block[: len(block) - len(block) % 2], dtype="<i2")
+        rms = float(np.sqrt(np.mean(samples.astype(np.float32) ** 2))) if samples.size else 0.0
+        return rms < QUIET_SHARE * self._loudness or self._held >= 2 * SHARE_SECONDS
+
     def _accept_block(self, block: bytes) -> bool:
         assert self._leased is not None
-        self._leased.fed_seconds += len(block) / 2 / self._rate
+        seconds = len(block) / 2 / self._rate
+        self._leased.fed_seconds += seconds
+        self._held += seconds
+        if len(block) >= 2:
+            samples = np.frombuffer(block[: len(block) - len(block) % 2], dtype="<i2")
+            rms = float(np.sqrt(np.mean(samples.astype(np.float32) ** 2)))
+            self._loudness = rms if not self._loudness else 0.95 * self._loudness + 0.05 * rms
         return bool(self._leased.kaldi.AcceptWaveform(block))
 
     def _end_utterance(self) -> None:

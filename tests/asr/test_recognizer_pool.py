@@ -104,18 +104,18 @@ class Kaldi:
     def __init__(self, name: str) -> None:
         self.name, self.blocks, self.words = name, 0, 0
 
-    def AcceptWaveform(self, block: bytes) -> bool:  # noqa: N802 (Vosk's names)
+    def AcceptWaveform(self, block: bytes) -> bool:
         self.blocks += 1
         return self.blocks % 10 == 0
 
-    def Result(self) -> str:  # noqa: N802
+    def Result(self) -> str:
         self.words += 1
         return json.dumps({"text": f"{self.name}{self.words}"})
 
-    def PartialResult(self) -> str:  # noqa: N802
+    def PartialResult(self) -> str:
         return json.dumps({"partial": ""})
 
-    def FinalResult(self) -> str:  # noqa: N802
+    def FinalResult(self) -> str:
         return json.dumps({"text": ""})
 
 

@@ -27,7 +27,7 @@ from tests.asr.drafts import (
     ticket,
     wait_for,
 )
-from ticketing.audio_queue import AUDIO_KEY
+from ticketing.audio_queue import AUDIO_KEY, JOBS_GROUP, JOBS_STREAM
 from ticketing.container import Services
 
 SPEECH = WavAudio(bytes(range(256)) * 125, 8000)  # 2 s of "audio", each byte checkable
@@ -66,6 +66,9 @@ class Tape:
 
 
 class NoFields(FieldExtractor):
+    def warm(self) -> None:
+        pass
+
     def extract(
         self, text: str, *, asr_confidence: float, caller_phone: str | None, reference: str
     ) -> DraftFields:
@@ -189,7 +192,7 @@ def test_concurrent_calls_are_decoded_side_by_side(
         sender.start()
     time.sleep(0.3)
     assert worker.stats.snapshot(0)["consumer"] == "w1"
-    in_flight = asr_services.redis.xpending("hotline:asr:jobs", "asr-workers")["pending"]
+    in_flight = asr_services.redis.xpending(JOBS_STREAM, JOBS_GROUP)["pending"]
     assert in_flight == 2  # both claimed while both calls are still going on
     for sender in senders:
         sender.join()
