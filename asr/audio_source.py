@@ -151,9 +151,12 @@ def _entry_time(entry_id: str) -> float:
     return int(entry_id.split("-")[0]) / 1000  # the entry id is Redis' clock in ms
 
 
-def file_pcm(path: Path, cancelled: Callable[[], bool]) -> tuple[int, Iterator[bytes]]:
-    """(sample rate, PCM pieces) of a recording file; WavError when it is unusable."""
-    audio = read_wav(path)
+def file_pcm(
+    path: Path, cancelled: Callable[[], bool], channel: str = "mono"
+) -> tuple[int, Iterator[bytes]]:
+    """(sample rate, PCM pieces) of a recording file, or of one side of a two-channel one;
+    WavError when it is unusable."""
+    audio = read_wav(path, channel)
     piece = int(FILE_PIECE_SECONDS * audio.sample_rate) * 2
 
     def pieces() -> Iterator[bytes]:
