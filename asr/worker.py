@@ -77,6 +77,7 @@ class WorkerConfig:
                 stream_grace_seconds=options.stream_wait_seconds,
                 stream_idle_seconds=options.stream_idle_seconds,
                 max_deliveries=options.max_attempts,
+                agent_channel=options.agent_channel,
             ),
         )
 

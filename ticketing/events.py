@@ -51,6 +51,7 @@ EVENT_TYPES = (
     "asr.queued",
     "asr.done",
     "asr.failed",
+    "asr.partial",
     "agent.state",
 )
 

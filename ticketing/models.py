@@ -444,3 +444,6 @@ __all__ = [
 from ticketing.agent_history_model import AgentStateChange  # noqa: E402 (needs Base)
 
 __all__ += ["AgentStateChange"]
+from ticketing.channel_transcript_model import ChannelTranscript  # noqa: E402 (needs Base)
+
+__all__ += ["ChannelTranscript"]
