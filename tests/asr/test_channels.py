@@ -150,3 +150,28 @@ def test_with_the_agent_channel_off_its_job_is_acknowledged_undecoded(
     assert w.stats.snapshot(0)["skipped"] == 1
     assert set(sides(services, draft["ticket"]["id"])) == {"caller"}
     assert ticket(services, draft)["asr_status"] == "done"
+
+
+def test_the_text_so_far_is_an_asr_partial_event_with_its_channel(
+    asr_services: Services,
+) -> None:
+    from ticketing.models import OutboxEvent
+
+    draft = new_draft(asr_services, "partial-event", None)
+    asr_services.tickets.apply_transcript(
+        draft["ticket"]["id"],
+        transcript="ถนนเป็นหลุม",
+        words=None,
+        extracted={},
+        confidence={},
+        asr_status="streaming",
+        channel="caller",
+    )
+    with asr_services.sessions() as session:
+        events = session.scalars(
+            select(OutboxEvent).where(OutboxEvent.event_type == "asr.partial")
+        ).all()
+        payloads = [e.payload for e in events]
+    assert len(payloads) == 1
+    assert payloads[0]["channel"] == "caller" and payloads[0]["text"] == "ถนนเป็นหลุม"
+    assert payloads[0]["reference"] == draft["ticket"]["reference"]
