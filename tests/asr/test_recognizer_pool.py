@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from asr.recognizer_pool import LIVE, RECORDED, RecognizerPool
+from asr.recognizer_pool import FINISHING, LIVE, RECORDED, RecognizerPool
 from asr.resample import Resampler
 from asr.vosk_backend import VoskStream
 
@@ -145,3 +145,26 @@ def test_a_stream_abandoned_mid_utterance_gives_its_recognizer_back() -> None:
     assert stream.holds_recognizer
     stream.close()
     assert pool.leased == 0 and pool.idle == 1
+
+
+def test_a_call_whose_audio_has_ended_goes_before_calls_still_speaking() -> None:
+    pool = RecognizerPool(Counter(), size=1)
+    held = pool.request(LIVE)
+    speaking = pool.request(LIVE)
+    ended = pool.request(FINISHING)  # a call-taker waits for this transcript now
+    assert held.lease is not None
+    pool.release(held.lease)
+    assert ended.granted and not speaking.granted
+
+
+def test_a_recorded_job_waits_while_live_calls_share_the_recognizers() -> None:
+    names = iter("ABCDEF")
+    pool = RecognizerPool(lambda: Kaldi(next(names)), size=1)
+    live = VoskStream(pool, Resampler(16000, 16000), 16000, partials=False)
+    recorded = VoskStream(pool, Resampler(16000, 16000), 16000, False, None, RECORDED)
+    live.accept(b"\x01\x00" * 16000)
+    recorded.accept(b"\x01\x00" * 16000)  # busy: buffered
+    live.accept(b"\x01\x00" * 16000)  # no live call waits: it keeps the recognizer
+    assert live.holds_recognizer and not recorded.holds_recognizer
+    assert live.finish().text and recorded.finish().text
+    assert pool.leased == 0
