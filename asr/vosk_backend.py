@@ -48,6 +48,7 @@ DEFAULT_RECOGNIZERS = 4
 # after twice this: waiting calls catch up in turns instead of waiting for a long utterance.
 SHARE_SECONDS = 2.0
 QUIET_SHARE = 0.3
+FINALISE_PAD_SECONDS = 0.01
 
 __all__ = ["RecognizerPool", "VoskRecognizer", "VoskStream", "model_sample_rate"]
 
@@ -161,6 +162,7 @@ class VoskStream:
         self._offset = 0.0  # call time minus recognizer time, for this utterance's words
         self._fed = 0  # model-rate samples passed on (without VAD: the utterance's start)
         self._held = 0.0  # audio seconds decoded since the recognizer was granted
+        self._at_endpoint = False  # the last call on the recognizer was Result()
         self._loudness = 0.0  # running mean RMS of the speech decoded
         self.utterances = 0
         self.waited = 0  # requests that found every recognizer busy
@@ -224,7 +226,7 @@ class VoskStream:
         leased, self._leased = self._leased, None
         if leased is not None:
             try:
-                leased.kaldi.FinalResult()  # nothing of this call stays in it
+                self._finalise(leased)  # nothing of this call stays in it
             finally:
                 self._pool.release(leased)
 
@@ -309,6 +311,7 @@ class VoskStream:
             if self._accept_block(block):
                 # Vosk's endpointer ended a sentence: keep it, it carries on with the next.
                 self._keep(leased.kaldi.Result())
+                self._at_endpoint = True
                 ended = True
                 if more and self._pool.waiting_at(self._priority):
                     hand_on = True
@@ -316,14 +319,16 @@ class VoskStream:
             elif more and self._should_share(block):
                 # Others wait and we have had our share: end the sentence at a quiet block
                 # (a gap between words) and take our turn again behind them.
-                self._keep(leased.kaldi.Result())
-                ended = hand_on = True
+                hand_on = ended = True
                 break
         del pcm[:done]
         utterance.position += done / 2 / self._rate
         if hand_on:
             self._leased = None
-            self._pool.release(leased)  # already reset by Result(): the first waiter's now
+            try:
+                self._finalise(leased)
+            finally:
+                self._pool.release(leased)  # the first waiter's now
             self._ask()
         return ended, hand_on
 
@@ -345,7 +350,21 @@ class VoskStream:
             samples = np.frombuffer(block[: len(block) - len(block) % 2], dtype="<i2")
             rms = float(np.sqrt(np.mean(samples.astype(np.float32) ** 2)))
             self._loudness = rms if not self._loudness else 0.95 * self._loudness + 0.05 * rms
+        self._at_endpoint = False
         return bool(self._leased.kaldi.AcceptWaveform(block))
+
+    def _finalise(self, leased: Leased) -> None:
+        """Leave the recognizer clean for another call. Only ``FinalResult`` on a running
+        recognizer drops its feature pipeline (and the speaker adaptation in it); after
+        ``Result`` at one of Vosk's endpoints the next audio would continue that pipeline, so
+        a few milliseconds of silence (counted in the recognizer's time) come first."""
+        if self._at_endpoint:
+            pad = b"\x00\x00" * int(FINALISE_PAD_SECONDS * self._rate)
+            seconds = len(pad) / 2 / self._rate
+            leased.fed_seconds += seconds
+            leased.kaldi.AcceptWaveform(pad)
+            self._at_endpoint = False
+        self._keep(leased.kaldi.FinalResult())
 
     def _end_utterance(self) -> None:
         """Finalise the recognizer and give it back to the pool (the next waiter gets it)."""
@@ -353,7 +372,7 @@ class VoskStream:
         if leased is None:
             return
         try:
-            self._keep(leased.kaldi.FinalResult())
+            self._finalise(leased)
         finally:
             self._pool.release(leased)
 

@@ -168,3 +168,51 @@ def test_a_recorded_job_waits_while_live_calls_share_the_recognizers() -> None:
     assert live.holds_recognizer and not recorded.holds_recognizer
     assert live.finish().text and recorded.finish().text
     assert pool.leased == 0
+
+
+class VoskStates(Kaldi):
+    """Vosk's recognizer states: only FinalResult on a running recognizer finalises it (drops
+    its feature pipeline); after Result() at an endpoint it would carry on from there."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.state = "initialized"
+
+    def AcceptWaveform(self, block: bytes) -> bool:
+        self.state = "running"
+        return super().AcceptWaveform(block)
+
+    def Result(self) -> str:
+        self.state = "endpoint"
+        return super().Result()
+
+    def FinalResult(self) -> str:
+        if self.state == "running":
+            self.state = "finalized"
+        return super().FinalResult()
+
+
+def test_a_recognizer_goes_to_the_next_call_finalised_even_after_an_endpoint() -> None:
+    kaldi = VoskStates("A")
+    pool = RecognizerPool(lambda: kaldi, size=1)
+    one = VoskStream(pool, Resampler(16000, 16000), 16000, partials=False)
+    two = VoskStream(pool, Resampler(16000, 16000), 16000, partials=False)
+    one.accept(b"\x01\x00" * 16000)  # 10 blocks: ends on one of Vosk's endpoints
+    two.accept(b"\x01\x00" * 3200)  # waits
+    assert kaldi.state == "endpoint"
+    states = []
+    original = pool.release
+
+    def release(lease: object) -> None:
+        states.append(kaldi.state)
+        original(lease)  # type: ignore[arg-type]
+
+    pool.release = release  # type: ignore[method-assign]
+    one.accept(b"\x01\x00" * 16000)  # a sentence end with a call waiting: handed on
+    assert not one.holds_recognizer
+    other = threading.Thread(target=two.finish)  # each call has a thread of its own
+    other.start()
+    one.finish()
+    other.join(5)
+    assert not other.is_alive()
+    assert states and all(state == "finalized" for state in states)
