@@ -13,12 +13,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import redis
 
 from asr.wavfile import read_wav
-from ticketing.audio_queue import AUDIO_KEY, AsrJob, AudioQueue
+from ticketing.audio_queue import AsrJob, AudioQueue
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +40,9 @@ class AudioEnd:
     newest: float | None = None  # Redis-clock time the newest chunk handed out was appended
 
 
-def stream_is_whole(client: redis.Redis, recording_id: int) -> bool:
+def stream_is_whole(queue: AudioQueue, recording_id: int) -> bool:
     """True while the audio stream still holds every chunk ever appended (nothing trimmed)."""
-    if not client.exists(AUDIO_KEY.format(recording_id=recording_id)):
-        return False
-    return _trimmed_count(client, recording_id) == 0
+    return queue.stream_is_whole(recording_id)
 
 
 def wait_for_stream(
@@ -67,7 +62,6 @@ def wait_for_stream(
 
 def wait_for_end(
     queue: AudioQueue,
-    client: redis.Redis,
     recording_id: int,
     *,
     idle_seconds: float,
@@ -75,15 +69,13 @@ def wait_for_end(
 ) -> AudioEnd:
     """Follow the stream, not decoding, until the IVR marks the end (the file is then whole)."""
     end = AudioEnd()
-    key = AUDIO_KEY.format(recording_id=recording_id)
-    reply: Any = client.xrevrange(key, count=1)
-    if not reply:
+    last = queue.last_audio(recording_id)
+    if last is None:
         return end
-    last_id, fields = reply[0]
-    if b"end" in fields:
-        _mark_end(end, _text(last_id), _text(fields[b"end"]))
+    if last.end:
+        _mark_end(end, last.entry_id, last.reason or "end")
         return end
-    for _ in _entries(queue, recording_id, _text(last_id), idle_seconds, cancelled, end):
+    for _ in _entries(queue, recording_id, last.entry_id, idle_seconds, cancelled, end):
         pass
     end.source = "file"
     return end
@@ -91,7 +83,6 @@ def wait_for_end(
 
 def stream_pcm(
     queue: AudioQueue,
-    client: redis.Redis,
     recording_id: int,
     end: AudioEnd,
     *,
@@ -104,7 +95,7 @@ def stream_pcm(
     for count, pcm in _entries(queue, recording_id, "0-0", idle_seconds, cancelled, end):
         if consumed == 0 or count >= READ_COUNT:
             # First batch, or a full one (we lag behind the IVR): were unread entries trimmed?
-            trimmed = _trimmed_count(client, recording_id)
+            trimmed = queue.trimmed_count(recording_id)
             if trimmed > consumed:
                 raise StreamGap(
                     f"recording {recording_id}: {trimmed} entries trimmed, {consumed} read"
@@ -160,21 +151,12 @@ def _entry_time(entry_id: str) -> float:
     return int(entry_id.split("-")[0]) / 1000  # the entry id is Redis' clock in ms
 
 
-def _trimmed_count(client: redis.Redis, recording_id: int) -> int:
-    try:
-        info: Any = client.xinfo_stream(AUDIO_KEY.format(recording_id=recording_id))
-    except redis.ResponseError:
-        return 0
-    return int(info.get("entries-added", 0)) - int(info.get("length", 0))
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def file_pcm(path: Path, cancelled: Callable[[], bool]) -> tuple[int, Iterator[bytes]]:
-    """(sample rate, PCM pieces) of a recording file; WavError when it is unusable."""
-    audio = read_wav(path)
+def file_pcm(
+    path: Path, cancelled: Callable[[], bool], channel: str = "mono"
+) -> tuple[int, Iterator[bytes]]:
+    """(sample rate, PCM pieces) of a recording file, or of one side of a two-channel one;
+    WavError when it is unusable."""
+    audio = read_wav(path, channel)
     piece = int(FILE_PIECE_SECONDS * audio.sample_rate) * 2
 
     def pieces() -> Iterator[bytes]:

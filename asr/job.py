@@ -28,17 +28,19 @@ from asr.audio_source import (
     wait_for_stream,
 )
 from asr.capacity import Capacity, StreamWatch
+from asr.channels import CONVERSATION, merged, read_back_fields
 from asr.fields import FieldExtractor
 from asr.partials import PartialPublisher
 from asr.recognizer import Recognizer, RecognizerError, Result, Stream
 from asr.wavfile import WavError
-from ticketing.audio_queue import ClaimedJob
+from ticketing.audio_queue import AsrJob, ClaimedJob
 from ticketing.container import Services
 from ticketing.errors import NotFound
 
 log = logging.getLogger(__name__)
 
 NO_MODEL_ERROR = "no speech model installed: see README"
+AGENT_CHANNEL_OFF = "the call-taker's side is not transcribed (HOTLINE_ASR_AGENT_CHANNEL=0)"
 # End reasons after which the stream is known to be incomplete (the IVR could not send every
 # chunk, or died: "idle" is ours) while the WAV file has all the audio there was.
 FILE_IS_BETTER = ("stream_lost", "idle")
@@ -53,6 +55,7 @@ class JobSettings:
     stream_grace_seconds: float = 10.0  # how long a streaming job waits for its first chunk
     stream_idle_seconds: float = 30.0  # no audio and no end marker this long: the IVR is gone
     max_deliveries: int = 3  # a recording that kills the worker each time is given up
+    agent_channel: bool = True  # transcribe the call-taker's side of a conversation
 
 
 @dataclass
@@ -66,7 +69,7 @@ class JobState:
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # done, failed, no_model, lost, retry, gone
+    status: str  # done, failed, no_model, lost, retry, gone, skipped
     source: str = ""
     latency: float | None = None  # end of audio → final stored, Redis clock (streamed jobs)
     decode_seconds: float = 0.0
@@ -76,7 +79,7 @@ class Outcome:
 
     @property
     def ack(self) -> bool:
-        return self.status in ("done", "failed", "no_model", "gone")
+        return self.status in ("done", "failed", "no_model", "gone", "skipped")
 
 
 class JobRunner:
@@ -94,6 +97,11 @@ class JobRunner:
         self._settings = settings
         self.capacity = capacity or Capacity(1)
         self.partials = PartialPublisher(self._store_progress, PROGRESS_SECONDS)
+        self._channels: dict[int, str] = {}  # ticket id -> the side its partials are
+
+    def warm(self) -> None:
+        """Load what the first job would otherwise load while a caller waits."""
+        self._extractor.warm()
 
     def run(self, state: JobState, deliveries: int) -> Outcome:
         job = state.claimed.job
@@ -101,42 +109,39 @@ class JobRunner:
         tickets = self._services.tickets
         try:
             if self._recognizer is None:
-                self._store_status(job.ticket_id, "no_model", NO_MODEL_ERROR)
+                self._store_status(job, "no_model", NO_MODEL_ERROR)
                 return Outcome("no_model", queue_seconds=queued, error=NO_MODEL_ERROR)
             if deliveries > self._settings.max_deliveries:
                 reason = f"gave up after {deliveries - 1} attempts: the ASR worker died each time"
-                self._store_status(job.ticket_id, "failed", reason)
+                self._store_status(job, "failed", reason)
                 return Outcome("failed", queue_seconds=queued, error=reason)
-            draft = tickets.apply_transcript(
-                job.ticket_id,
-                transcript=None,
-                words=None,
-                extracted={},
-                confidence={},
-                asr_status="streaming",
-            )
+            agent = job.channel == "agent"
+            if agent and not self._settings.agent_channel:
+                return Outcome("skipped", queue_seconds=queued, error=AGENT_CHANNEL_OFF)
+            if agent:  # the draft's status and transcript are the caller's side's
+                draft = tickets.apply_channel_fields(job.ticket_id, extracted={}, confidence={})
+            else:
+                draft = tickets.apply_transcript(
+                    job.ticket_id,
+                    transcript=None,
+                    words=None,
+                    extracted={},
+                    confidence={},
+                    asr_status="streaming",
+                    channel=job.channel,
+                )
             reference = str(draft.get("reference") or job.ticket_id)
             began = time.monotonic()
-            self.partials.open(job.ticket_id)
+            if not agent:
+                self._channels[job.ticket_id] = job.channel
+                self.partials.open(job.ticket_id)
             try:
                 result, end = self._decode(state, reference)
             finally:
-                self.partials.close(job.ticket_id)  # no partial after this: the final wins
+                if not agent:
+                    self.partials.close(job.ticket_id)  # no partial after this: the final wins
             decoded = time.monotonic() - began
-            fields = self._extractor.extract(
-                result.text,
-                asr_confidence=result.mean_confidence,
-                caller_phone=draft.get("caller_phone"),
-                reference=reference,
-            )
-            tickets.apply_transcript(
-                job.ticket_id,
-                transcript=result.text,
-                words=[w.to_dict() for w in result.words],
-                extracted=fields.values,
-                confidence=fields.confidence,
-                asr_status="done",
-            )
+            self._store_result(job, draft, reference, result)
             latency = None
             if end.at is not None:
                 latency = max(0.0, _redis_now(self._services) - end.at)
@@ -163,7 +168,7 @@ class JobRunner:
             log.warning(
                 "ticket %d: recording %d undecodable: %s", job.ticket_id, job.recording_id, reason
             )
-            self._store_status(job.ticket_id, "failed", reason)
+            self._store_status(job, "failed", reason)
             return Outcome("failed", queue_seconds=queued, error=reason)
         except JobLost as exc:
             log.warning("ticket %d: %s", job.ticket_id, exc)
@@ -172,31 +177,83 @@ class JobRunner:
             log.warning("ticket %d gone, dropping its ASR job: %s", job.ticket_id, exc)
             return Outcome("gone", error=str(exc))
         finally:
-            self.partials.close(job.ticket_id)
+            if job.channel != "agent":
+                self.partials.close(job.ticket_id)
+                self._channels.pop(job.ticket_id, None)
+
+    def _store_result(
+        self, job: AsrJob, draft: dict[str, Any], reference: str, result: Result
+    ) -> None:
+        """The final transcript and fields; a conversation's side is kept per channel too."""
+        tickets = self._services.tickets
+        words = [w.to_dict() for w in result.words]
+        texts = {job.channel: result.text}
+        if job.channel in CONVERSATION:
+            texts = tickets.store_channel_transcript(
+                job.ticket_id,
+                job.recording_id,
+                channel=job.channel,
+                transcript=result.text,
+                words=words,
+            )
+        phone = draft.get("caller_phone")
+        caller_text = result.text if job.channel != "agent" else texts.get("caller", "")
+        caller = self._extractor.extract(
+            caller_text,
+            asr_confidence=result.mean_confidence,
+            caller_phone=phone,
+            reference=reference,
+        )
+        agent_text = result.text if job.channel == "agent" else texts.get("agent", "")
+        back = read_back_fields(
+            self._extractor,
+            caller,
+            agent_text,
+            asr_confidence=result.mean_confidence,
+            caller_phone=phone,
+            reference=reference,
+        )
+        if job.channel == "agent":
+            tickets.apply_channel_fields(
+                job.ticket_id, extracted=back.values, confidence=back.confidence
+            )
+            return
+        fields = merged(caller, back)
+        tickets.apply_transcript(
+            job.ticket_id,
+            transcript=result.text,
+            words=words,
+            extracted=fields.values,
+            confidence=fields.confidence,
+            asr_status="done",
+            channel=job.channel,
+        )
 
     def _decode(self, state: JobState, reference: str) -> tuple[Result, AudioEnd]:
         assert self._recognizer is not None
         job = state.claimed.job
-        audio, client = self._services.audio, self._services.redis
+        audio = self._services.audio
         cancelled = state.lost.is_set
         idle = self._settings.stream_idle_seconds
         end = AudioEnd()
         grace = self._settings.stream_grace_seconds
         if wait_for_stream(audio, job, grace_seconds=grace, cancelled=cancelled):
-            if stream_is_whole(client, job.recording_id):
-                stream = self._recognizer.open_stream(job.sample_rate, partials=PUBLISH_PARTIALS)
+            if stream_is_whole(audio, job.recording_id):
+                # The text so far goes on the draft for the caller's side only.
+                live_text = PUBLISH_PARTIALS and job.channel != "agent"
+                stream = self._recognizer.open_stream(job.sample_rate, partials=live_text)
                 watch = StreamWatch(self.capacity, f"draft {reference}")
                 skew = _redis_now(self._services) - time.time()
                 metrics.STREAMS_ACTIVE.inc()
                 try:
                     for pcm in stream_pcm(
-                        audio, client, job.recording_id, end, idle_seconds=idle, cancelled=cancelled
+                        audio, job.recording_id, end, idle_seconds=idle, cancelled=cancelled
                     ):
                         began = time.thread_time()
                         partial = stream.accept(pcm)
                         lag = None if end.newest is None else time.time() + skew - end.newest
                         watch.fed(time.thread_time() - began, len(pcm) / 2 / job.sample_rate, lag)
-                        if partial is not None and partial.text and PUBLISH_PARTIALS:
+                        if partial is not None and partial.text and live_text:
                             self.partials.offer(job.ticket_id, partial.text)
                     result = _finish(stream, watch)
                     if end.saw_end and end.reason not in FILE_IS_BETTER:
@@ -209,21 +266,21 @@ class JobRunner:
                 except StreamGap as exc:
                     log.warning("draft %s: %s; decoding the file instead", reference, exc)
                 finally:
+                    stream.close()  # a recognizer held or asked for goes back to the pool
                     watch.close()
                     metrics.STREAMS_ACTIVE.dec()
             if not end.saw_end and end.reason != "idle":
                 # Part of the stream is gone: the file is whole once the IVR marks the end.
-                end = wait_for_end(
-                    audio, client, job.recording_id, idle_seconds=idle, cancelled=cancelled
-                )
+                end = wait_for_end(audio, job.recording_id, idle_seconds=idle, cancelled=cancelled)
         end.source = "file"
-        return self._decode_file(job.path, cancelled), end
+        return self._decode_file(job.path, cancelled, job.channel), end
 
-    def _decode_file(self, relative: str, cancelled: Any) -> Result:
+    def _decode_file(self, relative: str, cancelled: Any, channel: str = "mono") -> Result:
         assert self._recognizer is not None
         path = _recording_path(self._services.settings.data_dir, relative)
-        rate, pieces = file_pcm(path, cancelled)
-        stream = self._recognizer.open_stream(rate, partials=False)
+        rate, pieces = file_pcm(path, cancelled, channel)
+        # Recorded-only: nobody is on the line, so live calls get the recognizers first.
+        stream = self._recognizer.open_stream(rate, partials=False, live=False)
         watch = StreamWatch(self.capacity, f"file {relative}")
         try:
             for pcm in pieces:
@@ -232,6 +289,7 @@ class JobRunner:
                 watch.fed(time.thread_time() - began, len(pcm) / 2 / rate)
             return _finish(stream, watch)
         finally:
+            stream.close()
             watch.close()
 
     def _store_progress(self, ticket_id: int, text: str) -> None:
@@ -243,11 +301,14 @@ class JobRunner:
             extracted={},
             confidence={},
             asr_status="streaming",
+            channel=self._channels.get(ticket_id, "mono"),
         )
 
-    def _store_status(self, ticket_id: int, status: str, reason: str) -> None:
+    def _store_status(self, job: AsrJob, status: str, reason: str) -> None:
+        if job.channel == "agent":
+            return  # the draft's status is the caller's side's; the log has the reason
         self._services.tickets.apply_transcript(
-            ticket_id,
+            job.ticket_id,
             transcript=None,
             words=None,
             extracted={},
@@ -272,5 +333,4 @@ def _recording_path(data_dir: Path, relative: str) -> Path:
 
 
 def _redis_now(services: Services) -> float:
-    seconds, micros = services.redis.time()  # same clock as the stream ids: no host skew
-    return float(seconds) + float(micros) / 1e6
+    return services.audio.now()  # same clock as the stream ids: no host skew

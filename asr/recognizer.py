@@ -56,6 +56,10 @@ class Stream(Protocol):
         """Flush the audio still buffered and return the whole call's transcript."""
         ...
 
+    def close(self) -> None:
+        """Abandon the stream (no-op after ``finish``): engine resources go back at once."""
+        ...
+
 
 class Recognizer(Protocol):
     @property
@@ -63,8 +67,11 @@ class Recognizer(Protocol):
         """The rate the model was trained at; input at other rates is resampled to it."""
         ...
 
-    def open_stream(self, input_rate: int = 8000, *, partials: bool = True) -> Stream:
+    def open_stream(
+        self, input_rate: int = 8000, *, partials: bool = True, live: bool = True
+    ) -> Stream:
         """A new decoding stream for one call; streams may run in parallel threads. Without
         ``partials``, ``accept`` returns None except at utterance ends (saves CPU when no one
-        watches the text grow)."""
+        watches the text grow). ``live``: a caller is waiting on it (decoded before
+        recorded-only jobs when the engine is short of recognizers)."""
         ...

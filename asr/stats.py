@@ -25,7 +25,15 @@ class WorkerStats:
         self.consumer = consumer
         self._lock = threading.Lock()
         self._latencies: deque[float] = deque(maxlen=WINDOW)
-        self._counts = {"done": 0, "failed": 0, "no_model": 0, "lost": 0, "retry": 0, "gone": 0}
+        self._counts = {
+            "done": 0,
+            "failed": 0,
+            "no_model": 0,
+            "lost": 0,
+            "retry": 0,
+            "gone": 0,
+            "skipped": 0,
+        }
         self._last: dict[str, Any] = {}
         self.started_at = time.time()
 
@@ -64,6 +72,7 @@ class WorkerStats:
                 "no_model": self._counts["no_model"],
                 "lost": self._counts["lost"],
                 "retries": self._counts["retry"],
+                "skipped": self._counts["skipped"],
                 "latency_p50_seconds": _round(statistics.median(latencies)) if latencies else None,
                 "latency_p95_seconds": _round(_p95(latencies)) if latencies else None,
                 "started_at": round(self.started_at, 3),

@@ -2,7 +2,7 @@
 
 Sharing and failure, in Redis Streams terms:
 
-* Any number of workers on any number of hosts read ``hotline:asr:jobs`` through the
+* Any number of workers on any number of hosts read ``hotline:{asr}:jobs`` through the
   ``asr-workers`` group; a worker claims a job only when it has a free decoding slot, so the
   jobs it cannot start stay in the stream for the others, and the backlog drains oldest first.
   Its number of slots follows its cores and the measured cost of decoding (``asr.capacity``),
@@ -28,9 +28,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
-import redis
 from sqlalchemy.exc import SQLAlchemyError
 
 from asr import metrics
@@ -41,8 +39,9 @@ from asr.recognizer import Recognizer
 from asr.stats import WorkerStats, publish_backlog
 from config.sections import ASR_MAX_SLOTS
 from config.settings import Settings
-from ticketing.audio_queue import JOBS_GROUP, JOBS_STREAM, AsrJob, ClaimedJob
+from ticketing.audio_queue import AsrJob, ClaimedJob
 from ticketing.container import Services
+from ticketing.errors import BusUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +77,7 @@ class WorkerConfig:
                 stream_grace_seconds=options.stream_wait_seconds,
                 stream_idle_seconds=options.stream_idle_seconds,
                 max_deliveries=options.max_attempts,
+                agent_channel=options.agent_channel,
             ),
         )
 
@@ -128,6 +128,7 @@ class AsrWorker:
             cfg.concurrency,
             cfg.reclaim_seconds,
         )
+        self._runner.warm()  # before the first claim: no caller waits for the tables to load
         pool = ThreadPoolExecutor(cfg.concurrency, thread_name_prefix="asr-job")
         self._runner.partials.start()
         next_heartbeat = next_stats = next_reclaim = 0.0
@@ -159,7 +160,7 @@ class AsrWorker:
                         claimed = self._services.audio.claim_job(cfg.consumer, block_ms=500)
                     if claimed is not None:
                         self._start(pool, claimed)
-                except redis.RedisError as exc:
+                except BusUnavailable as exc:
                     log.warning("asr worker %s: Redis error, retrying: %s", cfg.consumer, exc)
                     stop.wait(1.0)
         finally:
@@ -206,7 +207,7 @@ class AsrWorker:
         try:
             if outcome.ack:
                 self._services.audio.ack_job(claimed.message_id, claimed.job.recording_id)
-        except redis.RedisError:
+        except BusUnavailable:
             log.exception("ticket %d: could not acknowledge job", claimed.job.ticket_id)
         finally:
             self.stats.record(outcome)
@@ -217,10 +218,8 @@ class AsrWorker:
     def _deliveries(self, claimed: ClaimedJob) -> int:
         if claimed.deliveries <= 1:
             return 1
-        reply: Any = self._services.redis.xpending_range(
-            JOBS_STREAM, JOBS_GROUP, claimed.message_id, claimed.message_id, 1
-        )
-        return int(reply[0]["times_delivered"]) if reply else claimed.deliveries
+        times = self._services.audio.deliveries(claimed.message_id)
+        return times if times is not None else claimed.deliveries
 
     def sweep(self) -> int:
         """Queue a file job for each waiting recording that has none; returns how many."""
@@ -260,27 +259,18 @@ class AsrWorker:
             ids = list(self._in_flight)
         if not ids:
             return
-        client = self._services.redis
-        reply: Any = client.xpending_range(
-            JOBS_STREAM, JOBS_GROUP, "-", "+", 10_000, consumername=self._config.consumer
-        )
-        mine = {_text(entry["message_id"]) for entry in reply}
-        keep: list[Any] = [i for i in ids if i in mine]
+        audio = self._services.audio
+        mine = audio.pending_of(self._config.consumer)
+        keep = [i for i in ids if i in mine]
         for message_id in set(ids) - mine:
             with self._lock:
                 state = self._in_flight.get(message_id)
             if state is not None:
                 state.lost.set()
-        if keep:
-            # min_idle: half a beat, so a job another worker has just taken is not taken back.
-            client.xclaim(
-                JOBS_STREAM,
-                JOBS_GROUP,
-                self._config.consumer,
-                min_idle_time=int(self._config.heartbeat_seconds * 500),
-                message_ids=keep,
-                justid=True,
-            )
+        # min_idle: half a beat, so a job another worker has just taken is not taken back.
+        audio.keep_claims(
+            self._config.consumer, keep, min_idle_ms=int(self._config.heartbeat_seconds * 500)
+        )
 
     def _publish_stats(self) -> None:
         backlog = publish_backlog(self._services.audio)
@@ -296,7 +286,3 @@ class AsrWorker:
         pool.shutdown(wait=True, cancel_futures=True)
         self._runner.partials.stop()
         log.info("asr worker %s stopped", self._config.consumer)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

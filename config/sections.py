@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from config.envparse import SettingsError, host_port, items, number, positive
+from config.envparse import SettingsError, boolean, host_port, items, number, positive
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,8 @@ class AsrWorkerOptions:
     stream_wait_seconds: float = 10.0  # HOTLINE_ASR_STREAM_WAIT_SECONDS
     stream_idle_seconds: float = 30.0  # HOTLINE_ASR_STREAM_IDLE_SECONDS
     max_attempts: int = 3  # HOTLINE_ASR_MAX_ATTEMPTS
+    recognizers: int = 0  # HOTLINE_ASR_RECOGNIZERS: speech recognizers per process (0: from cores)
+    agent_channel: bool = True  # HOTLINE_ASR_AGENT_CHANNEL: transcribe the call-taker's side too
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AsrWorkerOptions:
@@ -103,4 +105,6 @@ class AsrWorkerOptions:
             stream_wait_seconds=number(env, "HOTLINE_ASR_STREAM_WAIT_SECONDS", 10.0),
             stream_idle_seconds=number(env, "HOTLINE_ASR_STREAM_IDLE_SECONDS", 30.0, 1),
             max_attempts=int(number(env, "HOTLINE_ASR_MAX_ATTEMPTS", 3, 1)),
+            recognizers=int(number(env, "HOTLINE_ASR_RECOGNIZERS", 0, 0)),
+            agent_channel=boolean(env, "HOTLINE_ASR_AGENT_CHANNEL", True),
         )

@@ -1,7 +1,7 @@
 """A bridged conversation between a caller and a call-taker: the relay runs in the media process
 (:meth:`Dialler.bridge`); here, its audio becomes a stereo WAV (caller left, agent right), a
 recording row per channel on the call's draft, and one live ASR stream per channel (the agent's
-optional, ``HOTLINE_QUEUE_TRANSCRIBE_AGENT``).
+optional, ``HOTLINE_ASR_AGENT_CHANNEL``).
 
 The relay's ``on_audio`` callback only buffers: the disk and Redis are written from the call's
 own thread, so the conversation never waits on them. A leg that sends no RTP (muted, on hold) is

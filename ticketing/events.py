@@ -56,6 +56,7 @@ EVENT_TYPES = (
     "asr.queued",
     "asr.done",
     "asr.failed",
+    "asr.partial",
     "agent.state",
     "citizen.call_attempt",
     "survey.rated",

@@ -425,7 +425,15 @@ __all__ = [
 
 from ticketing.agent_history_model import AgentStateChange  # noqa: E402 (needs Base)
 from ticketing.call_queue_model import Call, CallbackRequest  # noqa: E402 (needs Base)
+from ticketing.channel_transcript_model import ChannelTranscript  # noqa: E402 (needs Base)
 from ticketing.result_call_model import ResultCall, ResultCallAttempt  # noqa: E402 (needs Base)
 from ticketing.sip_location_model import SipLocation  # noqa: E402 (needs Base)
 
-__all__ += ["AgentStateChange", "CallbackRequest", "ResultCall", "ResultCallAttempt", "SipLocation"]
+__all__ += [
+    "AgentStateChange",
+    "CallbackRequest",
+    "ChannelTranscript",
+    "ResultCall",
+    "ResultCallAttempt",
+    "SipLocation",
+]

@@ -32,12 +32,13 @@ from config.citizen_settings import CitizenSettings
 from ticketing.call_window import callback_problem, dial_digits, next_allowed
 from ticketing.events import record_event
 from ticketing.masking import mask_digits
-from ticketing.models import AuditEvent, CitizenUpdate, SurveyResult, Ticket
+from ticketing.models import AuditEvent, CallbackRequest, CitizenUpdate, SurveyResult, Ticket
 from ticketing.notify import Audience, notify
 from ticketing.result_call_model import ResultCall, ResultCallAttempt
 from ticketing.serialize import iso
 from ticketing.ticket_base import ticket_transaction
 from ticketing.timeutil import as_utc, utcnow
+from ticketing.validation import clean_phone
 
 log = logging.getLogger(__name__)
 
@@ -383,10 +384,28 @@ class ResultCalls:
             title=f"ผู้ร้องเรื่อง {ticket.reference} ขอคุยกับเจ้าหน้าที่ (โทรกลับ {masked})",
             body="ผู้ร้องกด 0 ระหว่างโทรแจ้งผล: โปรดโทรกลับและบันทึกการติดต่อ",
         )
+        # A callback request in the live call-takers' queue (its own list in the console): the
+        # node's callback worker puts it in line and an officer's call is placed through the trunk.
+        request = None
+        number = clean_phone(ticket.caller_phone or "")
+        if number:
+            request = CallbackRequest(
+                call_id=None,
+                ticket_reference=ticket.reference,
+                number=number,
+                requested_at=moment,
+                queue_position_at=moment,
+                state="pending",
+                attempts=0,
+                updated_at=moment,
+            )
+            session.add(request)
+            session.flush()
         record_event(
             session,
             "callback.requested",
             {
+                "callback_id": request.id if request is not None else None,
                 "ticket_reference": ticket.reference,
                 "province_code": ticket.province_code,
                 "caller_masked": masked,

@@ -80,7 +80,9 @@ class SlowTape(TapeRecognizer):
         super().__init__()
         self.speed = 0.5
 
-    def open_stream(self, input_rate: int = 8000, *, partials: bool = True) -> Tape:
+    def open_stream(
+        self, input_rate: int = 8000, *, partials: bool = True, live: bool = True
+    ) -> Tape:
         return SlowStream(self)
 
 

@@ -32,7 +32,9 @@ class EchoRecognizer:
     def sample_rate(self) -> int:
         return 16000
 
-    def open_stream(self, input_rate: int = 8000, *, partials: bool = True) -> EchoStream:
+    def open_stream(
+        self, input_rate: int = 8000, *, partials: bool = True, live: bool = True
+    ) -> EchoStream:
         return EchoStream(self.texts)
 
 
@@ -46,6 +48,9 @@ class EchoStream:
 
     def finish(self) -> Result:
         return Result(self.texts[self.size], [], self.size / 16000)
+
+    def close(self) -> None:
+        pass
 
 
 def test_a_folder_is_scored_file_by_file_and_in_total(tmp_path: Path) -> None:

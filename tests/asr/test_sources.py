@@ -27,7 +27,7 @@ from tests.asr.drafts import (
     ticket,
     wait_for,
 )
-from ticketing.audio_queue import AUDIO_KEY
+from ticketing.audio_queue import AUDIO_KEY, JOBS_GROUP, JOBS_STREAM
 from ticketing.container import Services
 
 SPEECH = WavAudio(bytes(range(256)) * 125, 8000)  # 2 s of "audio", each byte checkable
@@ -43,7 +43,9 @@ class TapeRecognizer:
     def sample_rate(self) -> int:
         return 8000
 
-    def open_stream(self, input_rate: int = 8000, *, partials: bool = True) -> Tape:
+    def open_stream(
+        self, input_rate: int = 8000, *, partials: bool = True, live: bool = True
+    ) -> Tape:
         return Tape(self)
 
 
@@ -59,8 +61,14 @@ class Tape:
         self.owner.fed.append(bytes(self.data))
         return Result(f"{len(self.data)} bytes", [], len(self.data) / 16000)
 
+    def close(self) -> None:
+        pass
+
 
 class NoFields(FieldExtractor):
+    def warm(self) -> None:
+        pass
+
     def extract(
         self, text: str, *, asr_confidence: float, caller_phone: str | None, reference: str
     ) -> DraftFields:
@@ -186,7 +194,7 @@ def test_concurrent_calls_are_decoded_side_by_side(
     # Both claimed at once: neither can be acknowledged before its end_audio below.
     wait_for(lambda: pending(asr_services) == 2, 10, "both jobs to be claimed")
     assert worker.stats.snapshot(0)["consumer"] == "w1"
-    in_flight = asr_services.redis.xpending("hotline:asr:jobs", "asr-workers")["pending"]
+    in_flight = asr_services.redis.xpending(JOBS_STREAM, JOBS_GROUP)["pending"]
     assert in_flight == 2  # both claimed while both calls are still going on
     for sender in senders:
         sender.join()
@@ -198,7 +206,9 @@ def test_concurrent_calls_are_decoded_side_by_side(
 
 
 class ChattyTape(TapeRecognizer):
-    def open_stream(self, input_rate: int = 8000, *, partials: bool = True) -> Tape:
+    def open_stream(
+        self, input_rate: int = 8000, *, partials: bool = True, live: bool = True
+    ) -> Tape:
         return ChattyStream(self)
 
 

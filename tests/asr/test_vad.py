@@ -125,3 +125,17 @@ def test_a_caller_who_never_pauses_gets_bounded_utterances(speech: bytes) -> Non
 def test_rates_webrtcvad_cannot_take_are_refused() -> None:
     with pytest.raises(ValueError, match="22050"):
         Segmenter(22050)
+
+
+def test_speech_with_pauses_over_line_noise_splits_as_on_a_clean_line(speech: bytes) -> None:
+    """A real line is never digitally silent: hiss under everything, the pauses included."""
+    pauses = [1.5, 0.8, 2.5]
+    clean = silence(1.0)
+    for pause in pauses:
+        clean += speech + silence(pause)
+    hiss = np.frombuffer(noise(len(clean) / 2 / RATE, level=60), dtype="<i2").astype(np.int32)
+    noisy = np.clip(np.frombuffer(clean, dtype="<i2") + hiss, -32768, 32767).astype("<i2")
+    found, reference = segments(noisy.tobytes()), segments(clean)
+    assert len(found) == len(reference) == len(pauses)
+    for (start, end), (ref_start, ref_end) in zip(found, reference, strict=True):
+        assert abs(start - ref_start) <= 0.1 and abs(end - ref_end) <= 0.2

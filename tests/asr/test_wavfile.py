@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from asr.wavfile import WavError, parse_wav, read_wav, write_wav
+from asr.wavfile import WavError, parse_wav, read_wav, write_stereo_wav, write_wav
 
 
 def test_round_trip(tmp_path: Path) -> None:
@@ -46,3 +46,14 @@ def test_bad_files_are_refused_with_a_reason(tmp_path: Path, mutate: object, mes
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(WavError, match="recording file not found"):
         read_wav(tmp_path / "nope.wav")
+
+
+def test_a_conversation_is_read_one_side_at_a_time(tmp_path: Path) -> None:
+    caller, agent = b"\x01\x00" * 30, b"\x02\x00" * 20
+    write_stereo_wav(tmp_path / "c.wav", caller, agent, 8000)
+    assert read_wav(tmp_path / "c.wav", "caller").pcm16 == caller
+    assert read_wav(tmp_path / "c.wav", "agent").pcm16 == agent + b"\x00\x00" * 10
+    with pytest.raises(WavError, match="one side at a time"):
+        read_wav(tmp_path / "c.wav")
+    write_wav(tmp_path / "m.wav", caller, 8000)  # the IVR's mono recording: all of it
+    assert read_wav(tmp_path / "m.wav", "caller").pcm16 == caller

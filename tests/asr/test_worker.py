@@ -47,6 +47,9 @@ class FixedFields(FieldExtractor):
         super().__init__()
         self.texts: list[str] = []
 
+    def warm(self) -> None:
+        pass
+
     def extract(
         self, text: str, *, asr_confidence: float, caller_phone: str | None, reference: str
     ) -> DraftFields:

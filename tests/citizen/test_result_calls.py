@@ -171,6 +171,14 @@ def test_a_low_rating_and_a_wish_for_an_officer_reach_the_supervisor(services: S
     assert kinds == ["citizen_callback", "low_rating"]
     [callback] = _events(services, "callback.requested")
     assert callback["caller_masked"] == "•••••4567"
+    # ... and it is a callback request in the live call-takers' queue, waiting for an officer
+    [request] = services.callbacks.requests()
+    assert (request["id"], request["state"], request["attempts"]) == (
+        callback["callback_id"],
+        "pending",
+        0,
+    )
+    assert request["ticket_reference"] == callback["ticket_reference"]
 
 
 def test_a_low_post_call_survey_rating_reaches_the_supervisor_too(services: Services) -> None:

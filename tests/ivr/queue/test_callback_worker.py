@@ -107,7 +107,7 @@ def test_queue_settings_from_the_environment() -> None:
     assert QueueSettings.from_env({}) == QueueSettings()
     parsed = QueueSettings.from_env(
         {"HOTLINE_QUEUE_RING_SECONDS": "10", "HOTLINE_QUEUE_WRAP_UP_SECONDS": "45",
-         "HOTLINE_SL_SECONDS": "30", "HOTLINE_QUEUE_TRANSCRIBE_AGENT": "false"}
+         "HOTLINE_SL_SECONDS": "30", "HOTLINE_ASR_AGENT_CHANNEL": "false"}
     )  # fmt: skip
     assert (parsed.ring_timeout_seconds, parsed.wrap_up_seconds) == (10, 45)
     assert parsed.sl_seconds == 30 and not parsed.transcribe_agent
