@@ -13,7 +13,7 @@ from pathlib import Path
 from types import FrameType
 
 from asr.fields import understanding_config_path
-from asr.models import ModelError, check_layout, configured_model, install_model
+from asr.model_store import ModelError, check_layout, configured_model, install_model
 from asr.recognizer import Recognizer, RecognizerError
 from config.settings import Settings
 

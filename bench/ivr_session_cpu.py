@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import redis
 
 from config.settings import Settings
+from ivr.call_session import run_call
 from ivr.flow.menu import load_flow, menu_path
 from ivr.prompts.manifest import load_manifest, manifest_path
-from ivr.session import run_call
 from tests.ivr.fakes import Caller, FakeChannel, fake_prompts
 from ticketing.container import build_services, sync_agencies
 from ticketing.db import upgrade_schema

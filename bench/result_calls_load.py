@@ -31,12 +31,12 @@ sys.path.insert(0, str(ROOT))
 from config.citizen_settings import CitizenSettings  # noqa: E402
 from config.sections import SipOptions  # noqa: E402
 from config.settings import Settings  # noqa: E402
+from ivr.call_session import run_call  # noqa: E402
 from ivr.channel import CallChannel  # noqa: E402
 from ivr.flow.menu import FlowConfig  # noqa: E402
 from ivr.prompts.library import PromptLibrary  # noqa: E402
 from ivr.prompts.manifest import load_manifest, manifest_path  # noqa: E402
 from ivr.result_dialler import ResultDialler  # noqa: E402
-from ivr.session import run_call  # noqa: E402
 from ticketing.actors import Actor  # noqa: E402
 from ticketing.container import build_services, sync_agencies  # noqa: E402
 from ticketing.db import upgrade_schema  # noqa: E402

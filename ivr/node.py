@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from types import FrameType
 
 from config.settings import Settings
+from ivr.call_session import run_call
 from ivr.callback_worker import CallbackWorker
 from ivr.channel import CallChannel
 from ivr.conversation import DiallerLike
@@ -21,7 +22,6 @@ from ivr.prompts.library import PromptError, PromptLibrary
 from ivr.prompts.manifest import ManifestError, load_manifest, manifest_path
 from ivr.recorder import repair_wav
 from ivr.result_dialler import NodeResultCalls
-from ivr.session import run_call
 from ticketing.call_signals import UrgentWatch
 from ticketing.container import Services
 from ticketing.logformat import log_context

@@ -1,5 +1,5 @@
-"""The IVR's own recording of a call (a mixin of :class:`ivr.session.CallSession`): the mono WAV,
-its row and draft, live ASR streaming, the speech detector's limits, storage failures."""
+"""The IVR's own recording of a call (a mixin of :class:`ivr.call_session.CallSession`): the
+mono WAV, its row and draft, live ASR streaming, the speech detector's limits, storage failures."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from ivr.recording_failure import CALLBACK_NOTE, IVR, report_storage_failure
 from ticketing.audio_queue import AsrJob
 from ticketing.container import Services
 
-log = logging.getLogger("ivr.session")
+log = logging.getLogger("ivr.call_session")
 
 
 class SessionRecording:

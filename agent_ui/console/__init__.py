@@ -14,12 +14,12 @@ from starlette.staticfiles import StaticFiles
 from agent_ui.api.errors import error_response
 from agent_ui.console import console_api, survey
 from agent_ui.console.admin import AdminPages
+from agent_ui.console.auth_session import SHIFT_SECONDS, SessionExpiry, signed_in_actor
 from agent_ui.console.live import LiveHub, event_stream
 from agent_ui.console.pages import Pages, make_templates
 from agent_ui.console.recordings import recording
 from agent_ui.console.secret import session_secret
 from agent_ui.console.security import SecurityHeaders
-from agent_ui.console.session import SHIFT_SECONDS, SessionExpiry, signed_in_actor
 from config.settings import Settings
 from ticketing.container import Services
 

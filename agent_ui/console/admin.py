@@ -9,8 +9,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from agent_ui.console.auth_session import CSRF_FIELD, csrf_ok
 from agent_ui.console.pages import Pages
-from agent_ui.console.session import CSRF_FIELD, csrf_ok
 from ticketing.container import Services
 from ticketing.errors import Conflict, InvalidInput, NotFound
 from ticketing.models import Role

@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from agent_ui.client_address import client_address
-from agent_ui.console.session import (
+from agent_ui.console.auth_session import (
     CSRF_FIELD,
     csrf_ok,
     csrf_token,

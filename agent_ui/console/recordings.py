@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from agent_ui.api.errors import error_response
+from agent_ui.console.auth_session import signed_in_actor
 from agent_ui.console.ranges import UnsatisfiableRange, parse_range
-from agent_ui.console.session import signed_in_actor
 from ticketing.container import Services
 from ticketing.listens import log_listen
 

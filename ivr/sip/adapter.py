@@ -23,7 +23,7 @@ from config.sections import SipOptions
 from config.settings import Settings
 from ivr.channel import CallChannel
 from ivr.outbound import DialResult
-from ivr.sip.channel import SipChannel
+from ivr.sip.call_leg import SipChannel
 from ivr.sip.dialog import (
     Action,
     CallOver,

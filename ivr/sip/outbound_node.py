@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from ivr.channel import FRAME_BYTES, CallChannel, CallEnded
 from ivr.outbound import BadTarget, DialOutcome, DialResult, parse_target
 from ivr.sip import relay
-from ivr.sip.channel import SipChannel
+from ivr.sip.call_leg import SipChannel
 from ivr.sip.dialog import DialDone, LocalParty, Ringing
 from ivr.sip.ipc import Kind
 from ivr.sip.media_client import MediaHandle, MediaUnavailable, NoPortsAvailable

@@ -10,9 +10,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from agent_ui.app import create_app
-from agent_ui.console import session as session_module
+from agent_ui.console import auth_session as session_module
+from agent_ui.console.auth_session import IDLE_SECONDS
 from agent_ui.console.secret import session_secret
-from agent_ui.console.session import IDLE_SECONDS
 from config.settings import Settings
 from ticketing.container import Services
 

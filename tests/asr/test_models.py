@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from asr.models import ModelError, check_layout, configured_model, install_model
+from asr.model_store import ModelError, check_layout, configured_model, install_model
 from config.settings import Settings
 
 LAYOUT = {

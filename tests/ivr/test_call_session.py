@@ -13,11 +13,11 @@ import pytest
 import redis
 from sqlalchemy import select
 
+from ivr.call_session import run_call
 from ivr.flow.menu import FlowConfig, MenuAction
 from ivr.prompts.library import PromptLibrary
 from ivr.prompts.manifest import PromptManifest
 from ivr.recording_failure import CALLBACK_NOTE
-from ivr.session import run_call
 from ticketing.actors import Actor
 from ticketing.audio_queue import AUDIO_KEY, JOBS_STREAM, AudioQueue
 from ticketing.container import Services

@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
+from ivr.call_session import run_call
 from ivr.flow.menu import FlowConfig
 from ivr.prompts.manifest import PromptManifest
-from ivr.session import run_call
 from ticketing.container import Services
 
 from .fakes import Caller, FakeChannel, fake_prompts

@@ -13,13 +13,13 @@ import redis
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
+from ivr.call_session import run_call
 from ivr.flow.events import Play, RecordingFailed, RecordingStarted, StopRecording
 from ivr.flow.machine import CallFlow, CallState
 from ivr.flow.menu import FlowConfig
 from ivr.prompts.library import PromptLibrary
 from ivr.prompts.manifest import PromptManifest
 from ivr.recorder import WavWriter
-from ivr.session import run_call
 from ticketing.audio_queue import JOBS_STREAM
 from ticketing.container import Services
 from ticketing.models import Recording, Ticket

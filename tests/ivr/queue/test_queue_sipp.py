@@ -22,11 +22,11 @@ from sqlalchemy import select
 from config.queue_settings import QueueSettings
 from config.sections import KamailioOptions
 from config.settings import Settings
+from ivr.call_session import run_call
 from ivr.channel import CallChannel
 from ivr.flow.menu import load_flow, menu_path
 from ivr.kamailio import EmbeddedKamailio, IvrNode, options_ping
 from ivr.prompts.manifest import load_manifest, manifest_path
-from ivr.session import run_call
 from tests.ivr.fakes import fake_prompts
 from tests.ivr.sip.sipkit import (
     RtpSink,

@@ -9,7 +9,7 @@ import pytest
 
 from ivr.channel import CallEnded
 from ivr.sip import g711, ipc, rtp
-from ivr.sip.channel import SipChannel
+from ivr.sip.call_leg import SipChannel
 from ivr.sip.ipc import Kind
 from ivr.sip.media import RtpStream
 from ivr.sip.media_client import MediaHandle
