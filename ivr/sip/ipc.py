@@ -36,6 +36,7 @@ class Kind(IntEnum):
     BRIDGE = 9  # two stream ids: relay RTP between them (ivr.sip.relay)
     UNBRIDGE = 10  # stream id: back to separate legs
     RELAY_FLAGS = 11  # stream id, muted, held
+    TAP = 12  # listener, a, b stream ids: the listener hears a + b mixed (ivr.sip.relay)
     # media -> node
     BATCH = 20  # caller audio and playback watermarks of every active stream
     DTMF = 21  # stream id, key

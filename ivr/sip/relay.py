@@ -14,14 +14,22 @@ Inbound audio is still decoded and reported to the node as before (recording, AS
 Mute: this leg's audio is not relayed (the other hears silence). Hold: neither direction is
 relayed and the held leg hears the node's playback again (hold music), while the SIP side sends
 its re-INVITE.
+
+Tap (a supervisor's listen-in, issue 13): a third stream, the listener, gets the sum of both
+legs' relayed audio, clipped to 16 bits, one mixed frame per pacer tick (a leg with nothing
+pending adds silence; a backlog beyond ``TAP_BACKLOG`` frames drops its oldest). Listen only:
+nothing the listener's phone sends is relayed or mixed. A muted leg is not heard by the listener
+either (the listener hears the conversation as the parties hear it).
 """
 
 from __future__ import annotations
 
 import logging
+import array
 import struct
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ivr.sip import g711, rtp
@@ -36,6 +44,9 @@ KEEPALIVE = 0.06  # s without a relayed packet before the pacer sends silence to
 MASK = 0xFFFFFFFF
 _PAIR = struct.Struct("<II")
 _FLAGS = struct.Struct("<IBB")
+_TRIPLE = struct.Struct("<III")
+TAP_BACKLOG = 10  # frames (200 ms) a tap buffers per leg before dropping the oldest
+FRAME_SAMPLES = 160
 
 
 # ---------------------------------------------------------------------------- IPC payloads
@@ -45,6 +56,41 @@ def pack_bridge(a: int, b: int) -> bytes:
 
 def pack_flags(stream_id: int, muted: bool, held: bool) -> bytes:
     return _FLAGS.pack(stream_id, int(muted), int(held))
+
+
+def pack_tap(listener: int, a: int, b: int) -> bytes:
+    return _TRIPLE.pack(listener, a, b)
+
+
+@dataclass
+class Mixer:
+    """A listener's mix of two legs: each leg's pending frames, summed one per pacer tick."""
+
+    sources: tuple[RtpStream, RtpStream]
+    pending: tuple[deque[bytes], deque[bytes]] = field(
+        default_factory=lambda: (deque(maxlen=TAP_BACKLOG), deque(maxlen=TAP_BACKLOG))
+    )
+    mixed: int = 0
+
+    def push(self, source: RtpStream, pcm16: bytes) -> None:
+        for stream, queue in zip(self.sources, self.pending, strict=True):
+            if stream is source:
+                queue.append(pcm16)
+
+    def pop(self) -> bytes:
+        """The next 20 ms of the mix (16-bit PCM); silence when neither leg sent."""
+        frames = [q.popleft() if q else b"" for q in self.pending]
+        self.mixed += 1
+        return mix(frames[0], frames[1])
+
+
+def mix(left: bytes, right: bytes) -> bytes:
+    """Two 16-bit PCM frames summed and clipped; a short (or empty) one is padded with silence."""
+    size = max(len(left), len(right), FRAME_SAMPLES * 2)
+    a = array.array("h", left.ljust(size, b"\0"))
+    b = array.array("h", right.ljust(size, b"\0"))
+    out = array.array("h", (max(-32768, min(32767, x + y)) for x, y in zip(a, b, strict=True)))
+    return out.tobytes()
 
 
 @dataclass
@@ -60,6 +106,8 @@ class Relay:
     last_out: float = 0.0  # when this stream last sent (relayed or keep-alive)
     relayed: int = 0
     dropped: int = 0  # packets not sent (the socket refused them)
+    taps: list[Mixer] = field(default_factory=list)  # listeners of this leg's relayed audio
+    mixer: Mixer | None = None  # set on a listener's stream: what its pacer sends
 
 
 def forward(source: RtpStream, data: bytes) -> None:
@@ -71,6 +119,8 @@ def forward(source: RtpStream, data: bytes) -> None:
     out = target.relay
     if out is None or out.held or target.remote is None:
         return
+    if relay.taps:
+        _feed_taps(source, relay, data)
     if data[0] == 0x80 and len(data) > 12:
         payload_type, payload = data[1] & 0x7F, data[12:]
         timestamp = int.from_bytes(data[4:8], "big")
@@ -105,6 +155,18 @@ def forward(source: RtpStream, data: bytes) -> None:
     out.last_out = time.monotonic()
 
 
+def _feed_taps(source: RtpStream, relay: Relay, data: bytes) -> None:
+    try:
+        packet = rtp.parse(data)
+    except rtp.RtpError:
+        return
+    if packet.payload_type not in (g711.PCMU, g711.PCMA):
+        return
+    pcm = g711.decode(packet.payload, packet.payload_type)
+    for mixer in relay.taps:
+        mixer.push(source, pcm)
+
+
 def _audio_timestamp(target: RtpStream, out: Relay, source_ts: int, samples: int) -> int:
     """The source's timestamp moved into the target's timeline; never behind what was sent."""
     if out.ts_offset is None:
@@ -123,13 +185,16 @@ def next_packet(stream: RtpStream) -> bytes | None:
     relay = stream.relay
     assert relay is not None
     now = time.monotonic()
-    if now - relay.last_out < KEEPALIVE:
+    payload = stream._silence
+    if relay.mixer is not None:  # a listener: the mix, every tick
+        payload = g711.encode(relay.mixer.pop(), stream.payload_type)
+    elif now - relay.last_out < KEEPALIVE:
         return None
     relay.last_out = now
     sequence, timestamp = stream._sequence, stream._timestamp
-    packet = rtp.build(stream.payload_type, sequence, timestamp, stream._ssrc, stream._silence)
+    packet = rtp.build(stream.payload_type, sequence, timestamp, stream._ssrc, payload)
     stream._sequence = (sequence + 1) & 0xFFFF
-    stream._timestamp = (timestamp + len(stream._silence)) & MASK
+    stream._timestamp = (timestamp + len(payload)) & MASK
     return packet
 
 
@@ -142,17 +207,37 @@ def bridge(a: RtpStream, b: RtpStream) -> None:
     a.relay, b.relay = Relay(b), Relay(a)
 
 
+def tap(listener: RtpStream, a: RtpStream, b: RtpStream) -> Mixer | None:
+    """``listener`` hears a's and b's relayed audio mixed; None unless a and b are bridged."""
+    if a.relay is None or a.relay.partner is not b or listener in (a, b):
+        return None
+    unbridge(listener)
+    listener.stop_playback()
+    mixer = Mixer((a, b))
+    # the listener's own relay: muted (nothing it sends is relayed), paced by its mixer
+    listener.relay = Relay(listener, muted=True, mixer=mixer)
+    for source in (a, b):
+        assert source.relay is not None
+        source.relay.taps.append(mixer)
+    return mixer
+
+
 def unbridge(stream: RtpStream) -> None:
     relay = stream.relay
     if relay is None:
         return
     stream.relay = None
+    if relay.mixer is not None:  # a listener leaves: its legs stop feeding it
+        for source in relay.mixer.sources:
+            if source.relay is not None and relay.mixer in source.relay.taps:
+                source.relay.taps.remove(relay.mixer)
+        return
     if relay.partner.relay is not None and relay.partner.relay.partner is stream:
         relay.partner.relay = None
 
 
 def on_message(streams: dict[int, RtpStream], kind: Kind, payload: bytes) -> bool:
-    """Handle BRIDGE / UNBRIDGE / RELAY_FLAGS; False for any other kind."""
+    """Handle BRIDGE / UNBRIDGE / RELAY_FLAGS / TAP; False for any other kind."""
     if kind is Kind.BRIDGE:
         a_id, b_id = _PAIR.unpack_from(payload)
         a, b = streams.get(a_id), streams.get(b_id)
@@ -164,6 +249,11 @@ def on_message(streams: dict[int, RtpStream], kind: Kind, payload: bytes) -> boo
         stream = streams.get(_PAIR.unpack_from(payload.ljust(8, b"\0"))[0])
         if stream is not None:
             unbridge(stream)
+    elif kind is Kind.TAP:
+        ids = _TRIPLE.unpack_from(payload)
+        found = [streams.get(i) for i in ids]
+        if None in found or tap(*found) is None:  # type: ignore[arg-type]
+            log.warning("media process: TAP of streams %d, %d, %d refused", *ids)
     elif kind is Kind.RELAY_FLAGS:
         stream_id, muted, held = _FLAGS.unpack_from(payload)
         stream = streams.get(stream_id)
