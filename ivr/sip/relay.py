@@ -24,8 +24,8 @@ either (the listener hears the conversation as the parties hear it).
 
 from __future__ import annotations
 
-import logging
 import array
+import logging
 import struct
 import time
 from collections import deque

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import array
+import itertools
 import math
 from collections.abc import Iterator
 
@@ -56,8 +57,8 @@ def test_the_listener_hears_both_legs_mixed_and_sends_nothing_on(three):
     assert len(sent(b)) == 5 and len(sent(a)) == 5  # the conversation itself still relayed
     out = [rtp.parse(listener.next_packet() or b"") for _ in range(6)]
     assert {p.payload_type for p in out} == {g711.PCMU}
-    assert all(q.sequence - p.sequence == 1 for p, q in zip(out, out[1:], strict=False))
-    assert all(q.timestamp - p.timestamp == 160 for p, q in zip(out, out[1:], strict=False))
+    assert all(q.sequence - p.sequence == 1 for p, q in itertools.pairwise(out))
+    assert all(q.timestamp - p.timestamp == 160 for p, q in itertools.pairwise(out))
     heard = [g711.decode(p.payload, g711.PCMU) for p in out]
     for n in range(5):  # each frame is the sum of what both legs sent at that time
         a_pcm = g711.decode(g711.encode(caller[n], g711.PCMU), g711.PCMU)
