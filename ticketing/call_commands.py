@@ -5,7 +5,9 @@ console) adds ``{call_id, action, target, by}``; the call's session on that node
 from the moment its conversation started and acts on the entries for its call: ``transfer`` to
 ``queue`` (back to the queue, at the head) or ``hub:<number>`` (a blind transfer through the
 trunk to a number of ``hubs.toml``); ``hold`` / ``resume`` (the caller) and ``mute`` /
-``unmute`` (the officer's microphone). The transfer is recorded by the session when done
+``unmute`` (the officer's microphone); ``listen`` to ``agent:<supervisor>`` (the node dials the
+supervisor's phone and taps the conversation into it; logged here, when asked, like a recording
+listen: :func:`ticketing.listens.log_live_listen`). The transfer is recorded by the session when done
 (:meth:`ticketing.call_queue.CallQueueRecords.transferred`). Redis errors: ``BusUnavailable``.
 """
 
@@ -21,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.hubs import Hub
 from ticketing.call_queue_model import Call
 from ticketing.errors import BusUnavailable, Conflict, InvalidInput, NotFound
+from ticketing.listens import log_live_listen
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,12 @@ class CallCommands:
                 known = ", ".join(f"hub:{n}" for n in sorted(self.hubs))
                 raise InvalidInput(f"transfer to queue or one of {known}", "target")
         return self._send(call_id, "transfer", target, by)
+
+    def listen(self, call_id: str, *, by: str, user_id: int | None) -> dict[str, Any]:
+        """A supervisor's listen-in: their own phone (``agent:<by>``) is dialled by the node."""
+        sent = self._send(call_id, "listen", f"agent:{by}", by)
+        log_live_listen(self._sessions, call_id, user_id, by)
+        return sent
 
     def leg(self, call_id: str, action: str, *, by: str) -> dict[str, Any]:
         """hold / resume (the caller), mute / unmute (the officer's microphone)."""

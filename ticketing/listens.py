@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ticketing.errors import NotFound
-from ticketing.models import Recording, RecordingAccess
+from ticketing.models import AuditEvent, Recording, RecordingAccess, Ticket
 from ticketing.timeutil import utcnow
 
 LISTEN_WINDOW = timedelta(minutes=30)
@@ -48,3 +48,28 @@ def log_listen(
             RecordingAccess(recording_id=recording_id, user_id=user_id, at=now, purpose="listen")
         )
     return True
+
+
+def log_live_listen(sessions: sessionmaker[Session], call_id: str, user_id: int | None,
+                    by: str) -> int:  # fmt: skip
+    """A supervisor's listen-in to a live call (issue 13), logged like a recording listen: one
+    access row per recording of the call's conversation (purpose ``listen_live``) and the
+    ``call_listened`` audit on the call's draft. Returns the access rows written."""
+    now = utcnow()
+    with sessions.begin() as session:
+        recordings = list(
+            session.scalars(
+                select(Recording.id).where(
+                    Recording.call_id == call_id, Recording.channel.is_not(None)
+                )
+            )
+        )
+        for recording_id in recordings:
+            session.add(RecordingAccess(recording_id=recording_id, user_id=user_id, at=now,
+                                        purpose="listen_live"))  # fmt: skip
+        ticket_id = session.scalar(select(Ticket.id).where(Ticket.call_id == call_id).limit(1))
+        session.add(
+            AuditEvent(ticket_id=ticket_id, actor=f"user:{by}", action="call_listened",
+                       before={}, after={"call_id": call_id, "at": now.isoformat()}, at=now)
+        )  # fmt: skip
+    return len(recordings)

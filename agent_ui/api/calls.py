@@ -2,7 +2,8 @@
 model: supervisors and admins see every call, a call-taker only the calls they took; numbers
 masked for the roles that see them masked. Commands for a live call (transfer, hold, mute) go
 to the IVR node holding it through ticketing's call command stream: from the officer on the
-call, or a supervisor; 202, since the node carries them out."""
+call, or a supervisor; 202, since the node carries them out. A listen-in: supervisors and admins
+only, on their own SIP phone."""
 
 from __future__ import annotations
 
@@ -78,7 +79,21 @@ async def call_leg(request: Request) -> JSONResponse:
     return reply(schemas.CallCommandSent, sent, status=202)
 
 
+async def listen_call(request: Request) -> JSONResponse:
+    """The node dials the supervisor's own phone (``agent:<name>``) and taps the conversation
+    into it, listen only; the listen-in is logged (PDPA) and on the call's audit."""
+    actor = await current_actor(request)
+    require_role(actor, "supervisor", "admin")
+    call_id = request.path_params["call_id"]
+    commands = services_of(request).call_commands
+    sent = await run_in_threadpool(
+        lambda: commands.listen(call_id, by=actor.name, user_id=actor.user_id)
+    )
+    return reply(schemas.CallCommandSent, sent, status=202)
+
+
 routes = [
+    Route("/calls/{call_id}/listen", listen_call, methods=["POST"]),
     Route("/calls/{call_id}/transfer", transfer_call, methods=["POST"]),
     Route("/calls/{call_id}/leg", call_leg, methods=["POST"]),
     Route("/calls", list_calls, methods=["GET"]),

@@ -253,4 +253,13 @@ OPERATIONS: tuple[Operation, ...] = (
         schemas.LegRequest,
         (400, 401, 403, 404, 409, 422, 503),
     ),
+    Operation(
+        "POST",
+        "/calls/{call_id}/listen",
+        "Supervisors, admins: listen in to a live conversation on their own SIP phone (logged)",
+        schemas.CallCommandSent,
+        202,
+        None,
+        (401, 403, 404, 409, 503),
+    ),
 )
