@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from config.queue_settings import QueueSettings
 from ivr.channel import FRAME_BYTES, SAMPLE_RATE, SAMPLE_WIDTH, CallChannel
+from ivr.listen_in import ListenIn
 from ivr.recorder import WavWriter, recording_path
 from ticketing.audio_queue import AsrJob
 from ticketing.container import Services
@@ -109,6 +110,7 @@ class Conversation:
         self.command: object | None = None
         self.hold_seconds = 0.0
         self._held_since: float | None = None
+        self.listens: list[ListenIn] = []  # supervisors' listen-ins (ivr.listen_in)
 
     def on_audio(self, side: str, pcm: bytes) -> None:
         """The relay's thread: buffer only."""
@@ -139,10 +141,17 @@ class Conversation:
                     command = commands()
                     if getattr(command, "action", None) in LEG_COMMANDS:
                         self._leg_command(str(getattr(command, "action", "")))
+                    elif getattr(command, "action", None) == "listen":
+                        target = str(getattr(command, "target", ""))
+                        self.listens.append(
+                            ListenIn(dialler, self.bridge, self.call_id, target).start()
+                        )
                     elif command is not None:
                         self.command = command  # a transfer: the caller's session acts
                         break
         finally:
+            for listen in self.listens:  # the conversation is over: so are its listen-ins
+                listen.stop()
             if self._held_since is not None:
                 self.hold_seconds += time.monotonic() - self._held_since
             self._drain(final=True)

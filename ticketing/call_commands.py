@@ -7,8 +7,8 @@ from the moment its conversation started and acts on the entries for its call: `
 trunk to a number of ``hubs.toml``); ``hold`` / ``resume`` (the caller) and ``mute`` /
 ``unmute`` (the officer's microphone); ``listen`` to ``agent:<supervisor>`` (the node dials the
 supervisor's phone and taps the conversation into it; logged here, when asked, like a recording
-listen: :func:`ticketing.listens.log_live_listen`). The transfer is recorded by the session when done
-(:meth:`ticketing.call_queue.CallQueueRecords.transferred`). Redis errors: ``BusUnavailable``.
+listen: :func:`ticketing.listens.log_live_listen`). The transfer is recorded by the session when
+done (:meth:`ticketing.call_queue.CallQueueRecords.transferred`). Redis errors: ``BusUnavailable``.
 """
 
 from __future__ import annotations

@@ -239,6 +239,17 @@ class NodeBridge:
             now = node._clock()
             node._apply(node.agent.hold(channel.sip_call_id, on, now), now)
 
+    def tap(self, listener: CallChannel) -> None:
+        """A listen-in: ``listener`` (another leg of this node) hears both legs mixed."""
+        handle = self.node.dialler._handle(listener)
+        a, b = self.legs["a"][1], self.legs["b"][1]
+        listener.stop_playback()
+        self.node.media.send(Kind.TAP, relay.pack_tap(handle.stream_id, a.stream_id, b.stream_id))
+
+    def untap(self, listener: CallChannel) -> None:
+        handle = self.node.dialler._handle(listener)
+        self.node.media.send(Kind.UNBRIDGE, relay.pack_bridge(handle.stream_id, 0))
+
     def unbridge(self) -> None:
         if self._stop.is_set():
             return
