@@ -25,6 +25,7 @@ from functools import partial
 from typing import Any
 
 from config.queue_settings import QueueSettings
+from ivr.agent_transfer import transfer_to_agent
 from ivr.channel import CallChannel
 from ivr.conversation import Conversation, DiallerLike, DialResultLike
 from ivr.flow.events import (
@@ -323,7 +324,7 @@ class QueueCall:
             log.warning("call %s: agent %s not reset after the offer: %s", self.call_id, agent, exc)
 
     # --- the conversation ----------------------------------------------------------------------
-    def converse(self) -> Event:
+    def converse(self, *, transferred: bool = False) -> Event:
         with self._lock:
             answered, self._answered = self._answered, None
         assert answered is not None and self._dialler is not None
@@ -331,8 +332,9 @@ class QueueCall:
         self.agent = agent
         services = self._services
         started = self._clock()
-        wait = self._guard(lambda: services.call_queue.bridged(self.call_id, agent), 0.0)
-        self._guard(lambda: services.live_queue.record_answered_wait(wait, update_holdtime))
+        if not transferred:  # (an agent-to-agent transfer: the caller's wait was counted)
+            wait = self._guard(lambda: services.call_queue.bridged(self.call_id, agent), 0.0)
+            self._guard(lambda: services.live_queue.record_answered_wait(wait, update_holdtime))
         conversation = Conversation(services, self._settings, self.call_id)
         reader = self._guard(lambda: services.call_commands.reader(self._node, self.call_id))
         ended = conversation.run(
@@ -358,6 +360,8 @@ class QueueCall:
         """The officer sends the caller on: to the queue (at the head), or a blind transfer to a
         hub through the trunk (unreachable: back to the head of the queue)."""
         assert self._dialler is not None and conversation.bridge is not None
+        if command.target.startswith("agent:"):
+            return transfer_to_agent(self, conversation, agent, leg, talk, command)
         services = self._services
         self._guard(conversation.bridge.unbridge)
         self._guard(leg.hangup)

@@ -53,11 +53,13 @@ class CallCommands:
         self.hubs = hubs
 
     def transfer(self, call_id: str, target: str, *, by: str) -> dict[str, Any]:
+        if target.startswith("agent:") and len(target) > len("agent:"):
+            return self._send(call_id, "transfer", target, by)  # the node checks availability
         if target != "queue":
             number = target.removeprefix("hub:")
             if not target.startswith("hub:") or number not in self.hubs:
                 known = ", ".join(f"hub:{n}" for n in sorted(self.hubs))
-                raise InvalidInput(f"transfer to queue or one of {known}", "target")
+                raise InvalidInput(f"transfer to queue, agent:<user> or one of {known}", "target")
         return self._send(call_id, "transfer", target, by)
 
     def listen(self, call_id: str, *, by: str, user_id: int | None) -> dict[str, Any]:

@@ -397,7 +397,8 @@ class CallbackList(Out):
 
 class TransferRequest(Body):
     target: str = Field(
-        description="queue (back to the head of the queue) or hub:<number> of hubs.toml",
+        description="queue (back to the head of the queue), agent:<user name> (an available"
+        " call-taker) or hub:<number> of hubs.toml",
         max_length=40,
     )
 

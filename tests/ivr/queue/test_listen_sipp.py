@@ -75,3 +75,30 @@ def test_a_supervisor_listens_in_on_their_own_phone_and_hears_both_sides(fresh: 
     assert len(packets) > 150  # > 3 s of listening
     assert rms(heard) > 0.5 * one_side  # audio energy, not keep-alive silence
     assert rms(heard) > 1.15 * one_side  # louder than either side alone: both are in the mix
+
+
+def test_an_officer_transfers_the_caller_to_another_agent(fresh: System) -> None:
+    before = {c["id"] for c in fresh.services.call_queue.recent_calls(limit=50)}
+    first = fresh.agent_phone("somchai", "agent_answer.xml")
+    second = fresh.agent_phone("anna", "agent_answer.xml")
+    fresh.available("somchai")
+    caller = sipp(str(SCENARIOS / "caller_officer.xml"), fresh.registrar, hold_ms=12_000,
+                  timeout=60, background=True)  # fmt: skip
+    assert isinstance(caller, subprocess.Popen)
+    call_id = bridged_call(fresh, before)
+    fresh.available("anna")  # anna comes back from her break: the officer hands the caller on
+    fresh.services.call_commands.transfer(call_id, "agent:anna", by="somchai")
+    out, _ = first.communicate(timeout=30)  # the first officer's leg ends ...
+    assert first.returncode == 0, out[-2000:]
+    wait_for(lambda: fresh.state("anna")[0].value == "on_call", timeout=15)  # ... anna has it
+    assert fresh.state("somchai")[0].value in ("wrap_up", "available")
+    out, _ = caller.communicate(timeout=40)
+    assert caller.returncode == 0, out[-2000:]
+    out, _ = second.communicate(timeout=30)
+    assert second.returncode == 0, out[-2000:]  # anna's phone got the BYE when the caller left
+    wait_for(lambda: fresh.services.calls.get_call(call_id)["ended_at"] is not None)
+    [event] = [e for e in fresh.events("call.transferred") if e["call_id"] == call_id]
+    assert event["target"] == "agent:anna" and event["agent"] == "somchai"
+    rung = [e["agent"] for e in fresh.events("call.ringing_agent") if e["call_id"] == call_id]
+    assert rung == ["somchai", "anna"]
+    wait_for(lambda: fresh.state("anna")[0].value in ("wrap_up", "available"), timeout=10)

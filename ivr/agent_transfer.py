@@ -1,0 +1,66 @@
+"""Agent-to-agent transfer of a bridged caller (issue 13), for :class:`ivr.queue_call.QueueCall`.
+
+The first officer asks (``transfer`` to ``agent:<user>``); the caller stays bridged to them while
+the other agent's phone rings (an attended-style consult is not offered: the caller hears the
+first officer until the second answers, as a contact centre's "warm-ish" transfer). On answer the
+caller is re-bridged to the second agent, the first agent's leg ends and they go to wrap-up, and
+the transfer is on the call record, the draft's audit and ``call.transferred``. When the other
+agent is not available or does not answer, the caller stays with the first officer, or goes back
+to the head of the queue when the first officer has hung up meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ivr.channel import CallChannel
+from ivr.flow.events import ConversationOver
+from ticketing.call_commands import CallCommand
+from ticketing.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+TRANSFER_CALLER_ID = "1567"
+
+
+def transfer_to_agent(
+    call: Any, conversation: Any, agent: str, leg: CallChannel, talk: float, command: CallCommand
+) -> Any:
+    """Returns the queue call's next event (a new conversation's, or ``requeue``)."""
+    services = call._services
+    other = command.target.removeprefix("agent:")
+    outcome = "unavailable"
+    result: Any = None
+    if other and other != agent:
+        try:
+            services.presence.ring(other, call.call_id)  # only an available agent
+        except DomainError as exc:
+            log.info("call %s: transfer to %s refused: %s", call.call_id, other, exc)
+        else:
+            call._notify_ringing(other)
+            result = call._dialler.dial(
+                command.target, caller_id=TRANSFER_CALLER_ID, ring_timeout=call._ring_timeout
+            )
+            outcome = str(getattr(result.outcome, "value", result.outcome))
+    if outcome == "answered" and result is not None and result.channel is not None:
+        call._guard(lambda: services.presence.answer(other))
+        call._guard(conversation.bridge.unbridge)
+        call._guard(leg.hangup)
+        call._after_conversation(agent, talk, conversation.hold_seconds, True)
+        call._guard(lambda: services.call_queue.transferred(call.call_id, command.target,
+                                                            by=command.by))  # fmt: skip
+        log.info("call %s: transferred from %s to %s", call.call_id, agent, other)
+        with call._lock:
+            call._answered = (other, result.channel)
+        return call.converse(transferred=True)
+    if result is not None:  # rang, not answered: back to available (no "no answer" break)
+        call._guard(lambda: services.presence.ring_cancelled(other))
+    log.warning("call %s: transfer to %s %s", call.call_id, command.target, outcome)
+    call._guard(conversation.bridge.unbridge)
+    if leg.ended:  # the first officer left meanwhile: the caller back to the head of the queue
+        call._after_conversation(agent, talk, conversation.hold_seconds, True)
+        return ConversationOver("requeue")
+    with call._lock:  # the caller stays with the first officer
+        call._answered = (agent, leg)
+    return call.converse(transferred=True)
