@@ -312,6 +312,7 @@ class QueueReads:
                     "state": live.get(name, {}).get("state", AgentState.OFFLINE.value),
                     "since": live.get(name, {}).get("since"),
                     "reason": live.get(name, {}).get("reason"),
+                    "call_id": live.get(name, {}).get("call_id"),  # the wallboard's "listen"
                     "answered": len(mine),
                     "aht_seconds": _mean(handled),
                     "handle_seconds": round(sum(v for k, v in states.items() if k in HANDLING)),

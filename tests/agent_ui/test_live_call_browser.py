@@ -113,6 +113,17 @@ def test_a_live_call_on_the_console_and_the_wallboard(
     console.wait_for_selector("#c-mute[aria-pressed=true]")
     seen = [node.next() for _ in range(3)]
     assert [c.action for c in seen if c] == ["hold", "resume", "mute"]
+
+    # The supervisor listens in from the wallboard: the node is asked to ring their own phone.
+    board.click("#wb-agent-rows tr[data-agent=somchai] button[data-listen=c1]")
+    board.wait_for_function("() => document.getElementById('toast').className === 'toast ok'")
+    listen = None
+    for _ in range(100):
+        listen = listen or node.next()
+        if listen is not None:
+            break
+        board.wait_for_timeout(50)
+    assert listen is not None and (listen.action, listen.target) == ("listen", "agent:boss")
     partial(services, reference, "caller", "ไฟ ถนน")
     console.wait_for_selector("#live-transcript li.caller.pending")
     partial(services, reference, "caller", "ไฟ ถนน หน้า บ้าน ดับ มา สาม วัน")

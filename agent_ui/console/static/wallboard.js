@@ -50,10 +50,25 @@ const Wallboard = (() => {
         H.el("td", { text: r.since ? H.time(r.since) : "–" }),
         H.el("td", { text: String(r.answered) }),
         H.el("td", { text: secs(r.aht_seconds) }),
-        H.el("td", { text: pct(r.occupancy) })));
+        H.el("td", { text: pct(r.occupancy) }),
+        H.el("td", {}, r.state === "on_call" && r.call_id ? listenButton(r) : "")));
     }
-    if (!b.agents.length) { rows.append(H.el("tr", {}, H.el("td", { colspan: "6", class: "muted", text: "ยังไม่มีเจ้าหน้าที่เข้าระบบวันนี้" }))); }
+    if (!b.agents.length) { rows.append(H.el("tr", {}, H.el("td", { colspan: "7", class: "muted", text: "ยังไม่มีเจ้าหน้าที่เข้าระบบวันนี้" }))); }
     $("wb-updated").textContent = "ข้อมูล ณ " + H.time(b.generated_at);
+  }
+
+  // Listen-in (supervisors, admins): the node rings the supervisor's own SIP phone and taps the
+  // conversation into it, listen only; the server logs the listen-in (PDPA) and audits it.
+  function listenButton(r) {
+    const button = H.el("button", { type: "button", class: "small", "data-listen": r.call_id, text: "ฟังสาย" });
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        await H.api("POST", "/api/v1/calls/" + encodeURIComponent(r.call_id) + "/listen");
+        H.toast("กำลังโทรเข้าโทรศัพท์ของคุณเพื่อฟังสายของ " + r.username, "ok");
+      } catch (e) { H.toast(H.explain(e), "bad"); button.disabled = false; }
+    });
+    return button;
   }
 
   async function load() {
