@@ -12,6 +12,7 @@ to the head of the queue when the first officer has hung up meanwhile.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from ivr.channel import CallChannel
@@ -39,9 +40,16 @@ def transfer_to_agent(
             log.info("call %s: transfer to %s refused: %s", call.call_id, other, exc)
         else:
             call._notify_ringing(other)
+            cancel, dialled = threading.Event(), threading.Event()
+            watch = threading.Thread(target=_caller_left, args=(conversation.bridge, cancel,
+                                     dialled), daemon=True)  # fmt: skip
+            watch.start()
             result = call._dialler.dial(
-                command.target, caller_id=TRANSFER_CALLER_ID, ring_timeout=call._ring_timeout
-            )
+                command.target, caller_id=TRANSFER_CALLER_ID, ring_timeout=call._ring_timeout,
+                cancel=cancel,
+            )  # fmt: skip
+            dialled.set()
+            watch.join(1.0)
             outcome = str(getattr(result.outcome, "value", result.outcome))
     if outcome == "answered" and result is not None and result.channel is not None:
         call._guard(lambda: services.presence.answer(other))
@@ -64,3 +72,14 @@ def transfer_to_agent(
     with call._lock:  # the caller stays with the first officer
         call._answered = (agent, leg)
     return call.converse(transferred=True)
+
+
+def _caller_left(bridge: Any, cancel: threading.Event, dialled: threading.Event) -> None:
+    """While the other agent's phone rings: the caller hanging up cancels the ring (the first
+    officer hanging up does not: the caller then goes to the other agent when they answer)."""
+    while not dialled.is_set():
+        ended = bridge.wait(0.2)
+        if ended == "a":
+            cancel.set()
+        if ended is not None:
+            return

@@ -46,3 +46,17 @@ def test_an_unavailable_agent_is_not_rung(
     assert dialler.dialled == ["agent:somchai"]
     assert len(dialler.bridges) == 2
     assert events(ivr_services, "call.transferred") == []
+
+
+def test_the_caller_hanging_up_while_the_other_agent_rings_cancels_the_ring(
+    ivr_services: Services, flow_config: FlowConfig, prompts: PromptLibrary
+) -> None:
+    available(ivr_services, "somchai", "anna")
+    dialler = FakeDialler({"somchai": ["answered"], "anna": ["ring"]})  # rings until cancelled
+    sender = _transfer_when_bridged(ivr_services, "agent:anna")
+    run(ivr_services, flow_config, prompts, Caller(keys=[(0.3, "0")], hangup_at=4), dialler)
+    sender.join(5)
+    assert dialler.dialled == ["agent:somchai", "agent:anna"]
+    assert ivr_services.presence.store.get("anna").state is AgentState.AVAILABLE
+    assert events(ivr_services, "call.transferred") == []
+    assert ivr_services.calls.get_call("call-1")["ended_at"] is not None
