@@ -21,6 +21,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from config.queue_settings import QueueSettings
+from ivr.call_guard import CallGuard
 from ivr.channel import FRAME_BYTES, SAMPLE_RATE, SAMPLE_WIDTH, CallChannel
 from ivr.listen_in import ListenIn
 from ivr.recorder import WavWriter, recording_path
@@ -97,7 +98,7 @@ def interleave(left: bytes, right: bytes) -> bytes:
     return out.tobytes()
 
 
-class Conversation:
+class Conversation(CallGuard):
     def __init__(self, services: Services, settings: QueueSettings, call_id: str) -> None:
         self._services = services
         self._settings = settings
@@ -248,18 +249,3 @@ class Conversation:
             self._attempt(partial(finish, rid, duration_seconds=round(seconds, 3), partial=False))
             if leg.streaming:
                 self._attempt(partial(self._services.audio.end_audio, rid, "end"))
-
-    def _guard(self, fn: Callable[[], Any]) -> Any:
-        try:
-            return fn()
-        except Exception as exc:
-            log.error("call %s: %s: %s", self.call_id, type(exc).__name__, exc)
-            return None
-
-    def _attempt(self, fn: Callable[[], object]) -> bool:
-        try:
-            fn()
-        except Exception as exc:
-            log.error("call %s: %s: %s", self.call_id, type(exc).__name__, exc)
-            return False
-        return True

@@ -26,6 +26,7 @@ from typing import Any
 
 from config.queue_settings import QueueSettings
 from ivr.agent_transfer import transfer_to_agent
+from ivr.call_guard import CallGuard
 from ivr.channel import CallChannel
 from ivr.conversation import Conversation, DiallerLike, DialResultLike
 from ivr.flow.events import (
@@ -62,7 +63,7 @@ _LOST_REASONS = frozenset({"rtp_timeout", "no_ack", "error"})
 _IVR = Actor.system("ivr")
 
 
-class QueueCall:
+class QueueCall(CallGuard):
     def __init__(
         self,
         channel: CallChannel,
@@ -410,19 +411,3 @@ class QueueCall:
                 )
             )
             self._guard(lambda: services.call_queue.wrap_up(self.call_id, self._wrap_up))
-
-    # --- failures are logged, never raised into the call ---------------------------------------
-    def _guard(self, fn: Callable[[], Any], default: Any = None) -> Any:
-        try:
-            return fn()
-        except Exception as exc:
-            log.error("call %s: %s: %s", self.call_id, type(exc).__name__, exc)
-            return default
-
-    def _attempt(self, fn: Callable[[], object]) -> bool:
-        try:
-            fn()
-        except Exception as exc:
-            log.error("call %s: %s: %s", self.call_id, type(exc).__name__, exc)
-            return False
-        return True
