@@ -29,3 +29,28 @@ def test_live_transcript_text_is_masked_for_masked_roles() -> None:
     assert "0812345678" not in boss["data"]["text"]
     agent = json.loads(sse_message(said, Actor("somchai", "agent", 1)).split("data: ", 1)[1])
     assert "0812345678" in agent["data"]["text"]
+
+
+def _sent(event: Event, actor: Actor) -> str:
+    return str(json.loads(sse_message(event, actor).split("data: ", 1)[1])["data"]["text"])
+
+
+def test_partials_hide_every_run_of_four_digits_but_for_the_agent_on_the_call() -> None:
+    """A number being said is masked whole as soon as it has 4 digits (a partial grows word by
+    word: keeping the last digits would give it away over a few partials); short numbers stay."""
+    text = "เบอร์ ศูนย์ แปด หนึ่ง สอง บ้านเลขที่ 12 บัตร 1234 ๕๖๗๘"
+    said = Event(
+        "asr.partial", {"reference": "1", "channel": "caller", "text": text, "agent": "somchai"}
+    )
+    boss = _sent(said, Actor("boss", "supervisor", 3))
+    assert boss == "เบอร์ •••• บ้านเลขที่ 12 บัตร ••••••••"  # spaced digits: one run
+    assert _sent(said, Actor("somchai", "agent", 1)) == text  # on the call: the full text
+    assert _sent(said, Actor("malee", "agent", 2)) == boss  # another agent's call: masked
+    ivr_only = Event(
+        "asr.partial", {"reference": "2", "channel": "mono", "text": text, "agent": None}
+    )
+    assert _sent(ivr_only, Actor("malee", "agent", 2)) == text  # no one on the call: by role
+    assert _sent(ivr_only, Actor("root", "admin", 4)) == boss
+    assert _sent(ivr_only, Actor("root", "admin", 4).for_reveal()) == text
+    other = Event("ticket.updated", {"reference": "3", "description": "บ้าน 1234"})
+    assert "1234" in sse_message(other, Actor("boss", "supervisor", 3))  # other events: as before
