@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from types import FrameType
 
 from config.settings import Settings
-from ivr.call_session import run_call
+from ivr.call_session import SessionOptions, run_call
 from ivr.callback_worker import CallbackWorker
 from ivr.channel import CallChannel
 from ivr.conversation import DiallerLike
@@ -78,10 +78,8 @@ def run_node(settings: Settings, stop: threading.Event | None = None) -> int:
 
         def on_call(channel: CallChannel) -> None:
             with log_context(call_id=channel.call_id, node=name):  # JSON logs carry them
-                run_call(
-                    channel, services, assets.flow, assets.prompts, node=name,
-                    dialler=sip[0], urgent=urgent.urgent,
-                )  # fmt: skip
+                options = SessionOptions(node=name, dialler=sip[0], urgent=urgent.urgent)
+                run_call(channel, services, assets.flow, assets.prompts, options)
 
         sip.append(SipNode(settings, on_call))
         heartbeat = start_heartbeat(services, name)
