@@ -54,3 +54,19 @@ def test_partials_hide_every_run_of_four_digits_but_for_the_agent_on_the_call() 
     assert _sent(ivr_only, Actor("root", "admin", 4).for_reveal()) == text
     other = Event("ticket.updated", {"reference": "3", "description": "บ้าน 1234"})
     assert "1234" in sse_message(other, Actor("boss", "supervisor", 3))  # other events: as before
+
+
+def test_a_scoped_watcher_hears_of_their_agents_only_and_fails_closed() -> None:
+    scopes = {"cm": ("50",), "bkk": ("10",), "pool": ()}
+    cm_boss = Actor("cm_boss", "supervisor", 5, provinces=("50",))
+    boss = Actor("boss", "supervisor", 3)
+    for name, heard in (("cm", True), ("pool", True), ("bkk", False), ("ghost", False)):
+        state = Event("agent.state", {"username": name, "state": "available"})
+        assert visible_to(state, cm_boss, scopes) is heard, name
+        assert visible_to(state, boss, scopes)
+    bridged = Event("call.bridged", {"call_id": "c1", "agent": "bkk"})
+    assert not visible_to(bridged, cm_boss, scopes) and visible_to(bridged, boss, scopes)
+    queued = Event("call.queued", {"call_id": "c2", "caller_masked": "••••5678"})
+    assert visible_to(queued, cm_boss, scopes)  # the national queue: centre-wide
+    state = Event("agent.state", {"username": "cm", "state": "available"})
+    assert not visible_to(state, cm_boss, None)  # scopes unknown: no agent rather than all
