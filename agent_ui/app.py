@@ -31,7 +31,7 @@ def create_app(settings: Settings, services: Services) -> Starlette:
     agency_pages = AgencyPages()
     # This process's one reader of the event stream for every SSE client; the lifespan owns it
     # (it starts with the first subscriber and is stopped when the server shuts down).
-    hub = LiveHub(services.bus)
+    hub = LiveHub(services.bus, services.queue_reads.scopes.all)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

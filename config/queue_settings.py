@@ -31,6 +31,17 @@ class QueueSettings:
     callback_attempts: int = 3
     # HOTLINE_QUEUE_CALLBACK_RETRY_SECONDS: between two attempts of one callback
     callback_retry_seconds: float = 300.0
+    # HOTLINE_NODE_HEARTBEAT_SECONDS: each IVR node writes its heartbeat this often
+    node_heartbeat_seconds: float = 2.0
+    # HOTLINE_NODE_HEARTBEAT_TTL_SECONDS: a node whose heartbeat is older is stopped (its calls
+    # are ended by the presence reconciler); unset: three heartbeats
+    node_heartbeat_ttl_seconds: float | None = None
+
+    @property
+    def node_heartbeat_ttl(self) -> float:
+        if self.node_heartbeat_ttl_seconds is not None:
+            return self.node_heartbeat_ttl_seconds
+        return 3 * self.node_heartbeat_seconds
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> QueueSettings:
@@ -38,6 +49,13 @@ class QueueSettings:
         if not 30 <= announce <= 60:
             raise SettingsError(
                 f"HOTLINE_QUEUE_ANNOUNCE_SECONDS={announce:g}: expected 30 to 60 seconds"
+            )
+        heartbeat = number(env, "HOTLINE_NODE_HEARTBEAT_SECONDS", cls.node_heartbeat_seconds, 0.1)
+        heartbeat_ttl = _optional(env, "HOTLINE_NODE_HEARTBEAT_TTL_SECONDS", 0.1)
+        if heartbeat_ttl is not None and heartbeat_ttl <= heartbeat:
+            raise SettingsError(
+                f"HOTLINE_NODE_HEARTBEAT_TTL_SECONDS={heartbeat_ttl:g}: expected more than"
+                f" HOTLINE_NODE_HEARTBEAT_SECONDS ({heartbeat:g})"
             )
         return cls(
             ring_timeout_seconds=_optional(env, "HOTLINE_QUEUE_RING_SECONDS", 1),
@@ -54,6 +72,8 @@ class QueueSettings:
             callback_retry_seconds=number(
                 env, "HOTLINE_QUEUE_CALLBACK_RETRY_SECONDS", cls.callback_retry_seconds, 1
             ),
+            node_heartbeat_seconds=heartbeat,
+            node_heartbeat_ttl_seconds=heartbeat_ttl,
         )
 
 

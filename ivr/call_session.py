@@ -12,6 +12,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from ivr.channel import SAMPLE_RATE, SAMPLE_WIDTH, CallChannel, CallEnded
@@ -61,24 +62,31 @@ STREAM_BATCH_SECONDS = 0.16  # audio per XADD: few Redis ops, still live enough 
 VAD_BATCH_SECONDS = 0.1  # silence and length limits are checked at this granularity
 
 
+@dataclass(frozen=True)
+class SessionOptions:
+    """How a call session runs, beyond its channel, services, flow and prompts: ``node`` (on
+    the call record), ``clock``, ``dialler`` rings the call-takers' phones (None: nobody can be
+    rung, the queue offers a callback and the recording), ``urgent(call_id)`` says danger was
+    heard in its transcript."""
+
+    node: str = ""
+    clock: Callable[[], float] = time.monotonic
+    dialler: DiallerLike | None = None
+    urgent: Callable[[str], bool] | None = None
+
+
 def run_call(
     channel: CallChannel,
     services: Services,
     flow_config: FlowConfig,
     prompts: PromptLibrary,
-    *,
-    node: str = "",
-    clock: Callable[[], float] = time.monotonic,
-    dialler: DiallerLike | None = None,
-    urgent: Callable[[str], bool] | None = None,
+    options: SessionOptions | None = None,
+    **fields: Any,
 ) -> None:
     """Run one answered call to its end; never raises (the adapter hangs up afterwards).
-    ``dialler`` rings the call-takers' phones (None: nobody can be rung, the queue offers a
-    callback and the recording); ``urgent(call_id)`` says danger was heard in its transcript."""
-    CallSession(
-        channel, services, flow_config, prompts, node=node, clock=clock, dialler=dialler,
-        urgent=urgent,
-    ).run()  # fmt: skip
+    ``options`` (:class:`SessionOptions`), or its fields as keywords (``node=...``)."""
+    chosen = replace(options or SessionOptions(), **fields)
+    CallSession(channel, services, flow_config, prompts, chosen).run()
 
 
 class CallSession(SessionRecording):
@@ -88,12 +96,10 @@ class CallSession(SessionRecording):
         services: Services,
         flow_config: FlowConfig,
         prompts: PromptLibrary,
-        *,
-        node: str = "",
-        clock: Callable[[], float] = time.monotonic,
-        dialler: DiallerLike | None = None,
-        urgent: Callable[[str], bool] | None = None,
+        options: SessionOptions | None = None,
     ) -> None:
+        options = options or SessionOptions()
+        node, clock, dialler, urgent = options.node, options.clock, options.dialler, options.urgent
         self._channel = channel
         self._services = services
         self._prompts = prompts

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from types import FrameType
 
 from config.settings import Settings
-from ivr.call_session import run_call
+from ivr.call_session import SessionOptions, run_call
 from ivr.callback_worker import CallbackWorker
 from ivr.channel import CallChannel
 from ivr.conversation import DiallerLike
@@ -78,12 +78,11 @@ def run_node(settings: Settings, stop: threading.Event | None = None) -> int:
 
         def on_call(channel: CallChannel) -> None:
             with log_context(call_id=channel.call_id, node=name):  # JSON logs carry them
-                run_call(
-                    channel, services, assets.flow, assets.prompts, node=name,
-                    dialler=sip[0], urgent=urgent.urgent,
-                )  # fmt: skip
+                options = SessionOptions(node=name, dialler=sip[0], urgent=urgent.urgent)
+                run_call(channel, services, assets.flow, assets.prompts, options)
 
         sip.append(SipNode(settings, on_call))
+        heartbeat = start_heartbeat(services, name)
         workers = start_queue_workers(services, sip[0], urgent, name, stop)
         log.info("IVR node %s serving (registrar %s)", name, settings.sip_registrar)
         results = NodeResultCalls(services, assets.prompts, name)  # issue 12: result calls
@@ -93,10 +92,23 @@ def run_node(settings: Settings, stop: threading.Event | None = None) -> int:
                 sip[0].run(stop)
         finally:
             results.stop()
+            heartbeat.set()  # after the calls: a node stopping cleanly takes its beat out
             for worker in workers:
                 worker.join(timeout=5)
     log.info("IVR node %s stopped", name)
     return 0
+
+
+def start_heartbeat(services: Services, node: str) -> threading.Event:
+    """The node's heartbeat (``ticketing.node_liveness``): while it beats, the scheduler's
+    reconciler leaves the node's calls alone. Returns the event that stops it (and takes the
+    beat out), set once the node's calls are over."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=services.node_liveness.run, args=(node, stop), name="heartbeat", daemon=True
+    )
+    thread.start()
+    return stop
 
 
 def start_queue_workers(

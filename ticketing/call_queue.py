@@ -9,12 +9,12 @@ number to the agent from the ticket, masked per role there).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ticketing.actors import Actor
@@ -245,11 +245,27 @@ class CallQueueRecords:
                  "ticket_reference": ticket.reference, "at": now.isoformat()},
             )  # fmt: skip
 
-    def recent_calls(self, *, limit: int = 50, agent: str | None = None) -> list[dict[str, Any]]:
-        """The newest calls for ``GET /api/v1/calls`` (numbers as stored: mask them per role)."""
+    def recent_calls(
+        self,
+        *,
+        limit: int = 50,
+        agent: str | None = None,
+        scope: tuple[Collection[str], Collection[str]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The newest calls for ``GET /api/v1/calls`` (numbers as stored: mask them per role).
+        ``scope`` = (agents, provinces): only calls those agents answered or whose draft is in
+        those provinces (``ticketing.queue_scope``)."""
         query = select(Call).order_by(Call.started_at.desc()).limit(max(1, min(limit, 500)))
         if agent is not None:
             query = query.where(Call.agent_username == agent)
+        if scope is not None:
+            agents, provinces = scope
+            in_provinces = select(Ticket.call_id).where(
+                Ticket.province_code.in_(sorted(provinces)), Ticket.call_id.is_not(None)
+            )
+            query = query.where(
+                or_(Call.agent_username.in_(sorted(agents)), Call.id.in_(in_provinces))
+            )
         with self._sessions() as session:
             calls = list(session.scalars(query))
             refs = dict(

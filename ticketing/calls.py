@@ -197,7 +197,11 @@ class CallService:
                 )
             )
 
-    def end_call(self, call_id: str, reason: str, *, abandoned: bool) -> None:
+    def end_call(
+        self, call_id: str, reason: str, *, abandoned: bool, outcome: str | None = None
+    ) -> None:
+        """The caller's leg ended; ``outcome`` overrides the one the call would get (the
+        reconciler's ``error`` for a call whose node stopped)."""
         with self._transaction() as session:
             call = self._call(session, call_id)
             if call.ended_at is not None:
@@ -211,6 +215,8 @@ class CallService:
                 call.outcome = "abandoned_in_queue" if queued and abandoned else "ivr_only"
                 if reason == "error":
                     call.outcome = "error"
+            if outcome is not None:
+                call.outcome = outcome
             if call.outcome == "abandoned_in_queue" and call.wait_seconds is None:
                 wait = as_utc(call.ended_at) - as_utc(call.queue_entered_at or call.ended_at)
                 call.wait_seconds = round(wait.total_seconds(), 3)
@@ -238,16 +244,19 @@ class CallService:
         """Calls a node left open (it was killed mid-call), each with its unfinished recordings;
         the node asks at start-up, when it cannot be holding any call."""
         with self._sessions() as session:
-            calls = list(
-                session.scalars(select(Call).where(Call.node == node, Call.ended_at.is_(None)))
-            )
+            left = Call.ended_at.is_(None) | (Call.end_reason == "node_stopped")
+            calls = list(session.scalars(select(Call).where(Call.node == node, left)))
             result = []
             for call in calls:
-                recordings = session.scalars(
-                    select(Recording).where(
-                        Recording.call_id == call.id, Recording.complete.is_(False)
+                recordings = list(
+                    session.scalars(
+                        select(Recording).where(
+                            Recording.call_id == call.id, Recording.complete.is_(False)
+                        )
                     )
                 )
+                if call.ended_at is not None and not recordings:
+                    continue  # closed by the reconciler (node stopped), its recordings done
                 result.append(
                     {
                         "call_id": call.id,

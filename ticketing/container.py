@@ -28,6 +28,7 @@ from ticketing.events import EventBus, OutboxRelay
 from ticketing.live_queue import LiveQueue
 from ticketing.metrics import MetricsService
 from ticketing.models import Agency
+from ticketing.node_liveness import NodeLiveness
 from ticketing.notify import NotificationService
 from ticketing.open311_client import open311_handover
 from ticketing.open311_keys import Open311Keys
@@ -71,6 +72,7 @@ class Services:
     result_calls: ResultCalls
     survey: SurveyMetrics
     queue_reads: QueueReads
+    node_liveness: NodeLiveness
 
     def close(self) -> None:
         self.relay.stop()
@@ -114,6 +116,11 @@ def build_services(
         PresenceStore(client, _agent_states(settings)), sessions, after_commit=relay.kick
     )
     call_queue = CallQueueRecords(sessions, tickets, after_commit=relay.kick)
+    liveness = NodeLiveness(
+        client,
+        interval_seconds=settings.queue.node_heartbeat_seconds,
+        ttl_seconds=settings.queue.node_heartbeat_ttl,
+    )
     callbacks = CallbackService(
         sessions,
         live_queue,
@@ -159,7 +166,9 @@ def build_services(
             call_queue,
             callbacks,
             sl_seconds=settings.queue.sl_seconds,
+            liveness=liveness,
         ),
+        node_liveness=liveness,
         call_commands=CallCommands(sessions, client, load_hubs(settings.config_dir)),
     )
     if start_relay:

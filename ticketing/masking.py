@@ -76,6 +76,21 @@ def mask_text(text: str | None) -> str | None:
     return _RUN_RE.sub(_mask_run, text)
 
 
+def mask_digit_runs(text: str | None, length: int = KEEP) -> str | None:
+    """``text`` with every run of ``length`` or more digits (Arabic, Thai, or Thai number words)
+    hidden whole, one mark per digit: for a live transcript that grows word by word, where a
+    number is still too short to be told from any other and keeping its last digits would give
+    the whole number away over a few partials."""
+    if not text:
+        return text
+
+    def hide(match: re.Match[str]) -> str:
+        digits = unit_digits(match.group(0))
+        return MASK * len(digits) if len(digits) >= length else match.group(0)
+
+    return _RUN_RE.sub(hide, text)
+
+
 def has_digit_run(text: str, length: int = KEEP + 1) -> bool:
     """True when ``text`` holds ``length`` or more digits (or number words) in a row: a search
     for it could tell a masked viewer whether a number exists."""

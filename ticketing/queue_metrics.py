@@ -22,6 +22,10 @@ def _number(value: float) -> str:
     return repr(float(value))
 
 
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 def _histogram(
     lines: list[str], name: str, help_text: str, values: Iterable[float], buckets: tuple[float, ...]
 ) -> None:
@@ -78,6 +82,21 @@ def queue_metrics_text(reads: QueueReads) -> str:
         "Callers who hung up in the queue today (Bangkok day; resets at midnight).",
         today["abandoned"],
     )
+    nodes = live["nodes"]
+    one(
+        "hotline_ivr_nodes_alive",
+        "gauge",
+        "IVR nodes whose heartbeat is alive now (ticketing.node_liveness).",
+        None if nodes is None else sum(1 for up in nodes.values() if up),
+    )
+    for name, up in sorted((nodes or {}).items()):
+        one(
+            "hotline_ivr_node_up",
+            "gauge",
+            "1 while the IVR node beats; 0 once its heartbeat ran out (its calls are ended).",
+            1.0 if up else 0.0,
+            f'{{node="{_label(name)}"}}',
+        )
     sl_help = (
         f"Service level today, T = {reads.sl_seconds:g} s: sl = answered within T / answered;"
         " sl2 = (answered within T + abandoned within T) / (answered + abandoned)."

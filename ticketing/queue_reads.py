@@ -34,9 +34,11 @@ from ticketing.actors import Actor
 from ticketing.errors import DomainError
 from ticketing.live_queue import LiveQueue, QueueSnapshot
 from ticketing.masking import mask_digits
-from ticketing.models import AgentStateChange, Call
+from ticketing.models import AgentStateChange, Call, Ticket
+from ticketing.node_liveness import NodeLiveness
 from ticketing.presence import AgentState
 from ticketing.presence_store import PresenceStore
+from ticketing.queue_scope import AgentScopes
 from ticketing.serialize import iso
 from ticketing.timeutil import as_utc, bangkok_day_start, utcnow
 
@@ -54,6 +56,15 @@ HISTORY_SECONDS = 10.0  # occupancy and per-agent handle / idle time: refreshed 
 STALE_CALL = timedelta(hours=2)  # an open call older than this is a crashed node's leftover
 HANDLING = frozenset({AgentState.ON_CALL.value, AgentState.WRAP_UP.value})
 IDLE = frozenset({AgentState.AVAILABLE.value, AgentState.RINGING.value})
+# The wallboard's figures of the one national queue: the same for every viewer, labelled so.
+CENTRE_WIDE = (
+    "callers_waiting",
+    "callbacks_waiting",
+    "oldest_wait_seconds",
+    "holdtime_seconds",
+    "calls_in_ivr",
+    "nodes_alive",
+)
 
 
 StateTime = dict[str, dict[str, float]]  # agent -> state -> seconds today
@@ -68,6 +79,7 @@ class QueuedCall:
     outcome: str | None
     wait_seconds: float | None
     handle_seconds: float | None  # talk + hold + wrap-up, once the conversation ended
+    province_code: str | None = None  # the call's draft's province (None: not known yet)
 
 
 def _ratio(part: float, whole: float) -> float | None:
@@ -139,9 +151,11 @@ class QueueReads:
         callbacks: CallbackService,
         *,
         sl_seconds: float = 20.0,
+        liveness: NodeLiveness | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessions = sessions
+        self._liveness = liveness
         self._queue = live_queue
         self._presence = presence
         self._records = call_records
@@ -150,38 +164,58 @@ class QueueReads:
         self._clock = clock
         self.cache_seconds = CACHE_SECONDS
         self.history_seconds = HISTORY_SECONDS
-        self._cached: tuple[float, dict[str, Any]] | None = None
+        self._cached: dict[tuple[str, ...], tuple[float, dict[str, Any]]] = {}
+        self.scopes = AgentScopes(sessions)
         self._history: tuple[datetime, datetime, StateTime] | None = None
         self._lock = threading.Lock()
 
     # --- the wallboard ---------------------------------------------------------------------------
-    def wallboard(self) -> dict[str, Any]:
-        """The figures, computed at most once per :data:`CACHE_SECONDS` in a process: every
-        supervisor's page reloads on the same events, and they share the one answer."""
+    def wallboard(self, actor: Actor | None = None) -> dict[str, Any]:
+        """The figures, computed at most once per :data:`CACHE_SECONDS` in a process for each
+        scope: every supervisor's page reloads on the same events, and they share the one
+        answer. A province-scoped viewer sees their agents and calls, and the one national
+        queue labelled centre-wide (``ticketing.queue_scope``)."""
+        provinces = tuple(sorted(actor.provinces)) if actor is not None and actor.scoped else ()
         with self._lock:
-            cached = self._cached
+            cached = self._cached.get(provinces)
             if cached is not None and time.monotonic() - cached[0] < self.cache_seconds:
                 return cached[1]
-            figures = self._wallboard()
-            self._cached = (time.monotonic(), figures)
+            figures = self._wallboard(provinces)
+            self._cached[provinces] = (time.monotonic(), figures)
             return figures
 
-    def _wallboard(self) -> dict[str, Any]:
+    def _wallboard(self, provinces: tuple[str, ...]) -> dict[str, Any]:
         now = self._clock()
         start = bangkok_day_start(now)
         live = self._live(now)
+        visible = self.scopes.visible(provinces)
         with self._sessions() as session:
             calls = self._queued_today(session, start)
-            open_calls, bridged = self._open_calls(session, now)
+            open_calls, bridged_agents = self._open_calls(session, now)
             spent = self._state_time(session, start, now)
-        today = today_figures(calls, self.sl_seconds)
         waiting = live["callers_waiting"] or 0
+        centre_ivr = max(0, open_calls - len(bridged_agents) - waiting)
+        if visible is not None:
+            calls = [c for c in calls if c.agent in visible or c.province_code in provinces]
+            bridged_agents = [a for a in bridged_agents if a in visible]
+            spent = {k: v for k, v in spent.items() if k in visible}
+            live["agents"] = {k: v for k, v in live["agents"].items() if k in visible}
+            live["agents_by_state"] = {state.value: 0 for state in AgentState}
+            for agent in live["agents"].values():
+                live["agents_by_state"][agent["state"]] += 1
+        today = today_figures(calls, self.sl_seconds)
+        nodes = live.pop("nodes")
         return {
             "generated_at": now.isoformat(),
             "sl_seconds": self.sl_seconds,
+            "scope": {"provinces": list(provinces), "centre_wide": list(CENTRE_WIDE)},
+            "nodes_alive": None if nodes is None else sum(1 for up in nodes.values() if up),
+            "nodes_stopped": None
+            if nodes is None
+            else sorted(n for n, up in nodes.items() if not up),
             **live,
-            "calls_in_ivr": max(0, open_calls - bridged - waiting),
-            "calls_with_agents": bridged,
+            "calls_in_ivr": centre_ivr,
+            "calls_with_agents": len(bridged_agents),
             "today": {**today, "occupancy": occupancy(_summed(spent.values()))},
             "agents": self._per_agent(calls, spent, live["agents"]),
         }
@@ -247,12 +281,31 @@ class QueueReads:
             }
         out["agents_by_state"] = by_state
         out["agents"] = agents
+        out["nodes"] = self._nodes()
         return out
+
+    def _nodes(self) -> dict[str, bool] | None:
+        """The IVR nodes seen beating -> alive (None: unknown, Redis does not answer)."""
+        if self._liveness is None:
+            return {}
+        try:
+            return self._liveness.nodes()
+        except DomainError as exc:
+            log.warning("wallboard: node heartbeats unavailable: %s", exc)
+            return None
 
     @staticmethod
     def _queued_today(session: Session, start: datetime) -> list[QueuedCall]:
+        drafts = dict(
+            session.execute(
+                select(Ticket.call_id, Ticket.province_code)
+                .join(Call, Call.id == Ticket.call_id)
+                .where(Call.queue_entered_at >= start)
+            ).all()
+        )
         rows = session.execute(
             select(
+                Call.id,
                 Call.agent_username,
                 Call.agent_answered_at,
                 Call.outcome,
@@ -271,24 +324,21 @@ class QueueReads:
                 handle_seconds=(
                     None if talk is None else round(talk + (hold or 0.0) + (wrap or 0.0), 3)
                 ),
+                province_code=drafts.get(call_id),
             )
-            for agent, answered_at, outcome, wait, talk, hold, wrap in rows
+            for call_id, agent, answered_at, outcome, wait, talk, hold, wrap in rows
         ]
 
     @staticmethod
-    def _open_calls(session: Session, now: datetime) -> tuple[int, int]:
-        """Calls not ended (and not a crashed node's leftovers), and those with an agent."""
+    def _open_calls(session: Session, now: datetime) -> tuple[int, list[str]]:
+        """Calls not ended (and not a crashed node's leftovers), and the agents of those with
+        an agent."""
         base = (Call.ended_at.is_(None), Call.started_at >= now - STALE_CALL)
         total = session.scalar(select(func.count()).select_from(Call).where(*base)) or 0
-        bridged = (
-            session.scalar(
-                select(func.count())
-                .select_from(Call)
-                .where(*base, Call.agent_answered_at.is_not(None))
-            )
-            or 0
-        )
-        return int(total), int(bridged)
+        bridged = session.scalars(
+            select(Call.agent_username).where(*base, Call.agent_answered_at.is_not(None))
+        ).all()
+        return int(total), [a or "" for a in bridged]
 
     def _per_agent(
         self,
@@ -329,10 +379,13 @@ class QueueReads:
 
     # --- lists -----------------------------------------------------------------------------------
     def calls(self, actor: Actor, limit: int = 50) -> list[dict[str, Any]]:
-        """``GET /api/v1/calls``: newest first; a call-taker sees only the calls they took; the
-        caller's number masked for roles that see numbers masked."""
+        """``GET /api/v1/calls``: newest first; a call-taker sees only the calls they took, a
+        province-scoped supervisor the calls of their agents or of drafts in their provinces
+        (``ticketing.queue_scope``); the caller's number masked for roles that see it masked."""
         own = actor.name if actor.role == "agent" else None
-        rows = self._records.recent_calls(limit=limit, agent=own)
+        visible = None if own else self.scopes.visible(actor.provinces if actor.scoped else ())
+        scope = None if visible is None else (visible, actor.provinces)
+        rows = self._records.recent_calls(limit=limit, agent=own, scope=scope)
         full = actor.sees_personal_data
         return [
             {

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.catalog import Catalog
@@ -69,6 +69,32 @@ class ClaimedAttempt:
     @property
     def caller_masked(self) -> str:
         return mask_digits(self.number) or ""
+
+
+def _move(
+    session: Session,
+    result_call_id: int,
+    state: str,
+    attempts_now: int,
+    to: str,
+    *conditions: ColumnElement[bool],
+    **values: Any,
+) -> bool:
+    """The claim / finish step: one conditional UPDATE moving the row from ``state`` (at
+    ``attempts_now``, and ``conditions`` such as the lease owner) to ``to`` with ``values``; True
+    when this caller won it (another node that raced it changed nothing)."""
+    won = session.execute(
+        update(ResultCall)
+        .where(
+            ResultCall.id == result_call_id,
+            ResultCall.state == state,
+            ResultCall.attempts == attempts_now,
+            *conditions,
+        )
+        .values(state=to, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(won, "rowcount", 0) == 1)
 
 
 class ResultCalls:
@@ -132,22 +158,11 @@ class ResultCalls:
         self, session: Session, row: ResultCall, node: str, moment: datetime
     ) -> ClaimedAttempt | None:
         number = row.attempts + 1
-        won = session.execute(
-            update(ResultCall)
-            .where(
-                ResultCall.id == row.id,
-                ResultCall.state == "pending",
-                ResultCall.attempts == row.attempts,
-            )
-            .values(
-                state="calling",
-                attempts=number,
-                lease_owner=node,
-                lease_until=moment + timedelta(seconds=self.settings.lease),
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if getattr(won, "rowcount", 0) != 1:
+        lease_until = moment + timedelta(seconds=self.settings.lease)
+        if not _move(
+            session, row.id, "pending", row.attempts, "calling",
+            attempts=number, lease_owner=node, lease_until=lease_until,
+        ):  # fmt: skip
             return None  # another node took it first
         session.refresh(row)
         ticket = session.get(Ticket, row.ticket_id)
@@ -202,18 +217,8 @@ class ResultCalls:
         )
         recovered = 0
         for row in stale:
-            won = session.execute(
-                update(ResultCall)
-                .where(
-                    ResultCall.id == row.id,
-                    ResultCall.state == "calling",
-                    ResultCall.lease_owner == row.lease_owner,
-                    ResultCall.attempts == row.attempts,
-                )
-                .values(state="settling")
-                .execution_options(synchronize_session=False)
-            )
-            if getattr(won, "rowcount", 0) != 1:
+            owner = ResultCall.lease_owner == row.lease_owner
+            if not _move(session, row.id, "calling", row.attempts, "settling", owner):
                 continue
             session.refresh(row)
             attempt = self._open_attempt(session, row)
@@ -264,18 +269,11 @@ class ResultCalls:
             raise ValueError("a rating is 1 to 5")
         moment = now or utcnow()
         with self._transaction() as session:
-            won = session.execute(
-                update(ResultCall)
-                .where(
-                    ResultCall.id == claimed.result_call_id,
-                    ResultCall.state == "calling",
-                    ResultCall.lease_owner == claimed.node,
-                    ResultCall.attempts == claimed.attempt,
-                )
-                .values(state="settling")
-                .execution_options(synchronize_session=False)
+            owner = ResultCall.lease_owner == claimed.node
+            won = _move(
+                session, claimed.result_call_id, "calling", claimed.attempt, "settling", owner
             )
-            if getattr(won, "rowcount", 0) != 1:
+            if not won:
                 log.warning(
                     "result call %d: attempt %d ended after its lease was taken over",
                     claimed.result_call_id,

@@ -107,6 +107,9 @@ def scheduler_quick_jobs(settings: Settings, services: Any) -> list[Any]:
         services.presence,
         services.sessions,
         registered_users=phone_registrations(services.sessions),
+        liveness=services.node_liveness,
+        calls=services.calls,
+        live_queue=services.live_queue,
     )
     return [
         ("mail", lambda fence: mail.drain_once(fence=fence)),

@@ -12,6 +12,7 @@ from ticketing.channel_transcript_model import ChannelTranscript
 from ticketing.errors import InvalidInput, NotFound
 from ticketing.events import record_event
 from ticketing.models import (
+    Call,
     Ticket,
 )
 from ticketing.serialize import (
@@ -80,11 +81,12 @@ class TranscriptMerge(TicketServiceBase):
             if event:
                 record_event(session, event, {**self._event_data(ticket), "error": asr_error})
             if asr_status == "streaming" and transcript:
-                record_event(
-                    session,
-                    "asr.partial",
-                    {**self._event_data(ticket), "channel": channel, "text": transcript},
+                # the call-taker on the call, the one console that gets the partial unmasked
+                agent = ticket.call_id and session.scalar(
+                    select(Call.agent_username).where(Call.id == ticket.call_id)
                 )
+                data = {**self._event_data(ticket), "channel": channel, "text": transcript}
+                record_event(session, "asr.partial", {**data, "agent": agent or None})
             record_event(session, "ticket.updated", self._event_data(ticket))
             session.flush()
             return ticket_to_dict(ticket, actor)

@@ -7,6 +7,10 @@ only, on their own SIP phone."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -17,6 +21,8 @@ from agent_ui.api.auth import current_actor, require_role, services_of
 from agent_ui.api.contract import parse_body, reply
 from agent_ui.api.errors import BadRequest
 from agent_ui.api.parse import query_int
+from ticketing.actors import Actor
+from ticketing.call_commands import CallCommands
 from ticketing.errors import PermissionDenied
 
 MAX_LIMIT = 200
@@ -50,46 +56,64 @@ async def list_callbacks(request: Request) -> JSONResponse:
     return reply(schemas.CallbackList, {"items": items}, headers=NO_STORE)
 
 
-async def _commanded_call(request: Request) -> tuple[str, str]:
-    """The call and who commands it: the officer on the call, or a supervisor."""
+async def _commanded_call(request: Request, *roles: str) -> tuple[str, Actor]:
+    """The call and who commands it: among ``roles``; an agent only for the call they are on."""
     actor = await current_actor(request)
-    require_role(actor, "agent", "supervisor")
+    require_role(actor, *roles)
     call_id = request.path_params["call_id"]
     if actor.role == "agent":
         reads = services_of(request).queue_reads
         agent = await run_in_threadpool(reads.call_agent, call_id)
         if agent != actor.name:
             raise PermissionDenied("only the officer on the call may do this")
-    return call_id, actor.name
+    return call_id, actor
+
+
+Send = Callable[[CallCommands, str, Actor, Any], dict[str, Any]]
+
+
+async def _post_command(
+    request: Request, roles: tuple[str, ...], body_model: type[BaseModel] | None, send: Send
+) -> JSONResponse:
+    """One command for the node holding the call: who may (first), the body, sent, 202 (the
+    node carries it out)."""
+    call_id, actor = await _commanded_call(request, *roles)
+    body = await parse_body(request, body_model) if body_model is not None else None
+    commands = services_of(request).call_commands
+    sent = await run_in_threadpool(send, commands, call_id, actor, body)
+    return reply(schemas.CallCommandSent, sent, status=202)
+
+
+COMMANDERS = ("agent", "supervisor")  # the officer on the call, or a supervisor
 
 
 async def transfer_call(request: Request) -> JSONResponse:
-    call_id, by = await _commanded_call(request)
-    body = await parse_body(request, schemas.TransferRequest)
-    commands = services_of(request).call_commands
-    sent = await run_in_threadpool(lambda: commands.transfer(call_id, body.target, by=by))
-    return reply(schemas.CallCommandSent, sent, status=202)
+    return await _post_command(
+        request,
+        COMMANDERS,
+        schemas.TransferRequest,
+        lambda c, call_id, actor, body: c.transfer(call_id, body.target, by=actor.name),
+    )
 
 
 async def call_leg(request: Request) -> JSONResponse:
-    call_id, by = await _commanded_call(request)
-    body = await parse_body(request, schemas.LegRequest)
-    commands = services_of(request).call_commands
-    sent = await run_in_threadpool(lambda: commands.leg(call_id, body.action, by=by))
-    return reply(schemas.CallCommandSent, sent, status=202)
+    return await _post_command(
+        request,
+        COMMANDERS,
+        schemas.LegRequest,
+        lambda c, call_id, actor, body: c.leg(call_id, body.action, by=actor.name),
+    )
 
 
 async def listen_call(request: Request) -> JSONResponse:
     """The node dials the supervisor's own phone (``agent:<name>``) and taps the conversation
     into it, listen only; the listen-in is logged (PDPA) and on the call's audit."""
-    actor = await current_actor(request)
-    require_role(actor, "supervisor", "admin")
-    call_id = request.path_params["call_id"]
-    commands = services_of(request).call_commands
-    sent = await run_in_threadpool(
-        lambda: commands.listen(call_id, by=actor.name, user_id=actor.user_id)
+    return await _post_command(
+        request,
+        ("supervisor", "admin"),
+        None,
+        lambda c, call_id, actor, _body: c.listen(call_id, by=actor.name, user_id=actor.user_id),
     )
-    return reply(schemas.CallCommandSent, sent, status=202)
 
 
 routes = [

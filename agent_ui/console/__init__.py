@@ -34,7 +34,7 @@ def console_routes(
     lifespan owns ``hub`` (this process's one stream reader) and stops it at shutdown."""
     pages = Pages(make_templates())
     admin = AdminPages(pages)
-    hub = hub or LiveHub(services.bus)
+    hub = hub or LiveHub(services.bus, services.queue_reads.scopes.all)
 
     async def live(request: Request) -> Response:
         actor = await signed_in_actor(request)

@@ -103,7 +103,7 @@ async def wallboard(request: Request) -> JSONResponse:
     """The live wallboard's figures (the page reloads them when a call or agent event arrives)."""
     actor = await current_actor(request)
     require_role(actor, *WATCHERS)
-    figures = await run_in_threadpool(services_of(request).queue_reads.wallboard)
+    figures = await run_in_threadpool(services_of(request).queue_reads.wallboard, actor)
     return JSONResponse(figures, headers={"Cache-Control": "no-store"})
 
 

@@ -20,13 +20,16 @@ from dataclasses import dataclass, field
 from ticketing.actors import Actor
 from ticketing.errors import BusUnavailable
 from ticketing.events import Event, EventBus
-from ticketing.masking import mask_mapping
+from ticketing.masking import mask_digit_runs, mask_mapping
+from ticketing.queue_scope import agent_in_scope
 
 log = logging.getLogger(__name__)
 
 CLIENT_QUEUE_SIZE = 500  # a client this far behind is told to reload instead
 HEARTBEAT_SECONDS = 15.0
 BLOCK_MS = 1000
+WATCHERS = ("supervisor", "admin")
+AgentScopesOf = Callable[[], dict[str, tuple[str, ...]]]
 
 
 @dataclass(eq=False)  # identity: each connection is its own subscriber
@@ -39,8 +42,9 @@ class Subscriber:
 
 
 class LiveHub:
-    def __init__(self, bus: EventBus) -> None:
+    def __init__(self, bus: EventBus, agent_scopes: AgentScopesOf | None = None) -> None:
         self._bus = bus
+        self._agent_scopes = agent_scopes
         self._subscribers: set[Subscriber] = set()
         self._task: asyncio.Task[None] | None = None
         self.redis_ok = True
@@ -87,14 +91,30 @@ class LiveHub:
                 if not self.redis_ok:
                     log.info("live updates resumed")
                     self.redis_ok = True
+                scopes = await self._scopes_for(events)
                 for event in events:
-                    self._fan_out(event)
+                    self._fan_out(event, scopes)
         finally:
             await follower.aclose()
 
-    def _fan_out(self, event: Event) -> None:
+    async def _scopes_for(self, events: list[Event]) -> dict[str, tuple[str, ...]] | None:
+        """The agents' province scopes, read (cached, in a thread) only when a scoped watcher
+        listens and an event names an agent."""
+        if self._agent_scopes is None or not any(
+            s.actor.scoped and s.actor.role in WATCHERS for s in self._subscribers
+        ):
+            return None
+        if not any(_agent_of(e) for e in events):
+            return None
+        try:
+            return await asyncio.to_thread(self._agent_scopes)
+        except Exception as exc:
+            log.warning("live updates: agents' scopes unreadable: %s", exc)
+            return {}  # scoped watchers hear of no agent rather than of every agent
+
+    def _fan_out(self, event: Event, scopes: dict[str, tuple[str, ...]] | None = None) -> None:
         for subscriber in list(self._subscribers):
-            if not visible_to(event, subscriber.actor):
+            if not visible_to(event, subscriber.actor, scopes):
                 continue
             try:
                 subscriber.queue.put_nowait(event)
@@ -102,20 +122,51 @@ class LiveHub:
                 subscriber.overflowed = True
 
 
-def visible_to(event: Event, actor: Actor) -> bool:
+def _agent_of(event: Event) -> str | None:
+    """The call-taker an event is about (``agent.state``: whose state; a call event: who took
+    or is rung for the call)."""
+    name = event.data.get("username" if event.type == "agent.state" else "agent")
+    return name if isinstance(name, str) and name else None
+
+
+def visible_to(
+    event: Event, actor: Actor, scopes: dict[str, tuple[str, ...]] | None = None
+) -> bool:
     """Agents limited to provinces hear only about tickets they may open; a ring is told to the
-    call-taker whose phone rings (and the supervisors), not to every other agent."""
+    call-taker whose phone rings (and the supervisors), not to every other agent. A supervisor
+    or admin scoped to provinces hears about the agents in scope only (``scopes``: the agents'
+    own province scopes, ``ticketing.queue_scope``)."""
     if event.type == "call.ringing_agent" and actor.role == "agent":
         return event.data.get("agent") == actor.name
+    agent = _agent_of(event)
+    watcher = agent is not None and actor.scoped and actor.role in WATCHERS
+    if watcher and (scopes is None or not agent_in_scope(scopes.get(str(agent)), actor.provinces)):
+        return False
     province = event.data.get("province_code")
     return actor.may_see_province(province if isinstance(province, str) else None)
 
 
 def sse_message(event: Event, actor: Actor | None = None) -> str:
-    """One SSE frame; a viewer who sees numbers masked gets the event's data masked too."""
+    """One SSE frame; a viewer who sees numbers masked gets the event's data masked too.
+
+    ``asr.partial`` (the live transcript, growing word by word) goes unmasked only to the
+    call-taker on the call (``agent`` in the event; a partial with none, of an IVR-only
+    recording, to any role that sees numbers): everyone else gets every run of 4 or more
+    digits hidden whole — Arabic digits, Thai digits and Thai number words, the spans
+    ``ticketing.masking`` finds — since a number still being said cannot be told from a
+    harmless one, and its last digits, kept partial after partial, would give it away."""
     data = event.data if actor is None or actor.sees_personal_data else mask_mapping(event.data)
+    if event.type == "asr.partial" and actor is not None and not _on_the_call(event, actor):
+        data = {**data, "text": mask_digit_runs(str(data.get("text") or ""))}
     payload = {"type": event.type, "data": data, "id": event.stream_id}
     return f"event: hotline\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n"
+
+
+def _on_the_call(event: Event, actor: Actor) -> bool:
+    if not actor.sees_personal_data:
+        return False
+    agent = event.data.get("agent")
+    return actor.role != "agent" or agent is None or agent == actor.name
 
 
 async def event_stream(

@@ -13,7 +13,7 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from ivr.call_session import run_call
+from ivr.call_session import SessionOptions, run_call
 from ivr.flow.menu import FlowConfig, MenuAction
 from ivr.prompts.library import PromptLibrary
 from ivr.prompts.manifest import PromptManifest
@@ -42,7 +42,13 @@ def call(
     call_id: str = "call-1",
 ) -> FakeChannel:
     channel = FakeChannel(caller, call_id=call_id)
-    run_call(channel, services, flow_config, prompts, node="test-node", clock=channel.monotonic)
+    run_call(
+        channel,
+        services,
+        flow_config,
+        prompts,
+        SessionOptions(node="test-node", clock=channel.monotonic),
+    )
     return channel
 
 

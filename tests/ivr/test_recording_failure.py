@@ -13,7 +13,7 @@ import redis
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
-from ivr.call_session import run_call
+from ivr.call_session import SessionOptions, run_call
 from ivr.flow.events import Play, RecordingFailed, RecordingStarted, StopRecording
 from ivr.flow.machine import CallFlow, CallState
 from ivr.flow.menu import FlowConfig
@@ -38,7 +38,9 @@ def failures(stage: str) -> float:
 
 def call(services: Services, flow: FlowConfig, prompts: PromptLibrary, caller: Caller, cid: str):
     channel = FakeChannel(caller, call_id=cid)
-    run_call(channel, services, flow, prompts, node="test-node", clock=channel.monotonic)
+    run_call(
+        channel, services, flow, prompts, SessionOptions(node="test-node", clock=channel.monotonic)
+    )
     return channel
 
 

@@ -113,3 +113,29 @@ def _entry(call_id: str, after: Any) -> Any:
     from ticketing.live_queue import QueueEntry
 
     return QueueEntry(call_id, "normal", after + timedelta(seconds=5), node="n1")
+
+
+def test_a_partial_names_the_agent_on_the_call(services: Services) -> None:
+    """``asr.partial`` carries the call-taker on the call: the one console that gets it unmasked
+    (agent_ui.console.live); a partial of a call no one took names no one."""
+    services.calls.start_call("cp", caller_number="0812345678", node="n1")
+    draft = services.call_queue.queued("cp", priority="normal", reference=None)
+    with services.sessions() as session:
+        ticket_id = session.scalar(
+            select(Ticket.id).where(Ticket.reference == draft["ticket_reference"])
+        )
+    assert ticket_id is not None
+
+    def said(text: str) -> None:
+        services.tickets.apply_transcript(
+            ticket_id, transcript=text, words=None, extracted={}, confidence={},
+            asr_status="streaming", channel="caller",
+        )  # fmt: skip
+
+    said("สวัสดีค่ะ")
+    services.call_queue.bridged("cp", "somchai")
+    said("สวัสดีค่ะ เบอร์ ศูนย์ แปด")
+    assert [(e["text"], e["agent"]) for e in _events(services, "asr.partial")] == [
+        ("สวัสดีค่ะ", None),
+        ("สวัสดีค่ะ เบอร์ ศูนย์ แปด", "somchai"),
+    ]

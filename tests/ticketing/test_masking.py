@@ -60,3 +60,13 @@ def test_digit_runs_that_would_make_a_search_an_oracle() -> None:
     assert has_digit_run("หนึ่งสองสามสี่ห้า")
     assert not has_digit_run("1234")
     assert not has_digit_run("ไฟดับ")
+
+
+def test_digit_runs_of_a_live_partial_are_hidden_whole() -> None:
+    from ticketing.masking import mask_digit_runs
+
+    assert mask_digit_runs("โทร 081 ครับ") == "โทร 081 ครับ"  # three digits: not yet a number
+    assert mask_digit_runs("โทร 0812 ครับ") == "โทร •••• ครับ"
+    assert mask_digit_runs("ศูนย์ แปด หนึ่ง สอง สาม") == "•••••"
+    assert mask_digit_runs("เลข ๑๒๓๔๕ ซอย 7") == "เลข ••••• ซอย 7"
+    assert mask_digit_runs("") == "" and mask_digit_runs(None) is None

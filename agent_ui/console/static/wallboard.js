@@ -40,7 +40,12 @@ const Wallboard = (() => {
     set("wb_asa", secs(t.asa_seconds));
     set("wb_aht", secs(t.aht_seconds));
     set("wb_occupancy", pct(t.occupancy));
-    $("wb-unavailable").hidden = !b.live_unavailable;
+    set("wb_nodes", b.nodes_alive === null ? "–" : b.nodes_alive, b.nodes_stopped && b.nodes_stopped.length ? "หยุดทำงาน: " + b.nodes_stopped.join(", ") : "");
+    $("tile-wb_nodes").classList.toggle("alarm", !!(b.nodes_stopped && b.nodes_stopped.length));
+    const scoped = b.scope && b.scope.provinces.length;
+    $("wb-scope").hidden = !scoped;
+    $("wb-scope").textContent = scoped ? "เฉพาะเจ้าหน้าที่และสายของจังหวัด " + b.scope.provinces.join(", ") + " · สายรอในคิว รอนานสุด ขอโทรกลับ สายในระบบตอบรับ และเครื่อง IVR เป็นตัวเลขของทั้งศูนย์ (คิวเดียวทั้งประเทศ)" : "";
+    for (const key of ["wb_waiting", "wb_in_ivr", "wb_nodes"]) { $("tile-" + key).classList.toggle("centre-wide", !!scoped); }
     const rows = $("wb-agent-rows");
     rows.replaceChildren();
     for (const r of b.agents) {
