@@ -35,7 +35,7 @@ from tests.ivr.queue.test_queue_sipp import (  # one system for this module, as 
     wait_for,
 )
 from tests.ivr.sip.sipkit import SCENARIOS as SIP_SCENARIOS
-from tests.ivr.sip.sipkit import RtpSink, best_correlation, sipp
+from tests.ivr.sip.sipkit import RtpSink, best_correlation, sipp, speech_pcm16
 from tests.ops.probes import free_tcp_port
 from ticketing.audio_queue import AUDIO_KEY, JOBS_STREAM
 from ticketing.channel_transcript_model import ChannelTranscript
@@ -268,3 +268,31 @@ def test_hold_and_resume_from_the_console_re_invite_the_caller_who_hears_hold_mu
         for packets in sink.arrivals.values()
     )
     assert best_correlation(heard, hold_music_pcm()) > 0.8  # hold music while held
+
+
+def test_two_answers_to_the_agents_invite_the_second_is_acked_and_byed_never_bridged(
+    fresh: System,
+) -> None:
+    """The agent's INVITE answered by two phones (two 200s, two To-tags, through Kamailio): the
+    second is ACKed and ended with a BYE at once; the caller talks with the first to the end."""
+    phone = fresh.agent_phone("somchai", str(SCENARIOS / "agent_forked.xml"))
+    fresh.available("somchai")
+    caller = sipp(str(SCENARIOS / "caller_officer.xml"), fresh.registrar, hold_ms=6000,
+                  timeout=60)  # fmt: skip
+    assert caller.returncode == 0, caller.output + caller.errors  # type: ignore[union-attr]
+    out, _ = phone.communicate(timeout=30)
+    # 0: both 200s ACKed, the BYE for the second (its To-tag checked) before the first's BYE
+    assert phone.returncode == 0, out[-3000:]
+    wait_for(lambda: fresh.last_call()["ended_at"] is not None)
+    call = fresh.last_call()
+    assert (call["outcome"], call["agent"]) == ("answered", "somchai")
+    assert call["talk_seconds"] > 4  # the conversation went on with the first phone
+    with fresh.services.sessions() as session:
+        [row] = session.scalars(
+            select(Recording).where(Recording.call_id == call["id"], Recording.channel == "agent")
+        )
+        path = fresh.services.settings.data_dir / row.path
+    with wave.open(str(path)) as wav:
+        frames = wav.readframes(wav.getnframes())
+    right = b"".join(frames[i + 2 : i + 4] for i in range(0, len(frames), 4))
+    assert best_correlation(right, speech_pcm16()) > 0.8  # the first phone's speech, bridged
