@@ -257,29 +257,43 @@ def test_transfer_back_to_the_queue_rings_the_next_agent(
 def test_hold_and_resume_from_the_console_count_as_hold_time(
     ivr_services: Services, flow_config: FlowConfig, prompts: PromptLibrary
 ) -> None:
+    """Each step waits for the one before to have reached the bridge (polled), never for a
+    fixed time: hold once answered, resume a second after the hold is applied, the caller's
+    hang-up once the resume is applied."""
     available(ivr_services, "somchai")
     dialler = FakeDialler({"somchai": ["answered"]})
+    caller = Caller(keys=[(0.3, "0")], hangup_at=60)  # hangs up when the console is done
+    pause = threading.Event()
+
+    def applied(call: tuple[str, str, bool]) -> bool:
+        for _ in range(400):
+            if dialler.bridges and call in dialler.bridges[0].calls:
+                return True
+            pause.wait(0.05)
+        return False
 
     def console() -> None:
-        pause = threading.Event()
-        for _ in range(200):
+        for _ in range(400):
             calls = ivr_services.call_queue.recent_calls()
             if calls and calls[0]["answered_at"]:
                 break
             pause.wait(0.05)
         ivr_services.call_commands.leg("call-1", "hold", by="somchai")
-        pause.wait(1.2)
+        if applied(("hold", "a", True)):
+            pause.wait(1.0)  # the officer keeps the caller on hold this long
         ivr_services.call_commands.leg("call-1", "resume", by="somchai")
+        applied(("hold", "a", False))
+        caller.hangup_at = 0.0  # the caller hangs up now
 
     thread = threading.Thread(target=console, daemon=True)
     thread.start()
-    # the caller stays well past hold + resume, however late a loaded machine answers
-    run(ivr_services, flow_config, prompts, Caller(keys=[(0.3, "0")], hangup_at=9), dialler)
+    channel = run(ivr_services, flow_config, prompts, caller, dialler)
     thread.join(5)
     bridge = dialler.bridges[0]
     held = bridge.calls
     assert held == [("hold", "a", True), ("hold", "a", False)]
+    assert channel.now() < 50  # ended by the console's hang-up, not the 60 s bound
     [row] = ivr_services.call_queue.recent_calls()
-    assert 0.7 < row["hold_seconds"] < 2.0 and row["outcome"] == "answered"
+    assert 0.95 < row["hold_seconds"] < 5.0 and row["outcome"] == "answered"
     with pytest.raises(InvalidInput):
         ivr_services.call_commands.leg("call-1", "dance", by="somchai")
