@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import wave
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -297,3 +298,31 @@ def test_hold_and_resume_from_the_console_count_as_hold_time(
     assert 0.95 < row["hold_seconds"] < 5.0 and row["outcome"] == "answered"
     with pytest.raises(InvalidInput):
         ivr_services.call_commands.leg("call-1", "dance", by="somchai")
+
+
+def test_the_call_record_keeps_the_measured_wrap_up_ended_early_or_by_its_timer(
+    ivr_services: Services, flow_config: FlowConfig, prompts: PromptLibrary
+) -> None:
+    """The configured 30 s stand on the record while the wrap-up lasts; when the agent leaves it
+    (early, from the console, or when the timer runs out) the real length replaces them, so AHT
+    (talk + hold + wrap-up) counts the time really spent."""
+    available(ivr_services, "somchai", "anna")
+    for call_id, agent in (("call-1", "somchai"), ("call-2", "anna")):
+        dialler = FakeDialler({agent: ["answered"]})
+        run(ivr_services, flow_config, prompts, Caller(keys=[(0.3, "0")], hangup_at=1.5),
+            dialler, call_id=call_id)  # fmt: skip
+    calls = {c["id"]: c for c in ivr_services.call_queue.recent_calls()}
+    assert calls["call-1"]["wrapup_seconds"] == calls["call-2"]["wrapup_seconds"] == 30
+    somchai = ivr_services.presence.store.get("somchai")
+    assert somchai.state is AgentState.WRAP_UP and somchai.since is not None
+    early = somchai.since + timedelta(seconds=7.25)  # the agent ends wrap-up after 7.25 s
+    ivr_services.presence.apply("somchai", lambda m: m.request(AgentState.AVAILABLE, early))
+    anna = ivr_services.presence.store.get("anna")
+    assert anna.wrap_up_until is not None and anna.since is not None
+    late = anna.wrap_up_until + timedelta(seconds=1)  # the first tick after the timer ran out
+    ivr_services.presence.apply("anna", lambda m: m.tick(late))
+    assert ivr_services.presence.store.get("anna").state is AgentState.AVAILABLE
+    calls = {c["id"]: c for c in ivr_services.call_queue.recent_calls()}
+    assert calls["call-1"]["wrapup_seconds"] == 7.25
+    assert calls["call-2"]["wrapup_seconds"] == round((late - anna.since).total_seconds(), 3)
+    assert calls["call-2"]["wrapup_seconds"] >= 30
