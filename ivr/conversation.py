@@ -5,7 +5,8 @@ optional, ``HOTLINE_ASR_AGENT_CHANNEL``).
 
 The relay's ``on_audio`` callback only buffers: the disk and Redis are written from the call's
 own thread, so the conversation never waits on them. A leg that sends no RTP (muted, on hold) is
-padded with silence so the two channels stay in step.
+padded with silence so the two channels stay in step. A caller the console puts on hold hears
+hold music (the node's playback, which the relay sends to a held leg) until resumed.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from typing import Any, Protocol
 
 from config.queue_settings import QueueSettings
 from ivr.call_guard import CallGuard
-from ivr.channel import FRAME_BYTES, SAMPLE_RATE, SAMPLE_WIDTH, CallChannel
+from ivr.channel import FRAME_BYTES, SAMPLE_RATE, SAMPLE_WIDTH, CallChannel, CallEnded
 from ivr.listen_in import ListenIn
+from ivr.prompts.library import hold_music_pcm
 from ivr.recorder import WavWriter, recording_path
 from ticketing.audio_queue import AsrJob
 from ticketing.container import Services
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 WAIT_SLICE_SECONDS = 0.1  # the call's thread drains the buffers this often
 STREAM_FRAMES = 8  # 160 ms of audio per XADD
 COMMAND_SLICES = 5  # commands for the call (a transfer) are looked for every 0.5 s
+HOLD_MUSIC_REFILL = 1.0  # a held caller's music is queued again when less than this is left
 # what the officer's console may do to a live conversation: (bridge method, leg, on)
 LEG_COMMANDS = {
     "hold": ("hold", "a", True),  # the caller on hold (re-INVITE sendonly)
@@ -111,6 +114,8 @@ class Conversation(CallGuard):
         self.command: object | None = None
         self.hold_seconds = 0.0
         self._held_since: float | None = None
+        self._caller: CallChannel | None = None
+        self._music = b""
         self.listens: list[ListenIn] = []  # supervisors' listen-ins (ivr.listen_in)
 
     def on_audio(self, side: str, pcm: bytes) -> None:
@@ -130,6 +135,7 @@ class Conversation(CallGuard):
         """Bridge, record and stream until a leg ends; returns "a" (caller) or "b" (agent), or
         None when ``commands`` returned one (kept in ``self.command``: a transfer)."""
         self.bridge = dialler.bridge(caller, agent, on_audio=self.on_audio)
+        self._caller = caller
         self._open()
         ended: str | None = None
         slices = 0
@@ -137,6 +143,7 @@ class Conversation(CallGuard):
             while ended is None:
                 ended = self.bridge.wait(WAIT_SLICE_SECONDS)
                 self._drain(final=False)
+                self._hold_music()
                 slices += 1
                 if ended is None and commands is not None and slices % COMMAND_SLICES == 0:
                     command = commands()
@@ -169,10 +176,34 @@ class Conversation(CallGuard):
             return
         if method == "hold" and on and self._held_since is None:
             self._held_since = time.monotonic()
+            self._hold_music()
         elif method == "hold" and not on and self._held_since is not None:
             self.hold_seconds += time.monotonic() - self._held_since
             self._held_since = None
+            self._guard_channel(lambda channel: channel.stop_playback())
         log.info("call %s: %s", self.call_id, action)
+
+    def _hold_music(self) -> None:
+        """The held caller hears music (the relay sends the node's playback to a held leg)."""
+        if self._held_since is None:
+            return
+        if not self._music:
+            self._music = hold_music_pcm()
+        music = self._music
+
+        def refill(channel: CallChannel) -> None:
+            if channel.playback_pending() < HOLD_MUSIC_REFILL:
+                channel.play(music)
+
+        self._guard_channel(refill)
+
+    def _guard_channel(self, act: Callable[[CallChannel], object]) -> None:
+        if self._caller is None:
+            return
+        try:
+            act(self._caller)
+        except CallEnded as exc:  # the caller hung up meanwhile: the bridge ends the loop
+            log.info("call %s: hold music: %s", self.call_id, type(exc).__name__)
 
     def _open(self) -> None:
         settings = self._services.settings

@@ -16,12 +16,13 @@ from prometheus_client import Gauge
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ticketing.call_queue_model import Call
 from ticketing.errors import DomainError, NotFound, PermissionDenied
 from ticketing.events import Kick, record_event
 from ticketing.models import AgentStateChange, Role, User
 from ticketing.presence import AgentPresence, AgentState, Change, Presence
 from ticketing.presence_store import PresenceStore
-from ticketing.timeutil import utcnow
+from ticketing.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -160,8 +161,28 @@ class AgentPresenceService:
                     "agent.state",
                     {**presence_view(p), "previous": change.previous.value, "why": change.why},
                 )
+                if change.previous is AgentState.WRAP_UP and p.state is not AgentState.WRAP_UP:
+                    self._measure_wrap_up(session, p)
         if self._after_commit is not None:
             self._after_commit()
+
+    def _measure_wrap_up(self, session: Session, left: Presence) -> None:
+        """The wrap-up just left (the agent ended it early, its timer ran out, or reconcile):
+        its real length replaces the configured one on its call's record, so AHT counts it."""
+        began = session.scalars(
+            select(AgentStateChange)
+            .where(
+                AgentStateChange.username == left.username,
+                AgentStateChange.state == AgentState.WRAP_UP.value,
+            )
+            .order_by(AgentStateChange.at.desc(), AgentStateChange.id.desc())
+            .limit(1)
+        ).first()
+        call = session.get(Call, began.call_id) if began and began.call_id else None
+        if began is None or call is None:
+            return
+        ended = as_utc(left.since or self._clock())
+        call.wrapup_seconds = round(max(0.0, (ended - as_utc(began.at)).total_seconds()), 3)
 
     def refresh_gauge(self) -> None:
         for state, count in self.store.counts().items():

@@ -207,8 +207,12 @@ class CallQueueRecords:
             call.outcome = "answered"
 
     def wrap_up(self, call_id: str, seconds: float) -> None:
+        """The configured wrap-up, until the agent leaves it and the measured one replaces it
+        (``AgentPresenceService``); an agent who already left keeps the measured one."""
         with self._transaction() as session:
-            self._call(session, call_id).wrapup_seconds = seconds
+            call = self._call(session, call_id)
+            if call.wrapup_seconds is None:
+                call.wrapup_seconds = seconds
 
     def set_outcome(
         self, call_id: str, outcome: str, *, transfer_target: str | None = None

@@ -7,7 +7,9 @@ are put back at the head), ``ringing_at`` the first agent's phone started ringin
 ``agent_answered_at`` a call-taker answered (the bridge), ``ended_at`` the caller's leg ended.
 Seconds: ``wait_seconds`` queue entry -> agent answered (or -> abandoned / callback requested),
 ``talk_seconds`` bridged time less hold, ``hold_seconds``, ``wrapup_seconds`` (the agent's
-wrap-up after this call). ``outcome`` is one of :data:`CALL_OUTCOMES` (None while in progress).
+wrap-up after this call: the configured seconds while it lasts, then the measured time from
+entering wrap-up to leaving it, ended early by the agent or by its timer). ``outcome`` is one
+of :data:`CALL_OUTCOMES` (None while in progress).
 """
 
 from __future__ import annotations

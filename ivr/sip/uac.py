@@ -4,9 +4,11 @@
 (180/183) → CONFIRMED (2xx ACKed; dialog from the 2xx, Record-Route honoured) → ENDED, only
 through ``_set_state`` (which logs). On the way it may be CANCELLING (ring timeout or the
 caller's cancel: CANCEL sent, the 487 awaited; a 200 that crosses the CANCEL is ACKed and ended
-with a BYE). Non-2xx finals are ACKed inside the transaction; one 401/407 is answered with
-digest. Each method takes the clock and returns actions (``Send``, ``StartMedia``, ``Dtmf``,
-``CallOver`` of ``ivr.sip.dialog`` plus ``Ringing`` and ``DialDone``); nothing here owns a socket.
+with a BYE). A 2xx of a second fork (another To-tag: two phones answered) is ACKed and ended
+with a BYE in its own dialog; the call stays with the first. Non-2xx finals are ACKed inside the
+transaction; one 401/407 is answered with digest. Each method takes the clock and returns
+actions (``Send``, ``StartMedia``, ``Dtmf``, ``CallOver`` of ``ivr.sip.dialog`` plus
+``Ringing`` and ``DialDone``); nothing here owns a socket.
 """
 
 from __future__ import annotations
@@ -83,6 +85,8 @@ class OutboundCall:
         self.ack: Send | None = None  # repeated for a retransmitted final response
         self.bye: Retransmit | None = None
         self.reinvite: ReInvite | None = None
+        self._others: dict[str, Send] = {}  # To-tag -> ACK of a 2xx we do not keep (§13.2.2.4)
+        self._other_byes: dict[int, Retransmit] = {}  # CSeq -> the BYE ending that dialog
         self._authenticated = False
         self.from_value = f"<sip:{self.caller_id}@{self.local.address}>;tag={self.local_tag}"
         self.to_value = f"<{self.request_uri}>"
@@ -169,7 +173,7 @@ class OutboundCall:
                 self.retransmit = None  # the CANCEL is answered; the 487 is still due
             return []
         if method == "BYE":
-            if response.status >= 200:
+            if response.status >= 200 and self._other_byes.pop(number, None) is None:
                 self.bye = None
             return []
         if method == "INVITE" and self.reinvite is not None and number == self.reinvite.cseq:
@@ -198,10 +202,13 @@ class OutboundCall:
         return actions
 
     def _success(self, response: SipResponse, now: float) -> list[Action]:
+        tag = sipmsg.tag_of(response.get("to") or "")
+        if self.dialog is not None and tag != sipmsg.tag_of(self.dialog.remote):
+            return self._other_2xx(response, now, "a second fork answered")
         if self.ack is not None and self.dialog is not None:
             return [self.ack]  # a retransmitted 2xx: ACK again
         if self.state is OutState.ENDED:
-            return self._stray_2xx(response)
+            return self._other_2xx(response, now, "answered after it ended")
         try:
             self.dialog = dialog_from_2xx(response, self.local_uri, self.local_tag)
             answer = parse_sdp(response.body)
@@ -232,16 +239,25 @@ class OutboundCall:
             DialDone(self.call_id, DialOutcome.ANSWERED, response.status),
         ]
 
-    def _stray_2xx(self, response: SipResponse) -> list[Action]:
-        """A 200 after we gave up (Timer B, shutdown): ACK it and BYE at once (§13.2.2.4)."""
+    def _other_2xx(self, response: SipResponse, now: float, why: str) -> list[Action]:
+        """A 2xx that is not our call's dialog: a second fork of the INVITE (another phone of
+        the agent, another To-tag), or one after we gave up (Timer B, shutdown). Its dialog is
+        ACKed and ended with a BYE at once (RFC 3261 §13.2.2.4); never bridged. Its 2xx again
+        (our ACK lost) is ACKed again."""
+        tag = sipmsg.tag_of(response.get("to") or "") or ""
+        if tag in self._others:
+            return [self._others[tag]]
         try:
             dialog = dialog_from_2xx(response, self.local_uri, self.local_tag)
         except SipSyntaxError:
             return []
         ack = build_in_dialog("ACK", dialog, self.cseq, self.local, self._branch())
-        bye = build_in_dialog("BYE", dialog, self._next_cseq(), self.local, self._branch())
-        log.info("SIP out %s: answered after it ended; ACK and BYE", self.call_id)
-        return [Send(bytes(ack), dialog.next_hop()), Send(bytes(bye), dialog.next_hop())]
+        cseq = self._next_cseq()
+        bye = build_in_dialog("BYE", dialog, cseq, self.local, self._branch())
+        self._others[tag] = Send(bytes(ack), dialog.next_hop())
+        self._other_byes[cseq] = Retransmit.start(Send(bytes(bye), dialog.next_hop()), now)
+        log.info("SIP out %s: %s; ACK and BYE", self.call_id, why)
+        return [self._others[tag], self._other_byes[cseq].send]
 
     def _failure(self, response: SipResponse, now: float) -> list[Action]:
         status = response.status
@@ -339,7 +355,8 @@ class OutboundCall:
             return []
         if method == "BYE":
             ok = _reply(request, source, 200, "OK")
-            if self.state is OutState.ENDED:
+            other = sipmsg.tag_of(request.get("from") or "") in self._others
+            if self.state is OutState.ENDED or other:  # over, or the other fork's dialog
                 return [ok]
             self.end_reason = "bye"
             self._set_state(OutState.ENDED, "BYE")
@@ -368,6 +385,11 @@ class OutboundCall:
                 self.bye = None
             elif self.bye.due(now):
                 actions.append(self.bye.send)
+        for cseq, bye in list(self._other_byes.items()):
+            if bye.expired(now):
+                del self._other_byes[cseq]
+            elif bye.due(now):
+                actions.append(bye.send)
         if self.state in _EARLY and now - self.started >= self.ring_timeout:
             actions += self.cancel(DialOutcome.NO_ANSWER, now)
         cancelled_at = self.cancel_started

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import wave
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -257,29 +258,71 @@ def test_transfer_back_to_the_queue_rings_the_next_agent(
 def test_hold_and_resume_from_the_console_count_as_hold_time(
     ivr_services: Services, flow_config: FlowConfig, prompts: PromptLibrary
 ) -> None:
+    """Each step waits for the one before to have reached the bridge (polled), never for a
+    fixed time: hold once answered, resume a second after the hold is applied, the caller's
+    hang-up once the resume is applied."""
     available(ivr_services, "somchai")
     dialler = FakeDialler({"somchai": ["answered"]})
+    caller = Caller(keys=[(0.3, "0")], hangup_at=60)  # hangs up when the console is done
+    pause = threading.Event()
+
+    def applied(call: tuple[str, str, bool]) -> bool:
+        for _ in range(400):
+            if dialler.bridges and call in dialler.bridges[0].calls:
+                return True
+            pause.wait(0.05)
+        return False
 
     def console() -> None:
-        pause = threading.Event()
-        for _ in range(200):
+        for _ in range(400):
             calls = ivr_services.call_queue.recent_calls()
             if calls and calls[0]["answered_at"]:
                 break
             pause.wait(0.05)
         ivr_services.call_commands.leg("call-1", "hold", by="somchai")
-        pause.wait(1.2)
+        if applied(("hold", "a", True)):
+            pause.wait(1.0)  # the officer keeps the caller on hold this long
         ivr_services.call_commands.leg("call-1", "resume", by="somchai")
+        applied(("hold", "a", False))
+        caller.hangup_at = 0.0  # the caller hangs up now
 
     thread = threading.Thread(target=console, daemon=True)
     thread.start()
-    # the caller stays well past hold + resume, however late a loaded machine answers
-    run(ivr_services, flow_config, prompts, Caller(keys=[(0.3, "0")], hangup_at=9), dialler)
+    channel = run(ivr_services, flow_config, prompts, caller, dialler)
     thread.join(5)
     bridge = dialler.bridges[0]
     held = bridge.calls
     assert held == [("hold", "a", True), ("hold", "a", False)]
+    assert channel.now() < 50  # ended by the console's hang-up, not the 60 s bound
     [row] = ivr_services.call_queue.recent_calls()
-    assert 0.7 < row["hold_seconds"] < 2.0 and row["outcome"] == "answered"
+    assert 0.95 < row["hold_seconds"] < 5.0 and row["outcome"] == "answered"
     with pytest.raises(InvalidInput):
         ivr_services.call_commands.leg("call-1", "dance", by="somchai")
+
+
+def test_the_call_record_keeps_the_measured_wrap_up_ended_early_or_by_its_timer(
+    ivr_services: Services, flow_config: FlowConfig, prompts: PromptLibrary
+) -> None:
+    """The configured 30 s stand on the record while the wrap-up lasts; when the agent leaves it
+    (early, from the console, or when the timer runs out) the real length replaces them, so AHT
+    (talk + hold + wrap-up) counts the time really spent."""
+    available(ivr_services, "somchai", "anna")
+    for call_id, agent in (("call-1", "somchai"), ("call-2", "anna")):
+        dialler = FakeDialler({agent: ["answered"]})
+        run(ivr_services, flow_config, prompts, Caller(keys=[(0.3, "0")], hangup_at=1.5),
+            dialler, call_id=call_id)  # fmt: skip
+    calls = {c["id"]: c for c in ivr_services.call_queue.recent_calls()}
+    assert calls["call-1"]["wrapup_seconds"] == calls["call-2"]["wrapup_seconds"] == 30
+    somchai = ivr_services.presence.store.get("somchai")
+    assert somchai.state is AgentState.WRAP_UP and somchai.since is not None
+    early = somchai.since + timedelta(seconds=7.25)  # the agent ends wrap-up after 7.25 s
+    ivr_services.presence.apply("somchai", lambda m: m.request(AgentState.AVAILABLE, early))
+    anna = ivr_services.presence.store.get("anna")
+    assert anna.wrap_up_until is not None and anna.since is not None
+    late = anna.wrap_up_until + timedelta(seconds=1)  # the first tick after the timer ran out
+    ivr_services.presence.apply("anna", lambda m: m.tick(late))
+    assert ivr_services.presence.store.get("anna").state is AgentState.AVAILABLE
+    calls = {c["id"]: c for c in ivr_services.call_queue.recent_calls()}
+    assert calls["call-1"]["wrapup_seconds"] == 7.25
+    assert calls["call-2"]["wrapup_seconds"] == round((late - anna.since).total_seconds(), 3)
+    assert calls["call-2"]["wrapup_seconds"] >= 30

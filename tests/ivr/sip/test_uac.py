@@ -315,3 +315,47 @@ def test_hold_of_an_inbound_caller_reinvites_within_the_callers_dialog():
     assert ack.method == "ACK" and ack.cseq == (hold.cseq[0], "ACK")
     (bye,) = requests(ua.hangup("call-1", "hangup", 2.0))
     assert bye.cseq[0] > hold.cseq[0]
+
+
+def test_a_second_fork_that_answers_is_acked_then_byed_and_the_call_stays_with_the_first():
+    """Two phones of one agent answer the forked INVITE (RFC 3261 §13.2.2.4): the first 200 is
+    the dialog; the second, another To-tag, is ACKed in its own dialog and ended with a BYE at
+    once; nothing of it reaches the media, and its BYE exchange does not touch the first."""
+    ua, call = agent(), outbound()
+    invite = start(ua, call)
+    first = ua.receive(response(invite, 200, to_tag="desk", body=ANSWER_SDP), PROXY, 0.5)
+    assert DialDone(call.call_id, DialOutcome.ANSWERED, 200) in first
+    other_sdp = ANSWER_SDP.replace("10.0.0.7", "10.0.0.9").replace("7000", "7002")
+    second = response(invite, 200, to_tag="soft", body=other_sdp,
+                      extra=[("Contact", "<sip:alice@10.0.0.9:5080>")])  # fmt: skip
+    second = second.replace(b"Contact: <sip:alice@10.0.0.7:5070>\r\n", b"", 1)
+    actions = ua.receive(second, PROXY, 0.6)
+    ack, bye = requests(actions)
+    assert (ack.method, bye.method) == ("ACK", "BYE")
+    for request in (ack, bye):  # in the second fork's dialog, along its Record-Route
+        assert m.tag_of(request.get("to") or "") == "soft"
+        assert request.uri == "sip:alice@10.0.0.9:5080"
+        assert request.get("route") == "<sip:127.0.0.1:5060;lr>"
+    assert ack.cseq == (1, "ACK") and bye.cseq[1] == "BYE" and bye.cseq[0] > 1
+    assert not any(isinstance(a, (StartMedia, DialDone, CallOver, MoveMedia)) for a in actions)
+    assert call.state is OutState.CONFIRMED and m.tag_of(call.dialog.remote) == "desk"
+    # the second 200 again (our ACK lost): ACKed again, no second BYE
+    again = requests(ua.receive(second, PROXY, 0.7))
+    assert [r.method for r in again] == ["ACK"] and bytes(again[0]) == bytes(ack)
+    # its BYE is resent until answered; the answer does not stop the first dialog's BYE
+    assert datagrams(ua.tick(0.6 + T1)) == [bytes(bye)]
+    ua.receive(response(bye, 200, to_tag=None), PROXY, 1.2)
+    assert requests(ua.tick(5.0)) == []
+    # the second phone's own BYE is answered, and the call goes on with the first
+    fork_bye = (
+        "BYE sip:ivr1@127.0.0.1:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKf\r\n"
+        f"From: {invite.get('to')};tag=soft\r\nTo: {invite.get('from')}\r\n"
+        f"Call-ID: {call.call_id}\r\nCSeq: 9 BYE\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+    answered = ua.receive(fork_bye, PROXY, 5.1)
+    assert [r.status for r in sent(answered)] == [200]  # type: ignore[attr-defined]
+    assert not any(isinstance(a, CallOver) for a in answered)
+    assert call.state is OutState.CONFIRMED
+    (our_bye,) = requests(ua.hangup(call.call_id, "hangup", 6.0))  # the first: ours to end
+    assert m.tag_of(our_bye.get("to") or "") == "desk"
+    assert datagrams(ua.tick(6.0 + T1)) == [bytes(our_bye)]  # still resent: not confused
