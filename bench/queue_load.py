@@ -66,7 +66,7 @@ from ticketing.container import build_services  # noqa: E402
 from ticketing.db import upgrade_schema  # noqa: E402
 from ticketing.embedded_redis import EmbeddedRedis  # noqa: E402
 from ticketing.models import Role  # noqa: E402
-from ticketing.presence import AgentState  # noqa: E402
+from ticketing.presence import AgentState, PresenceError  # noqa: E402
 from ticketing.sip_accounts import SipAccountService  # noqa: E402
 from ticketing.timeutil import utcnow  # noqa: E402
 
@@ -202,10 +202,16 @@ class Bench:
         )  # fmt: skip
 
     # --- one run ------------------------------------------------------------------------------
-    def set_agents(self, state: AgentState) -> None:
+    def set_agents(self, state: AgentState) -> list[str]:
+        """Every agent to ``state`` as the console would; the agents refused (stuck) listed."""
         reason = "meal" if state is AgentState.BREAK else None
+        stuck = []
         for name in self.agents:
-            self.services.presence.apply(name, lambda m: m.request(state, utcnow(), reason))
+            try:
+                self.services.presence.apply(name, lambda m: m.request(state, utcnow(), reason))
+            except PresenceError:
+                stuck.append(name)
+        return stuck
 
     def agent_states(self) -> dict[str, int]:
         states = Counter(self.services.presence.store.get(n).state.value for n in self.agents)
@@ -218,7 +224,8 @@ class Bench:
     def run(self, bridged: bool, index: int, pids: dict[str, list[int]]) -> dict[str, Any]:
         args = self.args
         self.seen |= {c["id"] for c in self.services.call_queue.recent_calls(limit=500)}
-        self.set_agents(AgentState.AVAILABLE if bridged else AgentState.BREAK)
+        stuck = self.set_agents(AgentState.AVAILABLE if bridged else AgentState.BREAK)
+        stuck_states = dict(Counter(self.services.presence.store.get(n).state.value for n in stuck))
         officers, ivr = args.bridged + args.queued, args.ivr
         total = officers + ivr
         ramp = total / args.rate
@@ -293,6 +300,7 @@ class Bench:
             "calls_left_open": sum(1 for c in calls if c["ended_at"] is None),
             "calls_recorded": len(calls),
             "agents_after": self.agent_states(),
+            "agents_refused_at_start": stuck_states,  # left ringing / on call by the run before
             "window_s": round(measured, 1),
             "node_cpu_s": round(node_cpu, 2),
             "media_cpu_s": round(media_cpu, 2),
@@ -399,6 +407,12 @@ def main() -> int:
     parser.add_argument("--window", type=float, help="steady window, s (default: what fits)")
     parser.add_argument("--repeat", type=int, default=1, help="pairs of runs (alternating)")
     parser.add_argument("--keep-pcap", action="store_true")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="a PostgreSQL server (postgresql://postgres@127.0.0.1:5432): a fresh database on it "
+        "instead of SQLite, dropped afterwards",
+    )
     parser.add_argument("--json", type=Path, help="write the rows here too")
     args = parser.parse_args()
     if shutil.which("dumpcap") is None:
@@ -408,8 +422,14 @@ def main() -> int:
     redis_server = EmbeddedRedis(workdir / "redis")
     redis_server.start()
     total = args.bridged + args.queued + args.ivr
+    database_url = None
+    if args.postgres:
+        name = f"queue_bench_{os.getpid()}"
+        subprocess.run(["psql", f"{args.postgres}/postgres", "-qc", f"CREATE DATABASE {name}"],
+                       check=True)  # fmt: skip
+        database_url = f"{args.postgres}/{name}"
     settings = Settings(
-        data_dir=workdir / "data", redis_url=redis_server.url,
+        data_dir=workdir / "data", redis_url=redis_server.url, database_url=database_url,
         kamailio_trusted=("127.0.0.1/32",), queue=QueueSettings(wrap_up_seconds=3600),
     )  # fmt: skip
     bench = Bench(args, workdir)
@@ -426,7 +446,8 @@ def main() -> int:
                 workdir, node, KAMAILIO_PORT, total + args.bridged + 50,
                 f"{RTP_LOW}-{RTP_HIGH}",
                 {"HOTLINE_REDIS_URL": redis_server.url, "HOTLINE_QUEUE_WRAP_UP_SECONDS": "3600",
-                 "HOTLINE_IVR_METRICS_PORT": str(bench.metrics_port)},
+                 "HOTLINE_IVR_METRICS_PORT": str(bench.metrics_port),
+                 "HOTLINE_DATABASE_URL": settings.effective_database_url},
             )  # fmt: skip
             procs.append(proc)
             probes = 0
@@ -459,7 +480,11 @@ def main() -> int:
                     proc.kill()
             bench.services.close()
             redis_server.stop()
+            if args.postgres:
+                subprocess.run(["psql", f"{args.postgres}/postgres", "-qc",
+                                f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"])  # fmt: skip
     summary(rows, args.bridged)
+    print(f"database {settings.effective_database_url.split('@')[-1]}")
     print(f"load average {os.getloadavg()}; work dir (SIPp stats, node.log): {workdir}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
