@@ -54,7 +54,7 @@ def test_marked_wav_keeps_the_header_and_marks_every_frame():
     wav = cap.marked_wav(SPEECH, 2, seconds=1.0)
     start = wav.index(b"data") + 8
     assert wav[:4] == b"RIFF" and struct.unpack_from("<I", wav, 4)[0] == len(wav) - 8
-    assert wav[8:start - 8] == SPEECH.read_bytes()[8 : SPEECH.read_bytes().index(b"data")]
+    assert wav[8 : start - 8] == SPEECH.read_bytes()[8 : SPEECH.read_bytes().index(b"data")]
     audio = wav[start:]
     assert len(audio) == 50 * 160
     assert [cap.read_mark(audio[n * 160 + 37 :]) for n in (0, 49)] == [(2, 0), (2, 49)]
