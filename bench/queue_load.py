@@ -31,6 +31,7 @@ deviation |interval - 20 ms| of what the node sends to agents (relayed) and to I
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import json
 import os
@@ -421,6 +422,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="queueload-"))
     redis_server = EmbeddedRedis(workdir / "redis")
     redis_server.start()
+    atexit.register(redis_server.stop)  # also when set-up fails (stop is idempotent)
     total = args.bridged + args.queued + args.ivr
     database_url = None
     if args.postgres:
