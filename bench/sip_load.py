@@ -242,12 +242,17 @@ def run_sipp(
     local_port: int,
     media_port: int,
     workdir: Path,
+    *,
+    scenario: Path = SCENARIO,
+    cwd: Path = FIXTURES,
 ) -> dict[str, object]:
+    """One SIPp caller run (``calls`` at ``rate``), blocking; its counts. ``cwd`` holds the
+    speech.wav its scenario streams."""
     stat_file = workdir / f"sipp-{calls}-{local_port}.csv"
     args = [
         "sipp",
         "-sf",
-        str(SCENARIO),
+        str(scenario),
         f"{target[0]}:{target[1]}",
         "-s",
         "1567",
@@ -281,11 +286,11 @@ def run_sipp(
         "5",
         "-trace_err",
         "-error_file",
-        str(workdir / f"sipp-{calls}-err.log"),
+        str(workdir / f"sipp-{calls}-{local_port}-err.log"),
     ]
     started = time.monotonic()
     children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    out = subprocess.run(args, cwd=FIXTURES, capture_output=True, text=True, timeout=hold + 600)
+    out = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=hold + 600)
     elapsed = time.monotonic() - started
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     sipp_cpu = children.ru_utime + children.ru_stime - children0.ru_utime - children0.ru_stime
@@ -337,8 +342,14 @@ def start_node(
 
 
 def start_real_node(
-    workdir: Path, node: IvrNode, kamailio_port: int, max_calls: int, rtp: str
+    workdir: Path,
+    node: IvrNode,
+    kamailio_port: int,
+    max_calls: int,
+    rtp: str,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.Popen[str]:
+    """``hotline1567 ivr`` with its data in ``workdir``/data (``extra_env`` overrides)."""
     workdir.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
@@ -351,6 +362,7 @@ def start_real_node(
         "HOTLINE_RTP_PORTS": rtp,
         "HOTLINE_IVR_MAX_CALLS": str(max_calls),
         "HOTLINE_LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
     }
     cli = str(ROOT / ".venv/bin/hotline1567")
     subprocess.run([cli, "db", "upgrade"], env=env, check=True, capture_output=True)

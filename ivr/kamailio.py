@@ -103,6 +103,14 @@ def trunk_values(trunk: tuple[str, int] | None) -> dict[str, str]:
     return {"TRUNK_DEFINE": "#!define WITH_TRUNK", "TRUNK_HOST": host, "TRUNK_PORT": str(port)}
 
 
+def usrloc_values(db_module: str) -> dict[str, str]:
+    """usrloc's db_mode: write-through on PostgreSQL, write-back every 5 s on SQLite (whose
+    Kamailio driver fails at once on a locked database; see template.cfg)."""
+    if db_module == "sqlite":
+        return {"USRLOC_DB_MODE": "2", "USRLOC_TIMER": "5"}
+    return {"USRLOC_DB_MODE": "1", "USRLOC_TIMER": "30"}
+
+
 def template_text() -> str:
     return (
         importlib.resources.files("ivr.kamailio_cfg")
@@ -236,6 +244,7 @@ class EmbeddedKamailio:
                 "DISPATCHER_LIST": str(dispatcher.resolve()),
                 "PING_INTERVAL": str(self.ping_interval),
                 "DB_MODULE": db_module,
+                **usrloc_values(db_module),
                 "DB_URL": db_url,
                 "REALM": SIP_REALM,
                 "TRUSTED": ",".join(settings.kamailio_trusted) or NEVER_TRUSTED,

@@ -81,6 +81,14 @@ class Services:
         self.engine.dispose()
 
 
+def redis_connections(settings: Settings) -> int:
+    """The Redis client's pool size. redis-py 6+ caps a pool at 100 connections and fails the
+    101st concurrent caller at once ("Too many connections"); an IVR node has a thread per call
+    and per waiting caller's dispatcher, each calling Redis (the queue benchmark at 300 calls,
+    100 of them waiting, hit it). Four per call the node admits, never under 100."""
+    return max(100, 4 * settings.sip_options.max_calls)
+
+
 def build_services(
     settings: Settings,
     *,
@@ -105,6 +113,7 @@ def build_services(
         socket_timeout=redis_timeout,
         socket_connect_timeout=min(2.0, redis_timeout),
         health_check_interval=30,
+        max_connections=redis_connections(settings),
     )
     bus = EventBus(client)
     relay = OutboxRelay(sessions, bus)

@@ -1,7 +1,8 @@
 """Who has a SIP phone registered now: Kamailio's ``location`` table, read for the presence
 reconciler (an agent whose phone is not registered cannot be rung).
 
-Kamailio writes the table through (usrloc ``db_mode`` 1, see ivr/kamailio_cfg/template.cfg) and
+Kamailio writes the table (usrloc ``db_mode`` 1 on PostgreSQL; on SQLite written back every 5 s,
+so a phone's first registration shows here up to 5 s late; see ivr/kamailio_cfg/template.cfg) and
 deletes expired bindings on its own timer, so rows whose ``expires`` has passed are ignored here
 rather than trusted. Kamailio's db_postgres writes naive timestamps in its host's local time, its
 db_sqlite writes Julian day numbers (UTC) into the same DATETIME column, so the column is read as

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -49,5 +51,33 @@ def test_redis_timeout_defaults_to_five_seconds(settings: Settings) -> None:
     services = build_services(settings, start_relay=False)
     try:
         assert services.redis.connection_pool.connection_kwargs["socket_timeout"] == 5.0
+    finally:
+        services.close()
+
+
+def test_the_redis_pool_serves_more_threads_at_once_than_redis_py_default(
+    settings: Settings,
+) -> None:
+    """redis-py's pool stops at 100 connections; an IVR node's call and dispatcher threads are
+    more (HOTLINE_IVR_MAX_CALLS=300: 300 calls, 100 of them waiting in the queue)."""
+    settings = replace(settings, sip_options=replace(settings.sip_options, max_calls=300))
+    services = build_services(settings, start_relay=False)
+    errors: list[Exception] = []
+    barrier = threading.Barrier(150)
+
+    def call() -> None:
+        barrier.wait()
+        try:  # 150 blocking calls in flight together: 150 connections
+            services.redis.blpop(["bench-never-filled"], timeout=1)
+        except Exception as exc:
+            errors.append(exc)
+
+    try:
+        threads = [threading.Thread(target=call) for _ in range(150)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
     finally:
         services.close()

@@ -191,3 +191,24 @@ def test_the_scheduler_ends_overdue_wrap_ups(services: Services) -> None:
     presence._clock = lambda: datetime.now(UTC) + timedelta(seconds=31)
     jobs["wrap-up"](lambda session: None)
     assert presence.store.get("somchai").state is S.AVAILABLE
+
+
+def test_a_history_write_that_fails_leaves_the_live_step_done(
+    store: PresenceStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database timing out (SQLite's pool at 300 calls in bench/queue_load.py) must not
+    make ``ring`` raise after the agent became ringing: the dispatcher would die with it."""
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from ticketing.agents import AgentPresenceService
+
+    class NoDatabase:
+        def begin(self) -> None:
+            raise PoolTimeout("QueuePool limit of size 5 overflow 10 reached")
+
+    service = AgentPresenceService(store, NoDatabase())  # type: ignore[arg-type]
+    service.apply("somchai", lambda m: m.request(S.AVAILABLE, T0))
+    assert service.ring("somchai", "call-1").state is S.RINGING
+    assert store.get("somchai").state is S.RINGING
+    assert service.ring_cancelled("somchai").state is S.AVAILABLE
+    assert "state ringing not written to the history: TimeoutError" in caplog.text
