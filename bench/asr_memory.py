@@ -8,7 +8,7 @@ chunks **as fast as the CPU allows**, not in real time: memory depends on the au
 not on the clock. RSS of this process is printed at each mark, with the recognizers the pool
 has created and retired and the utterances decoded. With
 ``--streams N`` that many calls are fed at once (one thread each, as the worker's job threads
-do), a second of audio each in step, sharing the pool's recognizers (``--recognizers``,
+do), sharing the pool's recognizers (``--recognizers``,
 default from the cores); RSS over the model's is then also given per stream, with the peak.
 
     .venv/bin/python bench/asr_memory.py [--minutes 1,5,15] [--streams 1] [--no-vad]
@@ -65,15 +65,12 @@ def main() -> int:
         f"RSS {before:.0f} MB before the model, {loaded:.0f} MB with it; voice detection "
         f"{'off' if args.no_vad else 'on'}; {args.streams} calls at once sharing at most "
         f"{size} recognizers, retired after {vosk_backend.RECYCLE_AUDIO_SECONDS:.0f} s of "
-        f"speech; fed as fast as the CPU allows, calls in step; load average "
+        f"speech; fed as fast as the CPU allows; load average "
         f"{os.getloadavg()[0]:.1f} (machine shared)"
     )
     streams = [recognizer.open_stream(8000, partials=True) for _ in range(args.streams)]
     fed = [0.0] * args.streams
     began = time.process_time()
-    # The calls advance together, a second of audio each between two barriers (as live calls
-    # do); a stream never blocks in accept, so none can hold the others up.
-    step = threading.Barrier(args.streams)
     sampler = RssSampler()
     sampler.__enter__()
 
@@ -82,16 +79,9 @@ def main() -> int:
         while fed[n] < until:
             pcm, _, _ = call_audio(said, 60.0, part)
             part += 1
-            for second in range(0, len(pcm), 16000):
-                piece = pcm[second : second + 16000]
-                for offset in range(0, len(piece), 320):
-                    streams[n].accept(piece[offset : offset + 320])
-                fed[n] += len(piece) / 16000
-                step.wait()
-        # the others may still be inside this piece of audio: keep stepping with them
-        while min(fed) < until:
-            fed[n] = max(fed[n], until)
-            step.wait()
+            for offset in range(0, len(pcm), 320):
+                streams[n].accept(pcm[offset : offset + 320])
+            fed[n] += len(pcm) / 16000
 
     def run(target: Any, *items: Any) -> None:
         threads = [threading.Thread(target=target, args=(n, *items)) for n in range(args.streams)]
