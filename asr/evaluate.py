@@ -8,6 +8,7 @@ are ignored, so models with different lexicons are compared on the same words).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -33,6 +34,7 @@ class Utterance:
     chars: int
     word_errors: int
     words: int
+    cpu_seconds: float = 0.0  # CPU time of the decoding thread (Kaldi runs in it)
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,13 @@ class Report:
     def rtf(self) -> float:
         audio = sum(u.audio_seconds for u in self.utterances)
         return sum(u.decode_seconds for u in self.utterances) / audio if audio else 0.0
+
+    @property
+    def cpu_per_audio(self) -> float:
+        """CPU seconds per audio second: the cost that decides how many calls a core takes
+        (unlike the real-time factor, not inflated by other processes on a shared host)."""
+        audio = sum(u.audio_seconds for u in self.utterances)
+        return sum(u.cpu_seconds for u in self.utterances) / audio if audio else 0.0
 
 
 def _ratio(errors: int, total: int) -> float:
@@ -120,14 +129,16 @@ def evaluate(
     for wav, txt in find_pairs(folder):
         audio = read_wav(wav)
         step = max(2, int(chunk_seconds * audio.sample_rate) * 2)
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.thread_time()
         stream = recognizer.open_stream(audio.sample_rate, partials=False)
         for offset in range(0, len(audio.pcm16), step):
             stream.accept(audio.pcm16[offset : offset + step])
         result = stream.finish()
         elapsed = time.perf_counter() - began
+        spent = time.thread_time() - cpu
         reference = txt.read_text(encoding="utf-8")
-        utterances.append(score(wav.stem, reference, result.text, audio.seconds, elapsed, tokenize))
+        scored = score(wav.stem, reference, result.text, audio.seconds, elapsed, tokenize)
+        utterances.append(dataclasses.replace(scored, cpu_seconds=spent))
     return Report(utterances)
 
 
@@ -140,6 +151,7 @@ def format_report(report: Report) -> str:
     audio = sum(u.audio_seconds for u in report.utterances)
     lines.append(
         f"files {len(report.utterances)}  audio {audio:.1f} s  "
-        f"CER {report.cer:.1%}  WER(newmm) {report.wer:.1%}  RTF {report.rtf:.3f}"
+        f"CER {report.cer:.1%}  WER(newmm) {report.wer:.1%}  RTF {report.rtf:.3f}  "
+        f"CPU s/audio s {report.cpu_per_audio:.3f}"
     )
     return "\n".join(lines)

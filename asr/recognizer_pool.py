@@ -16,8 +16,9 @@ fixed by the machine (``asr.capacity.recognizers_for``), not by the calls:
   (no newcomer can overtake it), and the waiter catches up (a warm recognizer decodes ~8x
   faster than real time); a stream holding one while others wait hands it on at a sentence end
   (``asr.vosk_backend.SHARE_SECONDS``);
-* a recognizer is retired after ``recycle_seconds`` of decoded speech (its cache is dropped and
-  a fresh one takes its place), so varied speech cannot grow it without bound.
+* a recognizer is retired after ``recycle_seconds`` of decoded speech (its cache is dropped,
+  ``retired`` is called so the memory goes back to the system, and a fresh one takes its
+  place), so varied speech cannot grow it without bound.
 
 Pure threading: ``create`` builds one engine recognizer (a fake in unit tests).
 """
@@ -78,8 +79,10 @@ class RecognizerPool:
         *,
         size: int = 4,
         recycle_seconds: float = DEFAULT_RECYCLE_SECONDS,
+        retired: Callable[[], None] | None = None,
     ) -> None:
         self._create = create
+        self._retired = retired
         self.size = max(1, size)
         self.recycle_seconds = recycle_seconds
         self._idle: list[Leased] = []
@@ -88,6 +91,7 @@ class RecognizerPool:
         self._lock = threading.Lock()
         self._alive = 0  # recognizers in existence (idle + leased), at most ``size``
         self.created = 0
+        self.retired = 0
         self.leased = 0
         self.peak_waiting = 0
         self.waits = 0  # requests that had to queue
@@ -147,16 +151,22 @@ class RecognizerPool:
             self.leased -= 1
             if retire:
                 self._alive -= 1
+                self.retired += 1
             waiter = heapq.heappop(self._waiting) if self._waiting else None
             if waiter is None:
                 if not retire:
                     self._idle.append(lease)
-                return
-            self.leased += 1
-            if retire:
-                self._alive += 1
-                self.created += 1
-        waiter._grant(self._new() if retire else lease)
+            else:
+                self.leased += 1
+                if retire:
+                    self._alive += 1
+                    self.created += 1
+        if retire:
+            lease.kaldi = None  # the last reference (the caller keeps the Leased): freed now
+            if self._retired is not None:
+                self._retired()
+        if waiter is not None:
+            waiter._grant(self._new() if retire else lease)
 
     def _new(self) -> Leased:
         return Leased(self._create())

@@ -27,7 +27,7 @@ FRAME_SECONDS = 0.03
 WINDOW = 10  # frames looked at to start an utterance (300 ms)
 START_VOICED = 5  # of which this many must be speech
 END_SILENCE = 0.6  # seconds without speech that end an utterance
-MAX_UTTERANCE = 30.0
+MAX_UTTERANCE = 20.0  # Kaldi's lattice and traceback grow with the utterance
 AGGRESSIVENESS = 2  # webrtcvad 0..3: 2 keeps quiet speech, drops line noise
 RATES = (8000, 16000, 32000, 48000)  # what webrtcvad accepts
 

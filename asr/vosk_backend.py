@@ -25,11 +25,14 @@ import logging
 import re
 import threading
 from collections import deque
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from asr import memory
+from asr.decoding import SEARCH, model_with_options
 from asr.recognizer import Partial, RecognizerError, Result, Word
 from asr.recognizer_pool import FINISHING, LIVE, RECORDED, Leased, RecognizerPool, Ticket
 from asr.resample import Resampler
@@ -41,8 +44,11 @@ DEFAULT_MODEL_RATE = 16000
 BLOCK_SECONDS = 0.1  # audio reaches Kaldi in blocks of this size, however it was chunked
 PARTIAL_EVERY_SECONDS = 1.0  # a partial is a lattice traceback: not worth it every 20 ms
 RESAMPLE_SECONDS = 0.1  # input is resampled in pieces this long, not per 20 ms chunk
-RECYCLE_AUDIO_SECONDS = 3600.0  # a recognizer's graph cache is dropped after this much speech
-DEFAULT_RECOGNIZERS = 4
+# A recognizer's graph cache is dropped after this much speech: it grows with the words met
+# (~140 MB after 1 min, ~210 MB after 6 min of the benchmark's sentences) and a fresh one's
+# extra cost (its first 15 s of speech take ~4 s more CPU) is ~1 % of 10 minutes' decoding.
+RECYCLE_AUDIO_SECONDS = 600.0
+DEFAULT_RECOGNIZERS = 2
 # While other calls wait for a recognizer, one is held for at most this much speech before it
 # is handed on at a quiet block (below QUIET_SHARE of the call's mean loudness), at the latest
 # after twice this: waiting calls catch up in turns instead of waiting for a long utterance.
@@ -68,7 +74,12 @@ def model_sample_rate(model_dir: Path) -> int:
 
 class VoskRecognizer:
     def __init__(
-        self, model_dir: Path, *, vad: bool = True, recognizers: int = DEFAULT_RECOGNIZERS
+        self,
+        model_dir: Path,
+        *,
+        vad: bool = True,
+        recognizers: int = DEFAULT_RECOGNIZERS,
+        search: Mapping[str, str] | None = None,
     ) -> None:
         import vosk  # imported here so that merely importing asr does not load the engine
 
@@ -78,14 +89,19 @@ class VoskRecognizer:
             raise RecognizerError(f"{self.model_dir}: not a Vosk model (no am/ folder)")
         self._rate = model_sample_rate(self.model_dir)
         self._vad = vad and self._rate in RATES
-        with _load_lock:
+        memory.limit_arenas()  # before any decoding thread touches the heap
+        self.search = dict(SEARCH if search is None else search)
+        with _load_lock, model_with_options(self.model_dir, self.search) as folder:
             vosk.SetLogLevel(-1)  # Kaldi's per-utterance chatter would drown the worker's log
             try:
-                self._model = vosk.Model(str(self.model_dir))
+                self._model = vosk.Model(str(folder))
             except Exception as exc:  # vosk raises a bare Exception("Failed to create a model")
                 raise RecognizerError(f"{self.model_dir}: Vosk could not load the model") from exc
         self.pool = RecognizerPool(
-            self._new_kaldi, size=recognizers, recycle_seconds=RECYCLE_AUDIO_SECONDS
+            self._new_kaldi,
+            size=recognizers,
+            recycle_seconds=RECYCLE_AUDIO_SECONDS,
+            retired=memory.trim,
         )
         log.info("loaded Vosk model %s (%d Hz)", self.model_dir, self._rate)
 

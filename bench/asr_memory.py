@@ -3,12 +3,13 @@
 The call is ``bench/asr_latency.py``'s call-like audio (espeak-ng Korean sentences with pauses
 of 0.5–3 s), repeated with each repetition's pauses drawn afresh, as 8 kHz telephone audio. It
 is fed through the worker's decoding stream (``VoskRecognizer.open_stream``: resampling, voice
-detection, the recognizer pool) in 20 ms chunks **as fast as the CPU allows**, not in real
-time: memory depends on the audio decoded, not on the clock. RSS of this process is printed at
-each mark, with the recognizers the pool has created and the utterances decoded. With
+detection, the recognizer pool, the worker's search settings and allocator limits) in 20 ms
+chunks **as fast as the CPU allows**, not in real time: memory depends on the audio decoded,
+not on the clock. RSS of this process is printed at each mark, with the recognizers the pool
+has created and retired and the utterances decoded. With
 ``--streams N`` that many calls are fed at once (one thread each, as the worker's job threads
-do), sharing the pool's recognizers (``--recognizers``, default from the cores); RSS over the
-model's is then also given per stream.
+do), sharing the pool's recognizers (``--recognizers``,
+default from the cores); RSS over the model's is then also given per stream, with the peak.
 
     .venv/bin/python bench/asr_memory.py [--minutes 1,5,15] [--streams 1] [--no-vad]
 """
@@ -22,9 +23,10 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from asr_latency import SENTENCES, _espeak, call_audio
-from asr_peer import rss_mb
+from asr_peer import RssSampler, rss_mb
 
 from asr import vosk_backend
 from asr.capacity import recognizers_for
@@ -63,15 +65,17 @@ def main() -> int:
         f"RSS {before:.0f} MB before the model, {loaded:.0f} MB with it; voice detection "
         f"{'off' if args.no_vad else 'on'}; {args.streams} calls at once sharing at most "
         f"{size} recognizers, retired after {vosk_backend.RECYCLE_AUDIO_SECONDS:.0f} s of "
-        f"speech; fed as fast as the CPU allows; load average {os.getloadavg()[0]:.1f} "
-        "(machine shared)"
+        f"speech; fed as fast as the CPU allows; load average "
+        f"{os.getloadavg()[0]:.1f} (machine shared)"
     )
     streams = [recognizer.open_stream(8000, partials=True) for _ in range(args.streams)]
     fed = [0.0] * args.streams
     began = time.process_time()
+    sampler = RssSampler()
+    sampler.__enter__()
 
     def feed(n: int, until: float) -> None:
-        part = n * 1000
+        part = n * 1000 + int(fed[n])
         while fed[n] < until:
             pcm, _, _ = call_audio(said, 60.0, part)
             part += 1
@@ -79,22 +83,37 @@ def main() -> int:
                 streams[n].accept(pcm[offset : offset + 320])
             fed[n] += len(pcm) / 16000
 
-    for mark in marks:
-        threads = [threading.Thread(target=feed, args=(n, mark)) for n in range(args.streams)]
+    def run(target: Any, *items: Any) -> None:
+        threads = [threading.Thread(target=target, args=(n, *items)) for n in range(args.streams)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+
+    loaded_cpu = time.process_time()
+    for mark in marks:
+        run(feed, mark)
         rss = rss_mb()
+        pool = recognizer.pool
         print(
             f"after {min(fed) / 60:5.1f} min of each call: RSS {rss:6.0f} MB "
             f"(+{rss - loaded:4.0f} MB over the model, {(rss - loaded) / args.streams:5.1f} MB "
-            f"per stream); recognizers created {recognizer.pool.created}; utterances "
-            f"{sum(getattr(s, 'utterances', 0) for s in streams)}; waits "
-            f"{recognizer.pool.waits}; CPU {time.process_time() - began:.0f} s"
+            f"per stream; peak so far +{sampler.peak - loaded:4.0f} MB, "
+            f"{(sampler.peak - loaded) / args.streams:5.1f} per stream); recognizers created "
+            f"{pool.created}, retired {pool.retired}; utterances "
+            f"{sum(getattr(s, 'utterances', 0) for s in streams)}; waits {pool.waits}; "
+            f"CPU {time.process_time() - began:.0f} s "
+            f"({(time.process_time() - loaded_cpu) / (sum(fed) or 1):.3f} s per audio s)"
         )
-    results = [stream.finish() for stream in streams]
-    print(f"final: {sum(len(r.words) for r in results)} words, RSS {rss_mb():.0f} MB")
+    results: dict[int, Any] = {}
+
+    def finish(n: int) -> None:
+        results[n] = streams[n].finish()
+
+    run(finish)  # at once: a stream's last utterance may wait for another's recognizer
+    sampler.__exit__(None, None, None)
+    words = sum(len(r.words) for r in results.values())
+    print(f"final: {words} words, RSS {rss_mb():.0f} MB, peak {sampler.peak:.0f} MB")
     return 0
 
 

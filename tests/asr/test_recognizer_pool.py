@@ -98,6 +98,19 @@ def test_a_recognizer_that_decoded_enough_is_retired_for_a_fresh_one() -> None:
     assert pool.alive == 1 and make.made == 2
 
 
+def test_a_retired_recognizer_is_dropped_before_the_memory_is_handed_back() -> None:
+    seen: list[object] = []
+    make = Counter()
+    pool = RecognizerPool(make, size=1, recycle_seconds=10)
+    lease = pool.acquire()
+    pool._retired = lambda: seen.append(lease.kaldi)  # what is still referenced at the trim
+    lease.fed_seconds = 11
+    pool.release(lease)  # nobody waits: retired, none alive
+    assert seen == [None] and pool.retired == 1 and pool.alive == 0 and pool.idle == 0
+    again = pool.acquire()
+    assert again.kaldi == 2 and pool.retired == 1
+
+
 class Kaldi:
     """Ends a sentence every 10 blocks; words say which recognizer and block."""
 
