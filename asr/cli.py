@@ -88,7 +88,10 @@ def run_worker(args: argparse.Namespace) -> int:
     else:
         try:
             recognizer = load_recognizer(
-                model_dir, vad=settings.asr_vad, recognizers=settings.asr_worker.recognizers
+                model_dir,
+                vad=settings.asr_vad,
+                recognizers=settings.asr_worker.recognizers,
+                search=settings.asr_worker.decoder,
             )
         except (ModelError, RecognizerError) as exc:
             print(f"hotline1567 asr-worker: {exc}", file=sys.stderr)

@@ -94,6 +94,9 @@ class AsrWorkerOptions:
     max_attempts: int = 3  # HOTLINE_ASR_MAX_ATTEMPTS
     recognizers: int = 0  # HOTLINE_ASR_RECOGNIZERS: speech recognizers per process (0: from cores)
     agent_channel: bool = True  # HOTLINE_ASR_AGENT_CHANNEL: transcribe the call-taker's side too
+    # HOTLINE_ASR_DECODER: Kaldi search options over the model's conf ("beam=9,max-active=2000"),
+    # "model" for the model's own; empty: the worker's tuned set (asr.decoding.SEARCH)
+    decoder: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> AsrWorkerOptions:
@@ -107,4 +110,19 @@ class AsrWorkerOptions:
             max_attempts=int(number(env, "HOTLINE_ASR_MAX_ATTEMPTS", 3, 1)),
             recognizers=int(number(env, "HOTLINE_ASR_RECOGNIZERS", 0, 0)),
             agent_channel=boolean(env, "HOTLINE_ASR_AGENT_CHANNEL", True),
+            decoder=_decoder(env),
         )
+
+
+def _decoder(env: Mapping[str, str]) -> str | None:
+    """HOTLINE_ASR_DECODER: "model", or name=value pairs separated by commas."""
+    raw = env.get("HOTLINE_ASR_DECODER", "").strip()
+    if not raw or raw == "model":
+        return raw or None
+    for item in raw.split(","):
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise SettingsError(
+                f"HOTLINE_ASR_DECODER={raw!r}: {item.strip()!r} is not name=value (or 'model')"
+            )
+    return raw

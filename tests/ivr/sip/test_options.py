@@ -81,3 +81,12 @@ def test_outbound_settings():
         KamailioOptions.from_env({"HOTLINE_SIP_TRUNK": "trunk"})
     with pytest.raises(SettingsError, match="HOTLINE_SIP_OUTBOUND_PROXY"):
         SipOptions.from_env({"HOTLINE_SIP_OUTBOUND_PROXY": "x:0"})
+
+
+def test_asr_decoder_setting():
+    assert AsrWorkerOptions.from_env({}).decoder is None
+    assert AsrWorkerOptions.from_env({"HOTLINE_ASR_DECODER": "model"}).decoder == "model"
+    options = AsrWorkerOptions.from_env({"HOTLINE_ASR_DECODER": "beam=9, max-active=2000"})
+    assert options.decoder == "beam=9, max-active=2000"
+    with pytest.raises(SettingsError, match="HOTLINE_ASR_DECODER=.*'beam' is not name=value"):
+        AsrWorkerOptions.from_env({"HOTLINE_ASR_DECODER": "beam,max-active=2000"})
