@@ -88,5 +88,5 @@ def test_asr_decoder_setting():
     assert AsrWorkerOptions.from_env({"HOTLINE_ASR_DECODER": "model"}).decoder == "model"
     options = AsrWorkerOptions.from_env({"HOTLINE_ASR_DECODER": "beam=9, max-active=2000"})
     assert options.decoder == "beam=9, max-active=2000"
-    with pytest.raises(SettingsError, match="HOTLINE_ASR_DECODER=.*'beam' is not name=value"):
+    with pytest.raises(SettingsError, match=r"HOTLINE_ASR_DECODER=.*'beam' is not name=value"):
         AsrWorkerOptions.from_env({"HOTLINE_ASR_DECODER": "beam,max-active=2000"})
