@@ -36,6 +36,10 @@ class QueueSettings:
     # HOTLINE_NODE_HEARTBEAT_TTL_SECONDS: a node whose heartbeat is older is stopped (its calls
     # are ended by the presence reconciler); unset: three heartbeats
     node_heartbeat_ttl_seconds: float | None = None
+    # HOTLINE_PRESENCE_REGISTRATION_GRACE_SECONDS: an agent whose phone is not in Kamailio's
+    # location table is made offline only once their state is this old (a fresh REGISTER reaches
+    # the table after usrloc's write-back timer on SQLite, later under load)
+    registration_grace_seconds: float = 60.0
 
     @property
     def node_heartbeat_ttl(self) -> float:
@@ -74,6 +78,12 @@ class QueueSettings:
             ),
             node_heartbeat_seconds=heartbeat,
             node_heartbeat_ttl_seconds=heartbeat_ttl,
+            registration_grace_seconds=number(
+                env,
+                "HOTLINE_PRESENCE_REGISTRATION_GRACE_SECONDS",
+                cls.registration_grace_seconds,
+                0,
+            ),
         )
 
 

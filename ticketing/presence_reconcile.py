@@ -73,6 +73,7 @@ class PresenceReconciler:
         *,
         registered_users: RegisteredUsers | None = None,
         ring_seconds: float | None = None,
+        registration_grace_seconds: float = 0.0,
         liveness: NodeLiveness | None = None,
         calls: CallService | None = None,
         live_queue: LiveQueue | None = None,
@@ -90,6 +91,7 @@ class PresenceReconciler:
             else float(presence.store.config.no_answer_seconds)
         )
         self._clock = clock
+        self._grace = timedelta(seconds=registration_grace_seconds)
 
     def run(self, fence: object = None) -> int:
         """One pass over every agent; returns how many were corrected."""
@@ -98,13 +100,20 @@ class PresenceReconciler:
         stopped = self._stopped_nodes()
         facts = self._calls({p.call_id for p in agents if p.call_id and p.state in IN_CALL})
         corrected = 0
+        started = self._clock()
         for before in agents:
             fact = facts.get(before.call_id or "")
             node_stopped = fact is not None and fact.node in stopped and not fact.ended
             in_call = not node_stopped and self._in_call(before, facts)
             phone = registered is None or before.username in registered
             stuck = before.state in IN_CALL and not in_call
-            gone = not phone and not in_call and before.state is not AgentState.OFFLINE
+            gone = (
+                not phone
+                and not in_call
+                and before.state is not AgentState.OFFLINE
+                # a REGISTER just made may not be in the table yet (usrloc's write-back)
+                and (before.since is None or started - before.since >= self._grace)
+            )
             if not (stuck or gone):
                 continue
             now = self._clock()

@@ -107,6 +107,7 @@ def scheduler_quick_jobs(settings: Settings, services: Any) -> list[Any]:
         services.presence,
         services.sessions,
         registered_users=phone_registrations(services.sessions),
+        registration_grace_seconds=settings.queue.registration_grace_seconds,
         liveness=services.node_liveness,
         calls=services.calls,
         live_queue=services.live_queue,

@@ -4,6 +4,7 @@ Real Redis (the presence store) and SQLite (calls, state history)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
@@ -100,7 +101,10 @@ def test_the_scheduler_runs_the_reconciler_each_quick_pass(services: Services) -
         later = datetime.now(UTC) + timedelta(minutes=10)
         session.add(SipLocation(username="somchai", contact="sip:somchai@127.0.0.9", expires=later))
     services.calls.end_call("c1", "bye", abandoned=False)
-    jobs = dict(scheduler_quick_jobs(services.settings, services))
+    settings = replace(
+        services.settings, queue=replace(services.settings.queue, registration_grace_seconds=0)
+    )
+    jobs = dict(scheduler_quick_jobs(settings, services))
     assert jobs["presence-reconcile"](lambda session: None) == 2
     assert services.presence.store.get("somchai").state is AgentState.WRAP_UP
     assert services.presence.store.get("malee").state is AgentState.OFFLINE
@@ -115,3 +119,26 @@ def test_an_unreadable_registration_source_judges_no_one(services: Services) -> 
     reconciler = PresenceReconciler(services.presence, services.sessions, registered_users=broken)
     assert reconciler.run() == 0
     assert services.presence.store.get("somchai").state is AgentState.AVAILABLE
+
+
+def test_a_fresh_registration_not_yet_in_the_table_is_given_the_grace(services: Services) -> None:
+    """usrloc writes REGISTERs back on a timer (SQLite): an agent who just went available is not
+    made offline before the grace; one whose state is older than it is."""
+    services.presence.request_state("somchai", "agent", AgentState.AVAILABLE)
+    now = datetime.now(UTC)
+    clock = [now + timedelta(seconds=5)]
+    reconciler = PresenceReconciler(
+        services.presence,
+        services.sessions,
+        registered_users=set,
+        registration_grace_seconds=60,
+        clock=lambda: clock[0],
+    )
+    assert reconciler.run() == 0
+    assert services.presence.store.get("somchai").state is AgentState.AVAILABLE
+    clock[0] = now + timedelta(seconds=61)
+    assert reconciler.run() == 1
+    assert services.presence.store.get("somchai").state is AgentState.OFFLINE
+    assert _whys(services, "somchai")[-1] == "reconciled: phone registration expired"
+    # the scheduler's reconciler has the grace from the settings (default 60 s)
+    assert services.settings.queue.registration_grace_seconds == 60
