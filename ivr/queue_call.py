@@ -230,12 +230,13 @@ class QueueCall(CallGuard):
         capacity = capacity_of(self._dialler)
         try:
             while not cancel.is_set():
-                if not self._reserve(capacity):
-                    assert capacity is not None
-                    capacity.wait_for_capacity(CAPACITY_WAIT_SECONDS)
-                    continue
+                if capacity is not None and self._limited_at is not None:
+                    if not capacity.outbound_free():  # at the limit: no claim, no ring
+                        capacity.wait_for_capacity(CAPACITY_WAIT_SECONDS)
+                        continue
+                    waited, self._limited_at = self._clock() - self._limited_at, None
+                    log.info("call %s: outbound leg free after %.1f s", self.call_id, waited)
                 if not self._claim():
-                    self._unreserve(capacity)
                     cancel.wait(POLL_SECONDS)
                     continue
                 try:
@@ -253,14 +254,10 @@ class QueueCall(CallGuard):
     def _reserve(self, capacity: OutboundCapacity | None) -> bool:
         """An outbound leg held for this thread's next dial; False at the limit (the episode
         logged and counted once, not per retry)."""
-        limited, self._limited_at = self._limited_at, None
-        if capacity is None or capacity.reserve_outbound(count_refusal=limited is None):
-            if limited is not None:
-                waited = self._clock() - limited
-                log.info("call %s: outbound leg free after %.1f s", self.call_id, waited)
+        if capacity is None or capacity.reserve_outbound(count_refusal=self._limited_at is None):
             return True
-        self._limited_at = self._clock() if limited is None else limited
-        if limited is None:
+        if self._limited_at is None:
+            self._limited_at = self._clock()
             log.warning("call %s: node at HOTLINE_IVR_MAX_OUTBOUND, no agent rung", self.call_id)
         return False
 

@@ -5,6 +5,7 @@ SQLite services, the fake Dialler keeping the limit like ``NodeDialler``."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -79,8 +80,9 @@ def test_fake_keeps_the_capacity_only_with_a_limit() -> None:
 
 def test_at_the_outbound_limit_nobody_is_rung_until_the_leg_ends(
     ivr_services: Services, flow_config: FlowConfig, prompts: PromptLibrary,
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
+    caplog.set_level(logging.INFO, logger="ivr.queue_call")
     monkeypatch.setattr("ivr.queue_call.MIN_TALK_SECONDS", 0.5)
     services = ivr_services
     for name in ("anna", "bob", "carl"):  # anna has waited longest, then bob
@@ -105,12 +107,15 @@ def test_at_the_outbound_limit_nobody_is_rung_until_the_leg_ends(
         presence = services.presence.store.get(name)
         assert (presence.state, presence.reason) == (AgentState.AVAILABLE, None)
     assert dialler.refused == 1  # the episode counted once, not per retry
+    limited = [r for r in caplog.records if "HOTLINE_IVR_MAX_OUTBOUND" in r.getMessage()]
+    assert len(limited) == 1 and limited[0].levelno == logging.WARNING  # logged once, too
 
     first.hangup_at = 0.0  # the first caller hangs up: anna's leg ends
     wait_for(lambda: answered_at(services, "call-2") is not None, "the second caller bridged")
     assert dialler.dialled == ["agent:anna", "agent:bob"]  # the longest idle of those left
     calls = {c["id"]: c for c in services.call_queue.recent_calls()}
     assert calls["call-2"]["agent"] == "bob"
+    assert any("outbound leg free after" in r.getMessage() for r in caplog.records)
     second.hangup_at = 0.0
     one.join(10)
     two.join(10)
