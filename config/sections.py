@@ -22,11 +22,17 @@ class SipOptions:
     advertise: str | None = None  # HOTLINE_SIP_ADVERTISE: address put in Contact/SDP
     register_expires: int = 120  # HOTLINE_SIP_REGISTER_EXPIRES
     # HOTLINE_IVR_MAX_OUTBOUND: outbound legs at once (agents, callbacks, result calls); above it
-    # ``dial`` fails at once without sending, so outbound work never crowds out inbound callers
-    max_outbound: int = 50
+    # ``dial`` fails at once without sending, so outbound work never crowds out inbound callers,
+    # and the queue rings no agent until a leg ends. Unset (0): half of max_calls, so up to every
+    # other caller can be bridged to an agent (a 600-call node: 300 legs for 100+ agents)
+    max_outbound: int = 0
     # HOTLINE_SIP_OUTBOUND_PROXY=host:port: where outbound INVITEs go (default: the registrar,
     # i.e. Kamailio, which finds agents' phones and the trunk)
     outbound_proxy: tuple[str, int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_outbound <= 0:
+            object.__setattr__(self, "max_outbound", max(1, self.max_calls // 2))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SipOptions:
@@ -51,7 +57,7 @@ class SipOptions:
             register_expires=int(
                 number(env, "HOTLINE_SIP_REGISTER_EXPIRES", cls.register_expires, 30)
             ),
-            max_outbound=positive(env, "HOTLINE_IVR_MAX_OUTBOUND", cls.max_outbound),
+            max_outbound=positive(env, "HOTLINE_IVR_MAX_OUTBOUND", 0),  # unset: from max_calls
             outbound_proxy=host_port(env, "HOTLINE_SIP_OUTBOUND_PROXY"),
         )
 

@@ -2,11 +2,12 @@
 
 A prometheus-client ``Collector`` (no counters kept twice): calls answered, INVITEs refused
 because the node was full (503), ACKs, active calls and the call limit come from the node's
-user agent; the RTP send-interval histogram (how steadily the media process paces its 20 ms
-packets: the send jitter) comes from the media process's 0.1 ms-bin histogram, which it resets
-on each read, so the collector adds each read to its own running totals (a Prometheus histogram
-only grows). ``exported(node)`` registers the node for as long as it runs; one collector serves
-every node of the process (tests run several), summing their figures.
+user agent; dials refused at the outbound limit from its dialler; the RTP send-interval
+histogram (how steadily the media process paces its 20 ms packets: the send jitter) comes from
+the media process's 0.1 ms-bin histogram, which it resets on each read, so the collector adds
+each read to its own running totals (a Prometheus histogram only grows). ``exported(node)``
+registers the node for as long as it runs; one collector serves every node of the process
+(tests run several), summing their figures.
 """
 
 from __future__ import annotations
@@ -108,7 +109,17 @@ class IvrCollector(Collector):
         def total(read: str) -> int:
             return sum(int(getattr(w.node, read)) for w in nodes)
 
+        refused = CounterMetricFamily(
+            "hotline_ivr_outbound_refused",
+            "Outbound dials refused at HOTLINE_IVR_MAX_OUTBOUND (a queue dispatcher waiting for a "
+            "free leg: once per episode).",
+            labels=["reason"],
+        )
+        refused.add_metric(
+            ["limit"], sum(_dialler_figure(w.node, "refused_over_limit") for w in nodes)
+        )
         families: list[Metric] = [
+            refused,
             CounterMetricFamily(
                 "hotline_ivr_calls_answered",
                 "Calls this IVR node answered (200 OK sent).",
@@ -147,6 +158,11 @@ class IvrCollector(Collector):
             histogram[: watched.histogram.size] += watched.histogram
         families.append(send_interval_family(histogram))
         return families
+
+
+def _dialler_figure(node: object, name: str) -> int:
+    """A figure of the node's ``NodeDialler`` (``node.dialler``); 0 for a node without one."""
+    return int(getattr(getattr(node, "dialler", None), name, 0) or 0)
 
 
 def send_interval_family(histogram: np.ndarray) -> HistogramMetricFamily:

@@ -11,6 +11,11 @@ and the citizen loop program against it (with a fake in unit tests).
 - ``bridge`` relays RTP between two answered legs inside the media process; ``on_audio`` gets
   each leg's inbound audio ("a"|"b", 16-bit 8 kHz mono, 20 ms frames) for recording and ASR.
   Playback on either channel stops at once when bridged.
+- ``OutboundCapacity`` (optional, found by :func:`capacity_of`): the node's outbound-leg limit
+  (``HOTLINE_IVR_MAX_OUTBOUND``) seen before dialling, so the queue never rings an agent's
+  presence for a dial the limit would refuse. ``reserve_outbound`` holds one leg for the calling
+  thread (its next ``dial`` uses it; ``release_outbound`` gives it back unused);
+  ``wait_for_capacity`` returns when a leg ends or is released, or after ``timeout``.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from ivr.channel import CallChannel
 
@@ -81,6 +86,26 @@ class Dialler(Protocol):
         b: CallChannel,
         on_audio: Callable[[str, bytes], None] | None = None,
     ) -> Bridge: ...
+
+
+@runtime_checkable
+class OutboundCapacity(Protocol):
+    def outbound_free(self) -> bool: ...
+
+    def reserve_outbound(self, *, count_refusal: bool = True) -> bool: ...
+
+    def release_outbound(self) -> None: ...
+
+    def wait_for_capacity(self, timeout: float) -> bool: ...
+
+
+def capacity_of(dialler: object) -> OutboundCapacity | None:
+    """The dialler's outbound capacity, if it keeps one (the SIP node keeps it on its
+    ``NodeDialler``, ``node.dialler``); None: dial and take the outcome as it comes."""
+    for candidate in (dialler, getattr(dialler, "dialler", None)):
+        if isinstance(candidate, OutboundCapacity):
+            return candidate
+    return None
 
 
 class BadTarget(ValueError):

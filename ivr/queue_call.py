@@ -7,7 +7,8 @@
   own atomic step) and their phone is dialled (``agent:<user>``), with ``cancel`` set if the caller
   leaves. No answer -> that agent goes to break "no answer" and the next is rung; busy,
   unreachable or rejected -> skipped (back to available); answered -> on call, handed to the
-  session.
+  session. Each ring first reserves one of the node's outbound legs: at the limit nobody is rung
+  (no history row, agents keep their places) until a leg ends; logged once, counted on /metrics.
 * ``converse``: the bridge (RTP relayed in the media process), a stereo WAV (caller left, agent
   right) with a recording row per channel, each channel streamed to ASR; the calls never wait on
   Redis or the disk inside the relay's callback (it only buffers). The bridge ends -> the agent in
@@ -41,6 +42,7 @@ from ivr.flow.events import (
     QueueStatus,
     RequestQueueCallback,
 )
+from ivr.outbound import OutboundCapacity, capacity_of
 from ivr.queue.policy import PhoneStatus, candidates, choose_agent, estimated_wait, update_holdtime
 from ticketing.actors import Actor
 from ticketing.call_commands import CallCommand
@@ -53,6 +55,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_ACTIONS = (EnterQueue, QueryQueue, LeaveQueue, ConnectAgent, RequestQueueCallback)
 POLL_SECONDS = 0.1  # how often a waiting caller's dispatcher looks for a free agent
+CAPACITY_WAIT_SECONDS = 0.5  # at the outbound limit: woken when a leg ends, else looks again
 KEEP_ALIVE_SECONDS = 5.0
 OFFER_LEASE_SECONDS = 10.0  # beyond the ring time: a dead node's offer expires
 HUB_RING_SECONDS = 30.0
@@ -93,6 +96,7 @@ class QueueCall(CallGuard):
         self._info: dict[str, Any] = {}
         self._entered: float | None = None  # monotonic, for the caller's wait
         self._alive_at = 0.0
+        self._limited_at: float | None = None  # since when no outbound leg was free
         self.queued = False
         self.agent: str | None = None
 
@@ -223,20 +227,44 @@ class QueueCall(CallGuard):
 
     # --- the dispatcher thread -----------------------------------------------------------------
     def _dispatch_loop(self, cancel: threading.Event) -> None:
+        capacity = capacity_of(self._dialler)
         try:
             while not cancel.is_set():
+                if capacity is not None and self._limited_at is not None:
+                    if not capacity.outbound_free():  # at the limit: no claim, no ring
+                        capacity.wait_for_capacity(CAPACITY_WAIT_SECONDS)
+                        continue
+                    waited, self._limited_at = self._clock() - self._limited_at, None
+                    log.info("call %s: outbound leg free after %.1f s", self.call_id, waited)
                 if not self._claim():
                     cancel.wait(POLL_SECONDS)
                     continue
                 try:
-                    done = self._offer_round(cancel)
+                    done = self._offer_round(cancel, capacity)
                 finally:
+                    self._unreserve(capacity)
                     self._release()
                 if done:
                     return
-                cancel.wait(POLL_SECONDS)
+                if self._limited_at is None:
+                    cancel.wait(POLL_SECONDS)
         except Exception:
             log.exception("call %s: the queue dispatcher failed", self.call_id)
+
+    def _reserve(self, capacity: OutboundCapacity | None) -> bool:
+        """An outbound leg held for this thread's next dial; False at the limit (the episode
+        logged and counted once, not per retry)."""
+        if capacity is None or capacity.reserve_outbound(count_refusal=self._limited_at is None):
+            return True
+        if self._limited_at is None:
+            self._limited_at = self._clock()
+            log.warning("call %s: node at HOTLINE_IVR_MAX_OUTBOUND, no agent rung", self.call_id)
+        return False
+
+    @staticmethod
+    def _unreserve(capacity: OutboundCapacity | None) -> None:
+        if capacity is not None:
+            capacity.release_outbound()
 
     def _claim(self) -> bool:
         try:
@@ -253,9 +281,9 @@ class QueueCall(CallGuard):
         except DomainError as exc:
             log.warning("call %s: releasing the offer failed: %s", self.call_id, exc)
 
-    def _offer_round(self, cancel: threading.Event) -> bool:
+    def _offer_round(self, cancel: threading.Event, capacity: OutboundCapacity | None) -> bool:
         """Ring agents one after another while this caller holds the head; True when it is over
-        (answered or the caller left), False when no agent could take it now."""
+        (answered or the caller left), False when no agent (or no outbound leg) is free now."""
         assert self._dialler is not None
         presence = self._services.presence
         tried: set[str] = set()
@@ -264,6 +292,8 @@ class QueueCall(CallGuard):
             choice = choose_agent(candidates(presence.store.all(), phones), tried)
             if choice is None:
                 return False
+            if not self._reserve(capacity):
+                return False  # the agent is not touched: still available, still longest idle
             agent = choice.username
             tried.add(agent)
             try:
@@ -275,12 +305,15 @@ class QueueCall(CallGuard):
                 self.call_id, self._token, lease_seconds=self._ring_timeout + OFFER_LEASE_SECONDS
             )
             self._notify_ringing(agent)
-            result: DialResultLike = self._dialler.dial(
-                f"agent:{agent}",
-                caller_id=HOTLINE_CALLER_ID,
-                ring_timeout=self._ring_timeout,
-                cancel=cancel,
-            )
+            try:
+                result: DialResultLike = self._dialler.dial(
+                    f"agent:{agent}",
+                    caller_id=HOTLINE_CALLER_ID,
+                    ring_timeout=self._ring_timeout,
+                    cancel=cancel,
+                )
+            finally:
+                self._unreserve(capacity)  # (the dial used it; unused if it failed early)
             if self._after_dial(agent, result, cancel):
                 return True
         return True

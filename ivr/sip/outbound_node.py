@@ -10,6 +10,13 @@ timeouts, the media process's loss and shutdown end it the same way.
 one thread that hands each leg's inbound audio to ``on_audio`` in 20 ms frames and notices the
 end of either leg. A leg that ends unbridges; the other leg stays up and belongs to the flow
 (hang it up, or play it the survey).
+
+The outbound limit (``HOTLINE_IVR_MAX_OUTBOUND``): legs not yet ended plus legs reserved
+(``ivr.outbound.OutboundCapacity``: the queue reserves one before it rings an agent's presence,
+so the limit never refuses a dial it has promised an agent). A dial over the limit fails at once
+without sending; the node logs the start and the end of such an episode once each, and counts
+the refusals (``hotline_ivr_outbound_refused_total{reason="limit"}``, ``ivr.metrics``). A leg
+ending or a reservation given back wakes ``wait_for_capacity``.
 """
 
 from __future__ import annotations
@@ -47,6 +54,27 @@ class _Dialling:
     status: int | None = None
 
 
+class _OutboundChannel(SipChannel):
+    """An outbound leg: its end frees an outbound slot (wakes ``wait_for_capacity``)."""
+
+    def __init__(
+        self,
+        sip_call_id: str,
+        caller_number: str | None,
+        stream: MediaHandle,
+        on_hangup: Callable[[SipChannel], None],
+        on_end: Callable[[], None],
+    ) -> None:
+        super().__init__(sip_call_id, caller_number, stream, on_hangup)
+        self._on_end = on_end
+
+    def mark_ended(self, reason: str) -> bool:
+        first = super().mark_ended(reason)
+        if first:
+            self._on_end()
+        return first
+
+
 class NodeDialler:
     def __init__(self, node: SipNode) -> None:
         self.node = node
@@ -54,6 +82,72 @@ class NodeDialler:
         self._sessions = random.randrange(1, 1 << 30)
         self.dialled_total = 0
         self.refused_over_limit = 0
+        self._reserved = 0  # slots reserved, not yet dialled (under the node's lock)
+        self._holder = threading.local()  # .held: this thread holds a reservation
+        self._freed = threading.Condition()  # its own lock: never held while taking the node's
+        self._generation = 0
+        self._limited_since: float | None = None  # the node's clock, while at the limit
+
+    # --- ivr.outbound.OutboundCapacity -------------------------------------------------------
+    def _full(self) -> bool:
+        """Under the node's lock."""
+        return self.node.agent.outbound_active + self._reserved >= self.node.options.max_outbound
+
+    def outbound_free(self) -> bool:
+        with self.node._lock:
+            return not self._full()
+
+    def reserve_outbound(self, *, count_refusal: bool = True) -> bool:
+        with self.node._lock:
+            if getattr(self._holder, "held", False):
+                return True
+            if self._full():
+                self._refused(count_refusal)
+                return False
+            self._reserved += 1
+            self._holder.held = True
+            self._capacity_back()
+            return True
+
+    def release_outbound(self) -> None:
+        with self.node._lock:
+            if not getattr(self._holder, "held", False):
+                return
+            self._holder.held = False
+            self._reserved -= 1
+        self._signal()
+
+    def wait_for_capacity(self, timeout: float) -> bool:
+        with self._freed:
+            seen = self._generation
+        if self.outbound_free():
+            return True
+        with self._freed:
+            if self._generation == seen:
+                self._freed.wait(timeout)
+        return self.outbound_free()
+
+    def _signal(self) -> None:
+        with self._freed:
+            self._generation += 1
+            self._freed.notify_all()
+
+    def _refused(self, count: bool) -> None:
+        """Under the node's lock: one refusal for the limit; the episode's start logged once."""
+        if count:
+            self.refused_over_limit += 1
+        if self._limited_since is None:
+            self._limited_since = self.node._clock()
+            log.warning(
+                "node: %d outbound legs (HOTLINE_IVR_MAX_OUTBOUND), new dials held back",
+                self.node.options.max_outbound,
+            )
+
+    def _capacity_back(self) -> None:
+        if self._limited_since is not None:
+            held = self.node._clock() - self._limited_since
+            self._limited_since = None
+            log.info("node: outbound capacity back after %.1f s at the limit", held)
 
     def on_action(self, action: Ringing | DialDone) -> None:
         """From the node's loop (under its lock): wake the thread waiting in ``dial``."""
@@ -65,6 +159,8 @@ class NodeDialler:
         else:
             waiting.outcome, waiting.status = action.outcome, action.status
             waiting.done.set()
+            if action.outcome is not DialOutcome.ANSWERED:
+                self._signal()  # the leg is over (an answered one: when its channel ends)
 
     def dial(
         self,
@@ -86,15 +182,19 @@ class NodeDialler:
             log.error("dial %s: no proxy (HOTLINE_SIP_REGISTRAR) or node not running", kind)
             return DialResult(DialOutcome.FAILED, None, None)
         with node._lock:
-            limit = node.options.max_outbound
-            if node.agent.outbound_active >= limit:
-                self.refused_over_limit += 1
-                log.warning("dial %s: %d outbound legs already (limit), not sent", kind, limit)
+            if getattr(self._holder, "held", False):  # reserved: the leg takes the slot
+                self._holder.held = False
+                self._reserved -= 1
+            elif self._full():
+                self._refused(True)
                 return DialResult(DialOutcome.FAILED, None, None)
+            else:
+                self._capacity_back()
             try:
                 handle = node.media.allocate()
             except (NoPortsAvailable, MediaUnavailable) as exc:
                 log.error("dial %s: %s", kind, exc)
+                self._signal()
                 return DialResult(DialOutcome.FAILED, None, None)
             self._sessions += 1
             local = LocalParty(node.settings.sip_user, node.advertise, node.settings.sip_port)
@@ -109,7 +209,9 @@ class NodeDialler:
                 credentials=(node.settings.sip_user, node.settings.sip_password),
             )
             number = user if kind == "tel" else None
-            channel = SipChannel(call.call_id, number, handle, node._on_channel_hangup)
+            channel = _OutboundChannel(
+                call.call_id, number, handle, node._on_channel_hangup, self._signal
+            )
             node._register_leg(call.call_id, handle, channel)
             waiting = self._dialling[call.call_id] = _Dialling()
             self.dialled_total += 1

@@ -72,7 +72,10 @@ def test_outbound_settings():
         {"HOTLINE_IVR_MAX_OUTBOUND": "5", "HOTLINE_SIP_OUTBOUND_PROXY": "10.0.0.2:5060"}
     )
     assert (options.max_outbound, options.outbound_proxy) == (5, ("10.0.0.2", 5060))
-    assert SipOptions().max_outbound == 50 and SipOptions().outbound_proxy is None
+    assert SipOptions().max_outbound == 75 and SipOptions().outbound_proxy is None  # max_calls/2
+    derived = SipOptions.from_env({"HOTLINE_IVR_MAX_CALLS": "600"})
+    assert derived.max_outbound == 300
+    assert SipOptions(max_calls=1).max_outbound == 1
     kamailio = KamailioOptions.from_env({"HOTLINE_SIP_TRUNK": "192.0.2.10:5060"})
     assert kamailio.trunk == ("192.0.2.10", 5060) and KamailioOptions().trunk is None
     with pytest.raises(SettingsError, match="HOTLINE_IVR_MAX_OUTBOUND='0'"):
