@@ -449,9 +449,8 @@ def main() -> int:
                 f"{RTP_LOW}-{RTP_HIGH}",
                 {"HOTLINE_REDIS_URL": redis_server.url, "HOTLINE_QUEUE_WRAP_UP_SECONDS": "3600",
                  "HOTLINE_IVR_METRICS_PORT": str(bench.metrics_port),
-                 "HOTLINE_DATABASE_URL": settings.effective_database_url,
-                 # the default (50 agent legs at once) is below the 100 agents bridged here
-                 "HOTLINE_IVR_MAX_OUTBOUND": str(args.bridged + 20)},
+                 # HOTLINE_IVR_MAX_OUTBOUND: the default, half the call limit
+                 "HOTLINE_DATABASE_URL": settings.effective_database_url},
             )  # fmt: skip
             procs.append(proc)
             probes = 0
