@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
 import socket
 import subprocess
 import threading
@@ -191,6 +192,7 @@ def sipp(
     extra: tuple[str, ...] = (),
     timeout: float = 60,
     background: bool = False,
+    _attempt: int = 1,
 ) -> SippResult | subprocess.Popen[str]:
     local_port = free_udp_port()
     media_port = free_even_block(4)
@@ -243,7 +245,22 @@ def sipp(
         output, _ = proc.communicate()
     errors = error_file.read_text(errors="replace") if error_file.exists() else ""
     error_file.unlink(missing_ok=True)
+    if proc.returncode != 0 and _ports_raced(output + errors) and _attempt < 3:
+        # a port free when probed was taken before SIPp bound it (another process on the
+        # machine): SIPp stopped before its first call, so nothing was sent; run it again
+        return sipp(
+            scenario, target, calls=calls, rate=rate, limit=limit, hold_ms=hold_ms, sink=sink,
+            service=service, extra=extra, timeout=timeout, _attempt=_attempt + 1,
+        )  # fmt: skip
     return SippResult(proc.returncode, output[-3000:], errors[-3000:])
+
+
+def _ports_raced(text: str) -> bool:
+    """SIPp could not bind a port and created no call (so retrying repeats nothing)."""
+    return (
+        "Unable to bind" in text
+        and re.search(r"Total Calls created\s*\|\s*\|\s*0\b", text) is not None
+    )
 
 
 class RtpSink:
