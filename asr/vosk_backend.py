@@ -247,9 +247,12 @@ class VoskStream:
                 self._pool.release(leased)
 
     def _speaking(self) -> bool:
-        """Inside an utterance, audio goes on at once (each chunk resampled as it comes): what
-        is left to decode when the caller stops is then at most one block, as for a program
-        fed whole blocks. In silence it is resampled in pieces (cheaper, and nothing waits)."""
+        """Inside an utterance being decoded, audio goes on at once (each chunk resampled as
+        it comes): what is left to decode when the caller stops is then at most one block, as
+        for a program fed whole blocks. In silence, or while the utterance waits for a
+        recognizer (it is decoded later anyway), it is resampled in pieces: cheaper."""
+        if self._leased is None:
+            return False
         return self._segmenter is None or self._segmenter.in_speech
 
     @property
