@@ -38,6 +38,7 @@ class AudioEnd:
     at: float | None = None  # Redis-clock time the IVR marked the end of audio
     saw_end: bool = False
     newest: float | None = None  # Redis-clock time the newest chunk handed out was appended
+    seen: float | None = None  # this host's clock (time.time) when the end marker was read
 
 
 def stream_is_whole(queue: AudioQueue, recording_id: int) -> bool:
@@ -143,6 +144,7 @@ def _entries(
 
 def _mark_end(end: AudioEnd, entry_id: str, reason: str) -> None:
     end.saw_end = True
+    end.seen = time.time()
     end.reason = reason
     end.at = _entry_time(entry_id)
 

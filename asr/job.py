@@ -132,21 +132,26 @@ class JobRunner:
                 )
             reference = str(draft.get("reference") or job.ticket_id)
             began = time.monotonic()
+            marks: dict[str, float] = {}
             if not agent:
                 self._channels[job.ticket_id] = job.channel
                 self.partials.open(job.ticket_id)
             try:
-                result, end = self._decode(state, reference)
+                result, end = self._decode(state, reference, marks)
             finally:
                 if not agent:
                     self.partials.close(job.ticket_id)  # no partial after this: the final wins
             decoded = time.monotonic() - began
-            self._store_result(job, draft, reference, result)
+            marks["decoded"] = time.time()
+            self._store_result(job, draft, reference, result, marks)
+            marks["stored"] = time.time()
             latency = None
             if end.at is not None:
                 latency = max(0.0, _redis_now(self._services) - end.at)
             if end.saw_end:
                 self._services.audio.delete_audio(job.recording_id)  # the file is the copy
+            if latency is not None and log.isEnabledFor(logging.DEBUG):
+                log.debug("draft %s: after the end marker %s", reference, _steps(end, marks))
             log.info(
                 "draft %s: transcript stored (%s, %.1f s audio, %d words, latency %s)",
                 reference,
@@ -182,7 +187,12 @@ class JobRunner:
                 self._channels.pop(job.ticket_id, None)
 
     def _store_result(
-        self, job: AsrJob, draft: dict[str, Any], reference: str, result: Result
+        self,
+        job: AsrJob,
+        draft: dict[str, Any],
+        reference: str,
+        result: Result,
+        marks: dict[str, float] | None = None,
     ) -> None:
         """The final transcript and fields; a conversation's side is kept per channel too."""
         tickets = self._services.tickets
@@ -219,6 +229,8 @@ class JobRunner:
             )
             return
         fields = merged(caller, back)
+        if marks is not None:
+            marks["fields"] = time.time()
         tickets.apply_transcript(
             job.ticket_id,
             transcript=result.text,
@@ -229,7 +241,9 @@ class JobRunner:
             channel=job.channel,
         )
 
-    def _decode(self, state: JobState, reference: str) -> tuple[Result, AudioEnd]:
+    def _decode(
+        self, state: JobState, reference: str, marks: dict[str, float]
+    ) -> tuple[Result, AudioEnd]:
         assert self._recognizer is not None
         job = state.claimed.job
         audio = self._services.audio
@@ -255,7 +269,10 @@ class JobRunner:
                         watch.fed(time.thread_time() - began, len(pcm) / 2 / job.sample_rate, lag)
                         if partial is not None and partial.text and live_text:
                             self.partials.offer(job.ticket_id, partial.text)
+                    marks["skew"] = skew
+                    marks["fed"] = time.time()
                     result = _finish(stream, watch)
+                    marks["finished"] = time.time()
                     if end.saw_end and end.reason not in FILE_IS_BETTER:
                         return result, end
                     log.warning(
@@ -316,6 +333,16 @@ class JobRunner:
             asr_status=status,
             asr_error=reason,
         )
+
+
+def _steps(end: AudioEnd, marks: dict[str, float]) -> str:
+    """Where the time after the end marker went, for the debug log (ms from the marker)."""
+    if end.at is None or "skew" not in marks:
+        return "(no timings)"
+    at = end.at - marks["skew"]  # the marker's time on this host's clock
+    names = ("seen", "fed", "finished", "decoded", "fields", "stored")
+    points = {**marks, **({"seen": end.seen} if end.seen is not None else {})}
+    return ", ".join(f"{n} +{(points[n] - at) * 1000:.0f} ms" for n in names if n in points)
 
 
 def _finish(stream: Stream, watch: StreamWatch) -> Result:

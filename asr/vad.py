@@ -76,6 +76,11 @@ class Segmenter:
     def in_speech(self) -> bool:
         return self._in_speech
 
+    @property
+    def buffered_seconds(self) -> float:
+        """Input kept for the next frame (less than one)."""
+        return len(self._buffer) / 2 / self.rate
+
     def feed(self, pcm16: bytes) -> list[Event]:
         self._buffer += pcm16
         events: list[Event] = []

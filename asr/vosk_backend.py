@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL_RATE = 16000
 BLOCK_SECONDS = 0.1  # audio reaches Kaldi in blocks of this size, however it was chunked
 PARTIAL_EVERY_SECONDS = 1.0  # a partial is a lattice traceback: not worth it every 20 ms
-RESAMPLE_SECONDS = 0.1  # input is resampled in pieces this long, not per 20 ms chunk
+RESAMPLE_SECONDS = 0.1  # input is resampled in pieces this long in silence, not per 20 ms chunk
 # A recognizer's graph cache is dropped after this much speech: it grows with the words met
 # (~140 MB after 1 min, ~210 MB after 6 min of the benchmark's sentences) and a fresh one's
 # extra cost (its first 15 s of speech take ~4 s more CPU) is ~1 % of 10 minutes' decoding.
@@ -189,7 +189,7 @@ class VoskStream:
         self._input_bytes += len(pcm16)
         self._since_partial += len(pcm16)
         self._unresampled += pcm16
-        if len(self._unresampled) < self._resample_bytes:
+        if len(self._unresampled) < self._resample_bytes and not self._speaking():
             return None
         data = bytes(self._unresampled)
         self._unresampled.clear()
@@ -246,6 +246,15 @@ class VoskStream:
             finally:
                 self._pool.release(leased)
 
+    def _speaking(self) -> bool:
+        """Inside an utterance being decoded, audio goes on at once (each chunk resampled as
+        it comes): what is left to decode when the caller stops is then at most one block, as
+        for a program fed whole blocks. In silence, or while the utterance waits for a
+        recognizer (it is decoded later anyway), it is resampled in pieces: cheaper."""
+        if self._leased is None:
+            return False
+        return self._segmenter is None or self._segmenter.in_speech
+
     @property
     def holds_recognizer(self) -> bool:
         return self._leased is not None
@@ -253,6 +262,13 @@ class VoskStream:
     @property
     def buffered_seconds(self) -> float:
         return sum(len(u.pcm) for u in self._queue) / 2 / self._rate
+
+    @property
+    def pending_seconds(self) -> float:
+        """Audio accepted and not yet given to a recognizer: waiting to be resampled, in the
+        voice detector's partial frame, or buffered (what ``finish`` still has to decode)."""
+        frame = self._segmenter.buffered_seconds if self._segmenter is not None else 0.0
+        return len(self._unresampled) / 2 / self._input_rate + frame + self.buffered_seconds
 
     # --- segmenting: no recognizer needed ------------------------------------------------------
     def _segment(self, pcm: bytes) -> None:

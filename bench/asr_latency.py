@@ -133,6 +133,8 @@ def worker_child(
 
     logging.basicConfig(level=logging.WARNING, format="worker %(levelname)s %(name)s: %(message)s")
     logging.getLogger("asr.worker").setLevel(logging.ERROR)  # its backlog warnings
+    if os.environ.get("BENCH_DEBUG"):
+        logging.getLogger("asr.job").setLevel(logging.DEBUG)  # where the time after the end went
     services = build_services(settings, start_relay=False)
     size = recognizers_for(os.cpu_count() or 1, recognizers)
     recognizer = VoskRecognizer(Path(model), vad=vad, recognizers=size)

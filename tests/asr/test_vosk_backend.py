@@ -9,7 +9,8 @@ import pytest
 
 from asr.recognizer import Recognizer, Result
 from asr.resample import Resampler
-from asr.vosk_backend import RecognizerPool, VoskStream, model_sample_rate
+from asr.vad import FRAME_SECONDS, Segmenter
+from asr.vosk_backend import BLOCK_SECONDS, RecognizerPool, VoskStream, model_sample_rate
 from asr.wavfile import WavAudio
 
 
@@ -135,3 +136,28 @@ def test_kaldi_gets_fixed_blocks_whatever_the_chunking(chunk: int) -> None:
     assert result.text == "w5 w10 w15 w20"  # the tail ended an utterance too
     assert [w.start for w in result.words] == [0.5, 1.0, 1.5, 2.0]
     assert result.audio_seconds == 2.0
+
+
+def test_speech_reaches_kaldi_as_it_comes_so_little_is_left_at_the_end(
+    korean_audio: WavAudio,
+) -> None:
+    """While the caller speaks, each 20 ms chunk goes on at once: when the audio ends, what is
+    left to decode is at most one block (and a voice frame), not a resampling piece too."""
+    kaldi = FakeKaldi()
+    segmenter = Segmenter(16000)
+    stream = VoskStream(
+        RecognizerPool(lambda: kaldi),
+        Resampler(korean_audio.sample_rate, 16000),
+        korean_audio.sample_rate,
+        partials=False,
+        segmenter=segmenter,
+    )
+    step = korean_audio.sample_rate // 50 * 2
+    behind = []
+    for offset in range(0, len(korean_audio.pcm16), step):
+        stream.accept(korean_audio.pcm16[offset : offset + step])
+        if segmenter.in_speech:
+            behind.append(stream.pending_seconds)
+    stream.finish()
+    assert len(behind) > 50  # the recording is speech, most of it
+    assert max(behind) < BLOCK_SECONDS + FRAME_SECONDS
