@@ -62,15 +62,17 @@ def ivr_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[byt
                 process.wait()
 
 
-def test_kill_9_mid_recording_keeps_the_wav_closes_the_call_and_byes_the_caller(
-    tmp_path: Path, ivr_redis_url: str, manifest: PromptManifest
-) -> None:
+def node_under_test(
+    tmp_path: Path, redis_url: str, manifest: PromptManifest, name: str
+) -> tuple[Path, str, int, tuple[str, int], dict[str, str]]:
+    """A database with the schema and the node's SIP account, prompts, free ports and the
+    environment of a real ``hotline1567 ivr`` (no HOTLINE_* of the test run's own)."""
     data = tmp_path / "data"
-    database = f"sqlite:///{tmp_path / 'crash.sqlite3'}"
+    database = f"sqlite:///{tmp_path / f'{name}.sqlite3'}"
     upgrade_schema(database)
     write_prompts(data / "prompts", manifest)
     engine = make_engine(database)
-    SipAccountService(make_sessionmaker(engine)).set_password("ivr1", "crash-test-password")
+    SipAccountService(make_sessionmaker(engine)).set_password("ivr1", f"{name}-test-password")
     engine.dispose()
     node_port, listen = free_udp_port(), ("127.0.0.1", free_udp_port())
     rtp = free_even_block()
@@ -79,14 +81,23 @@ def test_kill_9_mid_recording_keeps_the_wav_closes_the_call_and_byes_the_caller(
         {
             "HOTLINE_DATA_DIR": str(data),
             "HOTLINE_DATABASE_URL": database,
-            "HOTLINE_REDIS_URL": ivr_redis_url,
+            "HOTLINE_REDIS_URL": redis_url,
             "HOTLINE_SIP_REGISTRAR": f"{listen[0]}:{listen[1]}",
             "HOTLINE_SIP_PORT": str(node_port),
             "HOTLINE_SIP_USER": "ivr1",
-            "HOTLINE_SIP_PASSWORD": "crash-test-password",
+            "HOTLINE_SIP_PASSWORD": f"{name}-test-password",
             "HOTLINE_RTP_PORTS": f"{rtp}-{rtp + 39}",
             "HOTLINE_IVR_ANSWER_DELAY": "0.05",
         }
+    )
+    return data, database, node_port, listen, env
+
+
+def test_kill_9_mid_recording_keeps_the_wav_closes_the_call_and_byes_the_caller(
+    tmp_path: Path, ivr_redis_url: str, manifest: PromptManifest
+) -> None:
+    data, database, node_port, listen, env = node_under_test(
+        tmp_path, ivr_redis_url, manifest, "crash"
     )
     log = tmp_path / "ivr.log"
     settings = Settings(data_dir=data, database_url=database, redis_url=ivr_redis_url)

@@ -18,21 +18,19 @@ from sqlalchemy import select
 from config.settings import Settings
 from ivr.kamailio import EmbeddedKamailio, IvrNode, options_ping
 from ivr.prompts.manifest import PromptManifest
-from tests.ivr.sip.sipkit import free_even_block, free_udp_port, sipp
-from tests.ivr.test_node import write_prompts
+from tests.ivr.sip.sipkit import sipp
 from tests.ivr.test_node_crash import (
     CRASH_SCENARIO,
     ivr_process,
+    node_under_test,
     open_calls,
     recording_row,
     wait_for,
 )
 from ticketing.container import build_services
-from ticketing.db import make_engine, make_sessionmaker, upgrade_schema
 from ticketing.models import AgentStateChange, Call
 from ticketing.presence import AgentState
 from ticketing.presence_reconcile import PresenceReconciler
-from ticketing.sip_accounts import SipAccountService
 
 pytestmark = pytest.mark.slow
 
@@ -42,30 +40,10 @@ BEAT = 0.5  # HOTLINE_NODE_HEARTBEAT_SECONDS of the node under test; TTL: three 
 def test_a_killed_nodes_agent_and_call_are_freed_before_it_comes_back(
     tmp_path: Path, ivr_redis_url: str, manifest: PromptManifest
 ) -> None:
-    data = tmp_path / "data"
-    database = f"sqlite:///{tmp_path / 'beat.sqlite3'}"
-    upgrade_schema(database)
-    write_prompts(data / "prompts", manifest)
-    engine = make_engine(database)
-    SipAccountService(make_sessionmaker(engine)).set_password("ivr1", "beat-test-password")
-    engine.dispose()
-    node_port, listen = free_udp_port(), ("127.0.0.1", free_udp_port())
-    rtp = free_even_block()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_")}
-    env.update(
-        {
-            "HOTLINE_DATA_DIR": str(data),
-            "HOTLINE_DATABASE_URL": database,
-            "HOTLINE_REDIS_URL": ivr_redis_url,
-            "HOTLINE_SIP_REGISTRAR": f"{listen[0]}:{listen[1]}",
-            "HOTLINE_SIP_PORT": str(node_port),
-            "HOTLINE_SIP_USER": "ivr1",
-            "HOTLINE_SIP_PASSWORD": "beat-test-password",
-            "HOTLINE_RTP_PORTS": f"{rtp}-{rtp + 39}",
-            "HOTLINE_IVR_ANSWER_DELAY": "0.05",
-            "HOTLINE_NODE_HEARTBEAT_SECONDS": str(BEAT),
-        }
+    data, database, node_port, listen, env = node_under_test(
+        tmp_path, ivr_redis_url, manifest, "beat"
     )
+    env["HOTLINE_NODE_HEARTBEAT_SECONDS"] = str(BEAT)
     log = tmp_path / "ivr.log"
     settings = Settings(data_dir=data, database_url=database, redis_url=ivr_redis_url)
     kamailio = EmbeddedKamailio(
