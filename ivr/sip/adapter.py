@@ -12,7 +12,7 @@ to send, calls to start on the ``MediaClient``, channels to end.
 from __future__ import annotations
 
 import logging
-import socket
+import queue
 import threading
 import time
 import warnings
@@ -23,6 +23,7 @@ from config.sections import SipOptions
 from config.settings import Settings
 from ivr.channel import CallChannel
 from ivr.outbound import DialResult
+from ivr.sip.addresses import advertise_address, mask_number, proxy_addresses
 from ivr.sip.call_leg import SipChannel
 from ivr.sip.dialog import (
     Action,
@@ -35,6 +36,7 @@ from ivr.sip.dialog import (
     Ringing,
     StartMedia,
 )
+from ivr.sip.loop_watch import LOOP_NICE, LoopWatch, raise_thread_priority
 from ivr.sip.media_client import MediaClient, MediaHandle, MediaUnavailable, NoPortsAvailable
 from ivr.sip.outbound_node import NodeBridge, NodeDialler
 from ivr.sip.registration import Registration
@@ -120,7 +122,7 @@ class SipNode:
         self.settings = settings
         self.on_call = on_call
         self.options = options or settings.sip_options
-        self.advertise = self.options.advertise or _advertise_address(settings)
+        self.advertise = self.options.advertise or advertise_address(settings)
         self.media = media or MediaClient(
             settings.sip_bind,
             self.options.rtp_low,
@@ -151,9 +153,15 @@ class SipNode:
         self.ready = threading.Event()  # set once the SIP socket is bound
         self._legs: dict[str, _Leg] = {}
         self._lock = threading.RLock()  # the agent and the legs: receive loop and call threads
+        # Call threads are started here, off the SIP loop: Thread.start waits until the new thread
+        # runs, which on a busy CPU took the loop up to a second (and a thread inherits its
+        # creator's priority: the loop's raised one stays the loop's).
+        self._starts: queue.SimpleQueue[_Leg | None] = queue.SimpleQueue()
+        self._starter: threading.Thread | None = None
         self._media_retry_at = 0.0
         self._media_failures = 0
         self.dialler = NodeDialler(self)
+        self.loop_watch = LoopWatch(f"node {settings.sip_user}")
 
     # ------------------------------------------------------------------ ivr.outbound.Dialler
     def dial(
@@ -221,9 +229,18 @@ class SipNode:
             self.options.max_calls,
             ", ".join(sorted(self.agent.admission.proxies)),
         )
+        self._starter = threading.Thread(
+            target=self._start_calls, name=f"sip-starter[{self.settings.sip_user}]", daemon=True
+        )
+        self._starter.start()
+        self.loop_watch.start()
+        raise_thread_priority(LOOP_NICE, f"node {self.settings.sip_user}: SIP loop")
         try:
             self._loop(stop, self._transport)
         finally:
+            self.loop_watch.stop()
+            self._starts.put(None)
+            self._starter.join(timeout=2)
             self._shutdown(self._transport)
 
     def _loop(self, stop: threading.Event, transport: Transport) -> None:
@@ -237,6 +254,7 @@ class SipNode:
                 if now >= next_housekeeping:
                     next_housekeeping = now + HOUSEKEEPING_SECONDS
                     self._housekeeping(now)
+            self.loop_watch.beat()
 
     def _shutdown(self, transport: Transport) -> None:
         with self._lock:
@@ -283,15 +301,32 @@ class SipNode:
         leg = _Leg(handle, channel)
         self._legs[offer.call_id] = leg
         self._apply(self.agent.accept(offer.call_id, handle.port), now)
-        caller = _mask(offer.caller)
+        caller = mask_number(offer.caller)
         log.info("call %s: INVITE %s (caller %s)", channel.call_id, offer.call_id, caller)
-        leg.thread = threading.Thread(
+        if self._starter is None:  # not running (tests driving the node by hand)
+            self._start_call(offer.call_id, leg)
+        else:
+            self._starts.put(leg)
+
+    def _start_calls(self) -> None:
+        while (leg := self._starts.get()) is not None:
+            if not leg.cancelled.is_set():  # else over before it began: its media is released
+                self._start_call(leg.channel.sip_call_id, leg)
+
+    def _start_call(self, call_id: str, leg: _Leg) -> None:
+        thread = threading.Thread(
             target=self._call_main,
-            args=(offer.call_id, leg),
-            name=f"call-{channel.call_id[:8]}",
+            args=(call_id, leg),
+            name=f"call-{leg.channel.call_id[:8]}",
             daemon=True,
         )
-        leg.thread.start()
+        try:
+            thread.start()
+        except RuntimeError:  # no more threads: the call ends as a failed flow would
+            log.exception("call %s: no thread for the call flow", leg.channel.call_id)
+            self._hangup(call_id, leg, "error")
+            return
+        leg.thread = thread
 
     def _call_over(self, over: CallOver) -> None:
         leg = self._legs.pop(over.call_id, None)
@@ -374,44 +409,6 @@ class SipNode:
             return
         self._media_failures = 0
         log.warning("node %s: media process restarted after a failure", self.settings.sip_user)
-
-
-def proxy_addresses(settings: Settings) -> set[str]:
-    """Where INVITEs may come from: HOTLINE_SIP_PROXIES, else the registrar and 127.0.0.1."""
-    if settings.sip_proxies:
-        return {_resolve(host) for host in settings.sip_proxies}
-    found = {"127.0.0.1"}
-    if settings.sip_registrar is not None:
-        found.add(_resolve(settings.sip_registrar[0]))
-    return found
-
-
-def _resolve(host: str) -> str:
-    try:
-        return socket.gethostbyname(host)
-    except OSError:
-        log.warning("SIP proxy %r does not resolve; INVITEs are matched on the name", host)
-        return host
-
-
-def _mask(number: str | None) -> str:
-    """A caller number for the log: enough to tell calls apart, not enough to call back."""
-    if not number:
-        return "unknown"
-    return number[:3] + "*" * max(len(number) - 5, 0) + number[-2:]
-
-
-def _advertise_address(settings: Settings) -> str:
-    """The address to put in Contact/SDP: the bind address, or the route towards the registrar."""
-    if settings.sip_bind not in ("0.0.0.0", ""):
-        return settings.sip_bind
-    target = settings.sip_registrar or ("192.0.2.1", 5060)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(target)
-            return str(probe.getsockname()[0])
-        except OSError:
-            return "127.0.0.1"
 
 
 def serve(

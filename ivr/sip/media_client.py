@@ -36,6 +36,7 @@ MAX_INBOUND_SECONDS = 120  # caller audio kept when the flow does not read it (b
 _MAX_INBOUND_CHUNKS = MAX_INBOUND_SECONDS * 1000 // (FRAME_MS * FLUSH_TICKS)
 _SOCKET_BUFFER = 4 << 20
 _STOP_TIMEOUT = 5.0
+MAX_OUTBOX = 64 << 20  # bytes queued for a media process that stopped reading: lost past this
 
 
 class NoPortsAvailable(RuntimeError):
@@ -147,7 +148,14 @@ class MediaClient:
         self._free = list(range(port_low + port_low % 2, port_high + 1, 2))
         random.shuffle(self._free)
         self._lock = threading.Lock()  # ports and handles
-        self._send_lock = threading.Lock()  # one writer at a time on the socket
+        # The node never waits on the socket: ``send`` queues the frame (under this lock, in
+        # order) and a writer thread writes it. On a busy CPU a whole prompt's sendall held the
+        # caller (the SIP loop, under the node's lock) for up to a second.
+        self._send_lock = threading.Lock()
+        self._outbox: collections.deque[tuple[bytes, int | None] | None] = collections.deque()
+        self._outbox_bytes = 0
+        self._outbox_wake = threading.Event()
+        self._writer: threading.Thread | None = None
         self._handles: dict[int, MediaHandle] = {}
         self._next_id = 1
         self._sock: socket.socket | None = None
@@ -192,6 +200,12 @@ class MediaClient:
             target=self._read_loop, args=(ours,), name=f"media-reader[{self.name}]", daemon=True
         )
         self._reader.start()
+        self._outbox.clear()
+        self._outbox_bytes = 0
+        self._writer = threading.Thread(
+            target=self._write_loop, args=(ours,), name=f"media-writer[{self.name}]", daemon=True
+        )
+        self._writer.start()
         log.info("node %s: media process %d started", self.name, process.pid)
 
     def stop(self) -> None:
@@ -217,7 +231,7 @@ class MediaClient:
         self.start()
 
     def _reap(self) -> None:
-        process, sock, reader = self._process, self._sock, self._reader
+        process, sock, reader, writer = self._process, self._sock, self._reader, self._writer
         if process is not None:
             process.join(_STOP_TIMEOUT)
             if process.is_alive():
@@ -230,9 +244,14 @@ class MediaClient:
             sock.close()
         if reader is not None and reader is not threading.current_thread():
             reader.join(_STOP_TIMEOUT)
+        if writer is not None and writer is not threading.current_thread():
+            with self._send_lock:
+                self._outbox.append(None)  # after whatever was queued
+                self._outbox_wake.set()
+            writer.join(_STOP_TIMEOUT)
         if process is not None:
             process.close()
-        self._process = self._sock = self._reader = None
+        self._process = self._sock = self._reader = self._writer = None
 
     # ------------------------------------------------------------------ streams
     def allocate(self) -> MediaHandle:
@@ -255,11 +274,9 @@ class MediaClient:
                 break
             else:
                 raise NoPortsAvailable("no free RTP port in the configured range")
-        try:
-            # The socket goes with its OPEN; ours is closed, the media process owns the port now.
-            self.send(Kind.OPEN, ipc.pack_open(stream_id, port), fd=sock.fileno())
-        finally:
-            sock.close()
+        # The socket goes with its OPEN (the writer closes our copy once sent): the media
+        # process owns the port from then on.
+        self.send(Kind.OPEN, ipc.pack_open(stream_id, port), fd=sock.detach())
         return handle
 
     def release(self, handle: MediaHandle) -> None:
@@ -279,23 +296,51 @@ class MediaClient:
         fd: int | None = None,
         under_lock: object = None,
     ) -> None:
-        """Send one frame; a dead media process is noted (``lost``), never raised to a call."""
+        """Queue one frame for the media process (``fd``: passed with it, then closed here);
+        never blocks on the socket, and a dead media process is noted (``lost``), never raised."""
         data = ipc.frame(kind, payload)
+        queued = overflow = False
         with self._send_lock:
             if callable(under_lock):
                 under_lock()
-            sock = self._sock
-            if sock is None or self.lost.is_set():
-                return
-            try:
-                if fd is not None:
-                    sent = socket.send_fds(sock, [data], [fd])
-                    if sent < len(data):
-                        sock.sendall(data[sent:])
-                else:
-                    sock.sendall(data)
-            except OSError as exc:
-                self._on_lost(f"send failed: {exc}")
+            if self._writer is None or self.lost.is_set():
+                pass
+            elif self._outbox_bytes + len(data) > MAX_OUTBOX:
+                overflow = True
+            else:
+                queued = True
+                self._outbox.append((data, fd))
+                self._outbox_bytes += len(data)
+                self._outbox_wake.set()
+        if not queued and fd is not None:
+            os.close(fd)
+        if overflow:
+            self._on_lost(f"it stopped reading ({MAX_OUTBOX} bytes queued)")
+
+    def _write_loop(self, sock: socket.socket) -> None:
+        outbox = self._outbox
+        while True:
+            self._outbox_wake.wait()
+            self._outbox_wake.clear()
+            while outbox:
+                item = outbox.popleft()
+                if item is None:
+                    return
+                data, fd = item
+                with self._send_lock:
+                    self._outbox_bytes -= len(data)
+                try:
+                    if fd is not None:
+                        sent = socket.send_fds(sock, [data], [fd])
+                        if sent < len(data):
+                            sock.sendall(data[sent:])
+                    else:
+                        sock.sendall(data)
+                except OSError as exc:
+                    self._on_lost(f"send failed: {exc}")
+                finally:
+                    if fd is not None:
+                        os.close(fd)
 
     def send_stats(self, timeout: float = 2.0) -> SendStats:
         """The media process's send-interval histogram since the last call (then reset)."""

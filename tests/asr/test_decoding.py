@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 
 from asr.decoding import merged_conf, model_with_options, parse_options
+from config.sections import AsrWorkerOptions
+from config.settings import SettingsError
 
 CONF = "--min-active=200\n--max-active=3000\n--beam=10.0\n--lattice-beam=2.0\n"
 
@@ -42,3 +44,15 @@ def test_the_model_folder_is_left_alone_and_the_private_one_removed(tmp_path: Pa
         assert (folder / "conf" / "mfcc.conf").read_text() == "--use-energy=false\n"
     assert not folder.exists()
     assert (model / "conf" / "model.conf").read_text() == CONF
+
+
+def test_asr_decoder_setting_and_the_worker_read_it_alike() -> None:
+    """One parser: what start-up accepts, the worker's decoder reads the same way."""
+    raw = "beam=9, --max-active=2000,"  # a trailing comma and Kaldi's dashes
+    assert AsrWorkerOptions.from_env({"HOTLINE_ASR_DECODER": raw}).decoder == raw
+    assert parse_options(raw) == {"beam": "9", "max-active": "2000"}
+    for bad in ("beam=,x=1", "=9"):
+        with pytest.raises(SettingsError):
+            AsrWorkerOptions.from_env({"HOTLINE_ASR_DECODER": bad})
+        with pytest.raises(ValueError):
+            parse_options(bad)

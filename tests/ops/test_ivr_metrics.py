@@ -181,3 +181,35 @@ def test_a_node_metrics_endpoint_counts_a_real_call_and_a_busy_rejection() -> No
     assert "process_cpu_seconds" in families  # the role's default registry, as before
     checked = promtool_check(body)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_sip_loops_stalls_and_longest_turn_since_the_last_scrape() -> None:
+    from ivr.sip.loop_watch import LoopWatch
+
+    class Clock:
+        now = 10.0
+
+        def __call__(self) -> float:
+            return self.now
+
+    clock = Clock()
+    watch = LoopWatch("node t", threshold=0.5, clock=clock)
+    node = FakeNode(FakeMedia())
+    node.loop_watch = watch  # type: ignore[attr-defined]
+    registry = CollectorRegistry()
+    collector = IvrCollector()
+    registry.register(collector)
+    collector.watch(node)
+    watch.beat()
+    clock.now += 0.9
+    watch.check()  # a 0.9 s stall, logged and counted
+    watch.beat()
+    first = _scrape(registry)
+    assert _sample(first, "hotline_ivr_sip_loop_stalls", "hotline_ivr_sip_loop_stalls_total") == 1
+    turn = ("hotline_ivr_sip_loop_turn_seconds_max", "hotline_ivr_sip_loop_turn_seconds_max")
+    assert _sample(first, *turn) == pytest.approx(0.9)
+    clock.now += 0.05
+    watch.beat()
+    second = _scrape(registry)  # the window starts afresh at each scrape; the count only grows
+    assert _sample(second, *turn) == pytest.approx(0.05)
+    assert _sample(second, "hotline_ivr_sip_loop_stalls", "hotline_ivr_sip_loop_stalls_total") == 1
