@@ -449,6 +449,8 @@ def main() -> int:
                 f"{RTP_LOW}-{RTP_HIGH}",
                 {"HOTLINE_REDIS_URL": redis_server.url, "HOTLINE_QUEUE_WRAP_UP_SECONDS": "3600",
                  "HOTLINE_IVR_METRICS_PORT": str(bench.metrics_port),
+                 # BENCH_LOG_LEVEL=INFO: every call's steps in node.log (costs CPU)
+                 "HOTLINE_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
                  # HOTLINE_IVR_MAX_OUTBOUND: the default, half the call limit
                  "HOTLINE_DATABASE_URL": settings.effective_database_url},
             )  # fmt: skip

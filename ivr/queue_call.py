@@ -288,8 +288,9 @@ class QueueCall(CallGuard):
         presence = self._services.presence
         tried: set[str] = set()
         while not cancel.is_set():
-            phones = {p.username: PhoneStatus.REACHABLE for p in presence.store.all()}
-            choice = choose_agent(candidates(presence.store.all(), phones), tried)
+            agents = presence.store.all()
+            phones = {p.username: PhoneStatus.REACHABLE for p in agents}
+            choice = choose_agent(candidates(agents, phones), tried)
             if choice is None:
                 return False
             if not self._reserve(capacity):
@@ -299,8 +300,9 @@ class QueueCall(CallGuard):
             try:
                 presence.ring(agent, self.call_id)
             except DomainError as exc:
-                log.info("call %s: agent %s taken meanwhile (%s)", self.call_id, agent, exc)
-                continue
+                if not presence.ringing_for(agent, self.call_id):  # (else stored, reply lost)
+                    log.info("call %s: agent %s taken meanwhile (%s)", self.call_id, agent, exc)
+                    continue
             self._services.live_queue.renew_offer(
                 self.call_id, self._token, lease_seconds=self._ring_timeout + OFFER_LEASE_SECONDS
             )

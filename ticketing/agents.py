@@ -89,6 +89,14 @@ class AgentPresenceService:
         now = self._clock()
         return self.apply(username, lambda m: m.ring(call_id, now))
 
+    def ringing_for(self, username: str, call_id: str) -> bool:
+        """Whether the agent's phone is ringing for this call (a ring whose reply was lost)."""
+        try:
+            presence = self.store.get(username)
+        except DomainError:
+            return False
+        return presence.state is AgentState.RINGING and presence.call_id == call_id
+
     def answer(self, username: str) -> Presence:
         now = self._clock()
         return self.apply(username, lambda m: m.answer(now))

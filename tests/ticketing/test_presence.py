@@ -199,3 +199,13 @@ def test_broken_files_are_named_clearly(tmp_path: Path, text: str, message: str)
     (tmp_path / "agent_states.toml").write_text(text, encoding="utf-8")
     with pytest.raises(CatalogError, match="agent_states.toml: " + message.replace("(", r"\(")):
         load_agent_states(tmp_path)
+
+
+def test_ringing_again_for_the_same_call_is_the_same_ring_not_a_conflict() -> None:
+    machine = agent(S.AVAILABLE)
+    machine.ring("call-1", at(1))
+    machine.ring("call-1", at(2))  # a retried write whose first reply was lost
+    assert machine.presence.state is S.RINGING and machine.presence.since == at(1)
+    assert len(machine.changes) == 1  # nothing new to store or announce
+    with pytest.raises(PresenceError):
+        machine.ring("call-2", at(3))  # another call still cannot take a ringing agent

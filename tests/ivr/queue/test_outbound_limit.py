@@ -124,3 +124,39 @@ def test_at_the_outbound_limit_nobody_is_rung_until_the_leg_ends(
     assert not any(
         services.presence.store.get(n).state is AgentState.BREAK for n in ("anna", "bob", "carl")
     )
+
+
+def test_a_ring_stored_whose_reply_was_lost_rings_that_agent_and_leaves_no_one_stuck(
+    ivr_services: Services, flow_config: FlowConfig, prompts: PromptLibrary,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Under load a Redis reply can time out after the write took effect (the 0.5 s timeout):
+    the dispatcher used to take that for "taken meanwhile" and ring the next agent, leaving the
+    first one ringing for a call that had moved on (22 of 100 agents in the queue benchmark)."""
+    from ticketing.errors import ServiceUnavailable
+
+    monkeypatch.setattr("ivr.queue_call.MIN_TALK_SECONDS", 0.5)
+    services = ivr_services
+    for name in ("anna", "bob"):  # anna has waited longest
+        services.presence.apply(name, lambda m: m.request(AgentState.AVAILABLE, utcnow()))
+    real_ring = type(services.presence).ring
+    lost: list[str] = []
+
+    def ring_then_lose_the_reply(self: object, username: str, call_id: str) -> object:
+        presence = real_ring(self, username, call_id)  # type: ignore[arg-type]
+        if not lost:
+            lost.append(username)
+            raise ServiceUnavailable("agent presence unavailable (change): Timeout reading")
+        return presence
+
+    monkeypatch.setattr(type(services.presence), "ring", ring_then_lose_the_reply)
+    dialler = FakeDialler({"anna": ["answered"], "bob": ["answered"]})
+    caller = Caller(keys=[(0.3, "0")], hangup_at=120)
+    call = start_call(services, flow_config, prompts, caller, dialler, "call-1")
+    wait_for(lambda: answered_at(services, "call-1") is not None, "the caller bridged")
+    assert lost == ["anna"] and dialler.dialled == ["agent:anna"]  # the ring stood: anna
+    assert services.presence.store.get("anna").state is AgentState.ON_CALL
+    assert services.presence.store.get("bob").state is AgentState.AVAILABLE  # not rung
+    caller.hangup_at = 0.0
+    call.join(10)
+    assert not call.is_alive()
