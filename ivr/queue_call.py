@@ -8,12 +8,11 @@
   leaves. No answer -> that agent goes to break "no answer" and the next is rung; busy,
   unreachable or rejected -> skipped (back to available); answered -> on call, handed to the
   session. Each ring first reserves one of the node's outbound legs: at the limit nobody is rung
-  (no history row, agents keep their places) until a leg ends; logged once, counted on /metrics.
+  until a leg ends (logged once, counted on /metrics). It also keeps the entry alive.
 * ``converse``: the bridge (RTP relayed in the media process), a stereo WAV (caller left, agent
   right) with a recording row per channel, each channel streamed to ASR; the calls never wait on
-  Redis or the disk inside the relay's callback (it only buffers). The bridge ends -> the agent in
-  wrap-up. The agent's leg dying, or the agent hanging up within ``MIN_TALK_SECONDS``, puts the
-  caller back at the head of the queue.
+  Redis or the disk inside the relay's callback (it only buffers). Then the agent's wrap-up; the
+  agent's leg dying or hanging up within ``MIN_TALK_SECONDS`` puts the caller back at the head.
 """
 
 from __future__ import annotations
@@ -170,9 +169,8 @@ class QueueCall(CallGuard):
     def _logged_in(self) -> int:
         if self._dialler is None:
             return 0  # this node cannot ring a phone: nobody to wait for
-        return sum(
-            1 for p in self._services.presence.store.all() if p.state is not AgentState.OFFLINE
-        )
+        agents = self._services.presence.store.all()
+        return sum(p.state is not AgentState.OFFLINE for p in agents)
 
     def leave(self, why: str) -> None:
         """The caller leaves the queue (callback, recording, hung up): any ringing is cancelled."""
@@ -201,6 +199,13 @@ class QueueCall(CallGuard):
 
     def poll(self) -> AgentAnswered | None:
         """Called by the session while it waits: keeps the entry alive, reports an answer."""
+        self._keep_alive()
+        with self._lock:
+            answered = self._answered
+        return AgentAnswered(answered[0]) if answered is not None else None
+
+    def _keep_alive(self) -> None:
+        """Renewed by the session's polls and the dispatcher's (a session held up 20 s lapsed)."""
         now = self._clock()
         if self.queued and now - self._alive_at >= KEEP_ALIVE_SECONDS:
             self._alive_at = now
@@ -208,9 +213,6 @@ class QueueCall(CallGuard):
                 self._services.live_queue.keep_alive(self.call_id)
             except Exception as exc:
                 log.warning("call %s: queue keep-alive failed: %s", self.call_id, exc)
-        with self._lock:
-            answered = self._answered
-        return AgentAnswered(answered[0]) if answered is not None else None
 
     def _request_callback(self, number: str) -> None:
         info = self._info
@@ -230,6 +232,7 @@ class QueueCall(CallGuard):
         capacity = capacity_of(self._dialler)
         try:
             while not cancel.is_set():
+                self._keep_alive()
                 if capacity is not None and self._limited_at is not None:
                     if not capacity.outbound_free():  # at the limit: no claim, no ring
                         capacity.wait_for_capacity(CAPACITY_WAIT_SECONDS)
@@ -350,14 +353,11 @@ class QueueCall(CallGuard):
             # break "no answer" (FreeSWITCH max-no-answer habit), then the next agent
             self._guard(lambda: presence.no_answer(agent))
             return False
-        self._guarded_cancel(agent)
-        return outcome not in _SKIP  # cancelled: the caller left; busy and the like: next agent
-
-    def _guarded_cancel(self, agent: str) -> None:
         try:
-            self._services.presence.ring_cancelled(agent)
+            presence.ring_cancelled(agent)
         except DomainError as exc:
             log.warning("call %s: agent %s not reset after the offer: %s", self.call_id, agent, exc)
+        return outcome not in _SKIP  # cancelled: the caller left; busy and the like: next agent
 
     # --- the conversation ----------------------------------------------------------------------
     def converse(self, *, transferred: bool = False) -> Event:

@@ -160,3 +160,34 @@ def test_a_ring_stored_whose_reply_was_lost_rings_that_agent_and_leaves_no_one_s
     caller.hangup_at = 0.0
     call.join(10)
     assert not call.is_alive()
+
+
+def test_a_waiting_callers_entry_stays_alive_while_the_session_is_held_up(
+    ivr_services: Services, flow_config: FlowConfig, prompts: PromptLibrary,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """On a busy node a session can sit in one database call for longer than the entry's alive
+    window; the sweeper then dropped a caller who was still on the line (95 of 200 in the queue
+    benchmark) and nobody could be offered them. The dispatcher renews the entry too."""
+    from ivr.flow.events import AgentAnswered
+    from ivr.queue_call import QueueCall
+
+    monkeypatch.setattr("ivr.queue_call.KEEP_ALIVE_SECONDS", 0.2)
+    services = ivr_services
+    services.live_queue._alive_ms = 1000  # the window, shortened from 20 s
+    def held_up_poll(self: QueueCall) -> AgentAnswered | None:  # the session never renews
+        with self._lock:
+            answered = self._answered
+        return AgentAnswered(answered[0]) if answered is not None else None
+
+    monkeypatch.setattr(QueueCall, "poll", held_up_poll)
+    services.presence.apply("anna", lambda m: m.request(AgentState.BREAK, utcnow(), "meal"))
+    caller = Caller(keys=[(0.3, "0")], hangup_at=120)
+    call = start_call(services, flow_config, prompts, caller, FakeDialler({}), "call-1")
+    wait_for(lambda: services.live_queue.position("call-1") == 1, "the caller queued")
+    time.sleep(2.5)  # 2.5 alive windows without a renewal from the session
+    assert services.live_queue.sweep() == []
+    assert services.live_queue.position("call-1") == 1
+    caller.hangup_at = 0.0
+    call.join(10)
+    assert not call.is_alive() and services.live_queue.position("call-1") is None
