@@ -175,6 +175,7 @@ def test_a_waiting_callers_entry_stays_alive_while_the_session_is_held_up(
     monkeypatch.setattr("ivr.queue_call.KEEP_ALIVE_SECONDS", 0.2)
     services = ivr_services
     services.live_queue._alive_ms = 1000  # the window, shortened from 20 s
+
     def held_up_poll(self: QueueCall) -> AgentAnswered | None:  # the session never renews
         with self._lock:
             answered = self._answered
