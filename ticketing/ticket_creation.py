@@ -7,9 +7,6 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,13 +14,13 @@ from ticketing.actors import Actor
 from ticketing.errors import Conflict, InvalidInput
 from ticketing.events import record_event
 from ticketing.models import (
-    ReferenceCounter,
     Ticket,
 )
 from ticketing.reference import (
     buddhist_year_prefix,
     format_reference,
 )
+from ticketing.reference_counter import next_number
 from ticketing.serialize import (
     ticket_to_dict,
 )
@@ -91,20 +88,4 @@ class TicketCreation(TicketServiceBase):
 
     def _next_reference(self, session: Session, now: datetime) -> str:
         year = buddhist_year_prefix(now)
-        dialect = session.get_bind().dialect.name
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        # The year's counter row is made once, race-free: a concurrent twin waits for the first
-        # insert and then does nothing. The UPDATE then holds the row lock to commit, so two
-        # transactions never read the same value.
-        session.execute(
-            insert(ReferenceCounter)
-            .values(year_prefix=year, last_value=0)
-            .on_conflict_do_nothing(index_elements=["year_prefix"])
-        )
-        counter = session.execute(
-            update(ReferenceCounter)
-            .where(ReferenceCounter.year_prefix == year)
-            .values(last_value=ReferenceCounter.last_value + 1)
-            .returning(ReferenceCounter.last_value)
-        ).scalar_one()
-        return format_reference(year, counter)
+        return format_reference(year, next_number(session, year))
