@@ -128,7 +128,7 @@ class NodeLiveness:
             stop.wait(self.interval_seconds)
         try:
             self.leave(node)
-        except BusUnavailable as exc:
+        except (BusUnavailable, OSError) as exc:  # OSError: the client closed at shutdown
             log.warning("node %s: could not take its heartbeat out: %s", node, exc)
 
 
