@@ -200,8 +200,6 @@ class MediaClient:
             target=self._read_loop, args=(ours,), name=f"media-reader[{self.name}]", daemon=True
         )
         self._reader.start()
-        self._outbox.clear()
-        self._outbox_bytes = 0
         self._writer = threading.Thread(
             target=self._write_loop, args=(ours,), name=f"media-writer[{self.name}]", daemon=True
         )
@@ -252,6 +250,7 @@ class MediaClient:
         if process is not None:
             process.close()
         self._process = self._sock = self._reader = self._writer = None
+        self._drop_outbox()  # what the writer did not send (after its stop): fds closed
 
     # ------------------------------------------------------------------ streams
     def allocate(self) -> MediaHandle:
@@ -316,6 +315,15 @@ class MediaClient:
             os.close(fd)
         if overflow:
             self._on_lost(f"it stopped reading ({MAX_OUTBOX} bytes queued)")
+
+    def _drop_outbox(self) -> None:
+        """Frames left for a media process that is gone: dropped, their sockets closed."""
+        with self._send_lock:
+            left, self._outbox_bytes = list(self._outbox), 0
+            self._outbox.clear()
+        for item in left:
+            if item is not None and item[1] is not None:
+                os.close(item[1])
 
     def _write_loop(self, sock: socket.socket) -> None:
         outbox = self._outbox
