@@ -81,11 +81,9 @@ class CallbackWorker:
             self._services.live_queue.release_offer(entry.entry_id, self._token)
 
     def _head_callback(self) -> QueueEntry | None:
-        for entry in self._services.live_queue.snapshot().entries:
-            if entry.offered:
-                continue
-            return entry if entry.kind == "callback" else None  # a caller: their own session
-        return None
+        entry = self._services.live_queue.head()
+        # a caller at the head is their own session's to offer
+        return entry if entry is not None and entry.kind == "callback" else None
 
     def place(self, entry: QueueEntry, stop: threading.Event) -> bool:
         callback_id = callback_id_of(entry.entry_id)

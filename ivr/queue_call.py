@@ -2,13 +2,13 @@
 
 * ``enter``: the call record and its draft (so the agent's screen pop has it), the live queue
   entry, and a dispatcher thread for this caller.
-* The dispatcher: when this entry is the head (the live queue's atomic claim), the longest-idle
-  available agent (:func:`ivr.queue.policy.choose_agent`) becomes ringing (the presence machine's
-  own atomic step) and their phone is dialled (``agent:<user>``), with ``cancel`` set if the caller
-  leaves. No answer -> that agent goes to break "no answer" and the next is rung; busy,
-  unreachable or rejected -> skipped (back to available); answered -> on call, handed to the
-  session. Each ring first reserves one of the node's outbound legs: at the limit nobody is rung
-  until a leg ends (logged once, counted on /metrics). It also keeps the entry alive.
+* The dispatcher: when this entry is the head (the live queue's atomic claim; further back it looks
+  less often), the longest-idle available agent (:func:`ivr.queue.policy.choose_agent`) becomes
+  ringing (the presence machine's own atomic step) and their phone is dialled (``agent:<user>``),
+  ``cancel`` set if the caller leaves. No answer -> that agent goes to break "no answer" and the
+  next is rung; busy, unreachable or rejected -> skipped (back to available); answered -> on call,
+  handed to the session. Each ring first reserves one of the node's outbound legs: at the limit
+  nobody is rung until a leg ends (logged once, counted on /metrics). It keeps the entry alive.
 * ``converse``: the bridge (RTP relayed in the media process), a stereo WAV (caller left, agent
   right) with a recording row per channel, each channel streamed to ASR; the calls never wait on
   Redis or the disk inside the relay's callback (it only buffers). Then the agent's wrap-up; the
@@ -53,7 +53,8 @@ from ticketing.presence import AgentState
 log = logging.getLogger(__name__)
 
 QUEUE_ACTIONS = (EnterQueue, QueryQueue, LeaveQueue, ConnectAgent, RequestQueueCallback)
-POLL_SECONDS = 0.1  # how often a waiting caller's dispatcher looks for a free agent
+POLL_SECONDS = 0.1  # how often the head's dispatcher looks for a free agent; times the
+BACKOFF_STEPS = 5  # places ahead, up to this, further back (all at 10/s: 1/4 of the CPU)
 CAPACITY_WAIT_SECONDS = 0.5  # at the outbound limit: woken when a leg ends, else looks again
 KEEP_ALIVE_SECONDS = 5.0
 OFFER_LEASE_SECONDS = 10.0  # beyond the ring time: a dead node's offer expires
@@ -120,9 +121,8 @@ class QueueCall(CallGuard):
                 self.call_id, priority=priority, reference=reference
             )
             if priority == "urgent":
-                services.tickets.update_fields(
-                    self._info["ticket_reference"], {"urgent": True}, _IVR
-                )
+                ticket = self._info["ticket_reference"]
+                services.tickets.update_fields(ticket, {"urgent": True}, _IVR)
             services.live_queue.join(
                 QueueEntry(
                     call_id=self.call_id,
@@ -147,8 +147,9 @@ class QueueCall(CallGuard):
         self._answered = None
         if self._dialler is None:
             return self.status()  # no phone can ring from here: the callers get the choices
+        name = f"queue-{self.call_id}"
         self._dispatcher = threading.Thread(
-            target=self._dispatch_loop, args=(self._cancel,), name=f"queue-{self.call_id}"
+            target=self._dispatch_loop, args=(self._cancel,), name=name
         )
         self._dispatcher.daemon = True
         self._dispatcher.start()
@@ -239,8 +240,9 @@ class QueueCall(CallGuard):
                         continue
                     waited, self._limited_at = self._clock() - self._limited_at, None
                     log.info("call %s: outbound leg free after %.1f s", self.call_id, waited)
-                if not self._claim():
-                    cancel.wait(POLL_SECONDS)
+                ahead = self._claim()
+                if ahead:
+                    cancel.wait(POLL_SECONDS * min(ahead, BACKOFF_STEPS))
                     continue
                 try:
                     done = self._offer_round(cancel, capacity)
@@ -269,14 +271,14 @@ class QueueCall(CallGuard):
         if capacity is not None:
             capacity.release_outbound()
 
-    def _claim(self) -> bool:
+    def _claim(self) -> int:
         try:
-            return self._services.live_queue.claim_head(
+            return self._services.live_queue.claim_or_place(
                 self.call_id, self._token, lease_seconds=self._ring_timeout + OFFER_LEASE_SECONDS
             )
         except DomainError as exc:
             log.warning("call %s: claim failed: %s", self.call_id, exc)
-            return False
+            return 1
 
     def _release(self) -> None:
         try:

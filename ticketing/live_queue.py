@@ -43,6 +43,7 @@ ORDER_KEY = PREFIX + ":order"
 ALIVE_KEY = PREFIX + ":alive"
 OFFERS_KEY = PREFIX + ":offers"
 HOLDTIME_KEY = PREFIX + ":holdtime"
+PLACE_CAP = 10  # claim_or_place counts at most this many entries ahead
 FOREVER_MS = 2**52  # alive "until" of entries with no session (callback requests)
 
 Kind = Literal["caller", "callback"]
@@ -113,7 +114,9 @@ def _text(value: Any) -> str:
 # The first entry alive and not being offered: if it is ARGV[1], it becomes offered to ARGV[3].
 _CLAIM = """
 local now = tonumber(ARGV[2])
+local cap = tonumber(ARGV[5])
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+local ahead = 0
 for _, m in ipairs(members) do
   local alive = redis.call('ZSCORE', KEYS[2], m)
   if alive and tonumber(alive) >= now then
@@ -123,16 +126,53 @@ for _, m in ipairs(members) do
       local sep = string.find(offer, '|', 1, true)
       busy = tonumber(string.sub(offer, sep + 1)) >= now
     end
-    if not busy then
-      if m == ARGV[1] then
-        redis.call('HSET', KEYS[3], m, ARGV[3] .. '|' .. tostring(now + tonumber(ARGV[4])))
-        return 1
+    if m == ARGV[1] then
+      if busy then
+        return {0, math.max(ahead, 1)}
       end
-      return 0
+      if ahead == 0 then
+        redis.call('HSET', KEYS[3], m, ARGV[3] .. '|' .. tostring(now + tonumber(ARGV[4])))
+        return {1, 0}
+      end
+      return {0, ahead}
+    end
+    if not busy then
+      ahead = ahead + 1
+      if ahead >= cap then
+        return {0, cap}
+      end
     end
   end
 end
-return 0
+return {0, cap}
+"""
+# One pass in order over the entries alive: {place of ARGV[1] among them (0: not there), the
+# first not being offered (false: none)} -- what a waiting caller and the callback worker ask
+# several times a second, without reading every entry back (the snapshot does that).
+_SCAN = """
+local now = tonumber(ARGV[2])
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+local n = 0
+local head = false
+for _, m in ipairs(members) do
+  local alive = redis.call('ZSCORE', KEYS[2], m)
+  if alive and tonumber(alive) >= now then
+    n = n + 1
+    if not head then
+      local offer = redis.call('HGET', KEYS[3], m)
+      if not offer or tonumber(string.sub(offer, string.find(offer, '|', 1, true) + 1)) < now then
+        head = m
+      end
+    end
+    if m == ARGV[1] then
+      return {n, head}
+    end
+    if head and ARGV[1] == '' then
+      return {0, head}
+    end
+  end
+end
+return {0, head}
 """
 # Release an offer only if it is still ours.
 _RELEASE = """
@@ -249,16 +289,36 @@ class LiveQueue:
 
     def position(self, entry_id: str) -> int | None:
         """1 for the next to be offered; None when not queued."""
-        for index, entry in enumerate(self.snapshot().entries, start=1):
-            if entry.entry_id == entry_id:
-                return index
-        return None
+        place, _head = self._scan(entry_id)
+        return place or None
+
+    def head(self) -> QueueEntry | None:
+        """The first entry alive and not being offered (the next an agent is offered)."""
+        _place, head = self._scan("")
+        return self.get(head) if head is not None else None
+
+    def _scan(self, entry_id: str) -> tuple[int, str | None]:
+        with _bus_errors("read"):
+            reply: Any = self._redis.eval(
+                _SCAN, 3, ORDER_KEY, ALIVE_KEY, OFFERS_KEY, entry_id, self._now_ms()
+            )
+        place, head = reply[0], reply[1] if len(reply) > 1 else None
+        return int(place), _text(head) if head is not None else None
 
     # --- offering an entry to an agent ---------------------------------------------------------
     def claim_head(self, entry_id: str, token: str, *, lease_seconds: float) -> bool:
         """Atomically: if ``entry_id`` is the first entry alive and not being offered, it becomes
         offered to ``token`` for ``lease_seconds`` (renew by claiming again with
         :meth:`renew_offer`); False when another entry comes first or it is already offered."""
+        return self.claim_or_place(entry_id, token, lease_seconds=lease_seconds) == 0
+
+    def claim_or_place(
+        self, entry_id: str, token: str, *, lease_seconds: float, cap: int = PLACE_CAP
+    ) -> int:
+        """:meth:`claim_head`, telling the loser where it stands: 0 = claimed; otherwise how many
+        entries waiting ahead are not being offered (1 when it is itself already offered or
+        behind only offered ones; counting stops at ``cap``, also the answer for an entry not
+        in the queue). A caller far back can look again less often: it cannot be next."""
         with _bus_errors("claim"):
             won: Any = self._redis.eval(
                 _CLAIM,
@@ -270,8 +330,10 @@ class LiveQueue:
                 self._now_ms(),
                 token,
                 int(lease_seconds * 1000),
+                cap,
             )
-        return bool(won)
+        claimed, ahead = int(won[0]), int(won[1])
+        return 0 if claimed else max(ahead, 1)
 
     def renew_offer(self, entry_id: str, token: str, *, lease_seconds: float) -> None:
         with _bus_errors("renew"):

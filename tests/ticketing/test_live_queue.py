@@ -107,6 +107,55 @@ def test_only_the_first_unoffered_entry_can_be_claimed(queue: LiveQueue, clock: 
     assert queue.claim_head("a", "node-a", lease_seconds=20)
 
 
+def test_a_losing_claim_says_how_many_wait_ahead(queue: LiveQueue, clock: Clock) -> None:
+    for index, name in enumerate("abcdef"):
+        queue.join(caller(name, index))
+    assert queue.claim_or_place("d", "n", lease_seconds=20) == 3  # a, b, c ahead
+    assert queue.claim_or_place("f", "n", lease_seconds=20, cap=2) == 2  # counting stops there
+    assert queue.claim_or_place("a", "n", lease_seconds=20) == 0  # the head wins
+    assert queue.claim_or_place("a", "x", lease_seconds=20) == 1  # already offered: not won
+    assert queue.claim_or_place("d", "n", lease_seconds=20) == 2  # a is offered: b, c ahead
+    assert queue.claim_or_place("b", "n", lease_seconds=20) == 0
+    assert queue.claim_or_place("c", "n", lease_seconds=20) == 0
+    assert queue.claim_or_place("d", "n", lease_seconds=20) == 0  # only offered ones ahead
+    assert queue.claim_or_place("nobody", "n", lease_seconds=20) == 10  # not in the queue
+    clock.now = T0 + timedelta(seconds=25)  # every session stopped renewing: none alive
+    assert queue.claim_or_place("e", "n", lease_seconds=20) == 10
+
+
+def test_position_and_head_agree_with_the_snapshot(queue: LiveQueue, clock: Clock) -> None:
+    assert queue.head() is None and queue.position("a") is None
+    queue.join(caller("ghost", 0))
+    clock.now = T0 + timedelta(seconds=10)
+    for index, name in enumerate("abc", start=10):
+        queue.join(caller(name, index))
+    queue.join(QueueEntry("cb", "normal", T0, kind="callback", entry_id="callback:1"))
+    clock.now = T0 + timedelta(seconds=25)  # the ghost's session stopped renewing it
+    for name in "abc":
+        queue.keep_alive(name)
+
+    def from_snapshot() -> tuple[dict[str, int], str | None]:
+        entries = queue.snapshot().entries
+        places = {e.entry_id: n for n, e in enumerate(entries, start=1)}
+        return places, next((e.entry_id for e in entries if not e.offered), None)
+
+    for step in ("start", "claim callback", "claim a", "release callback"):
+        if step == "claim callback":
+            assert queue.claim_head("callback:1", "w", lease_seconds=20)
+        elif step == "claim a":
+            assert queue.claim_head("a", "n", lease_seconds=20)
+        elif step == "release callback":
+            assert queue.release_offer("callback:1", "w")
+        places, head = from_snapshot()
+        for name in ("ghost", "a", "b", "c", "callback:1"):
+            assert queue.position(name) == places.get(name), (step, name)
+        found = queue.head()
+        assert (found.entry_id if found else None) == head, step
+        assert found is None or not found.offered
+    assert queue.position("ghost") is None and queue.position("callback:1") == 1
+    assert queue.head() is not None and queue.head().entry_id == "callback:1"  # type: ignore[union-attr]
+
+
 def test_an_expired_offer_can_be_claimed_again(queue: LiveQueue, clock: Clock) -> None:
     queue.join(caller("a", 0))
     assert queue.claim_head("a", "node-a", lease_seconds=5)
