@@ -57,7 +57,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-POLL_SECONDS = 0.04  # longest block on a channel read; also the timer resolution
+POLL_SECONDS = 0.04  # longest block on a channel read while recording
+# Otherwise the session waits for a key up to this, waking for the prompt's end and the timer:
+# 300 sessions waking 25 times a second held the GIL enough to stall the node's SIP loop.
+IDLE_POLL_SECONDS = 0.1
 STREAM_BATCH_SECONDS = 0.16  # audio per XADD: few Redis ops, still live enough for ASR
 VAD_BATCH_SECONDS = 0.1  # silence and length limits are checked at this granularity
 
@@ -155,7 +158,7 @@ class CallSession(SessionRecording):
             audio = self._channel.read_audio(POLL_SECONDS)
             key = self._channel.next_dtmf(0)
         else:
-            key = self._channel.next_dtmf(POLL_SECONDS)
+            key = self._channel.next_dtmf(self._idle_wait())
             audio = self._channel.read_audio(0)  # drained so the adapter's buffer stays small
         if audio and recording is not None:
             self._on_audio(recording, audio)
@@ -173,6 +176,14 @@ class CallSession(SessionRecording):
             self._urgent_at = self._clock()
             if self._guard("urgency", lambda: self._urgent(self.call_id) if self._urgent else 0):
                 self._dispatch(UrgentHeard())
+
+    def _idle_wait(self) -> float:
+        wait = IDLE_POLL_SECONDS
+        if self._playing:
+            wait = min(wait, self._channel.playback_pending())
+        if self._timer_at is not None:
+            wait = min(wait, self._timer_at - self._clock())
+        return max(wait, 0.0)
 
     def _dispatch(self, event: Event) -> None:
         events: deque[Event] = deque([event])

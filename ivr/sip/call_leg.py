@@ -13,9 +13,9 @@ from ivr.sip.media_client import FRAME_SECONDS, MediaHandle
 # Readers poll at the frame rate: audio arrives every 20 ms anyway, and sleeping is far cheaper
 # than a Condition per call (bench: 35% vs 85% of a core for 150 call threads).
 POLL_SECONDS = FRAME_SECONDS
-# Keys are looked for less often (queued, so none is lost: seen up to 50 ms later; the session
-# asks every 40 ms: one sleep, not two): waiting callers' wake-ups were 1/6 of the node's CPU.
-DTMF_POLL_SECONDS = 0.05
+# Keys are looked for less often (queued, so none is lost: seen up to 0.1 s later; a session not
+# recording asks for up to 0.1 s: one sleep): waiting callers' wake-ups were 1/6 of the CPU.
+DTMF_POLL_SECONDS = 0.1
 
 
 class SipChannel:
