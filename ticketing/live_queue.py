@@ -111,8 +111,20 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+# An offers-hash value "token|until_ms" still running (the scripts' twin of _offer_live).
+_OFFERED = """
+local function offered(offer, now)
+  if not offer then
+    return false
+  end
+  local sep = string.find(offer, '|', 1, true)
+  return tonumber(string.sub(offer, sep + 1)) >= now
+end
+"""
 # The first entry alive and not being offered: if it is ARGV[1], it becomes offered to ARGV[3].
-_CLAIM = """
+_CLAIM = (
+    _OFFERED
+    + """
 local now = tonumber(ARGV[2])
 local cap = tonumber(ARGV[5])
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
@@ -120,12 +132,7 @@ local ahead = 0
 for _, m in ipairs(members) do
   local alive = redis.call('ZSCORE', KEYS[2], m)
   if alive and tonumber(alive) >= now then
-    local offer = redis.call('HGET', KEYS[3], m)
-    local busy = false
-    if offer then
-      local sep = string.find(offer, '|', 1, true)
-      busy = tonumber(string.sub(offer, sep + 1)) >= now
-    end
+    local busy = offered(redis.call('HGET', KEYS[3], m), now)
     if m == ARGV[1] then
       if busy then
         return {0, math.max(ahead, 1)}
@@ -146,10 +153,13 @@ for _, m in ipairs(members) do
 end
 return {0, cap}
 """
+)
 # One pass in order over the entries alive: {place of ARGV[1] among them (0: not there), the
 # first not being offered (false: none)} -- what a waiting caller and the callback worker ask
 # several times a second, without reading every entry back (the snapshot does that).
-_SCAN = """
+_SCAN = (
+    _OFFERED
+    + """
 local now = tonumber(ARGV[2])
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
 local n = 0
@@ -159,8 +169,7 @@ for _, m in ipairs(members) do
   if alive and tonumber(alive) >= now then
     n = n + 1
     if not head then
-      local offer = redis.call('HGET', KEYS[3], m)
-      if not offer or tonumber(string.sub(offer, string.find(offer, '|', 1, true) + 1)) < now then
+      if not offered(redis.call('HGET', KEYS[3], m), now) then
         head = m
       end
     end
@@ -174,6 +183,7 @@ for _, m in ipairs(members) do
 end
 return {0, head}
 """
+)
 # Release an offer only if it is still ours.
 _RELEASE = """
 local offer = redis.call('HGET', KEYS[1], ARGV[1])

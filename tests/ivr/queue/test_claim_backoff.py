@@ -9,17 +9,16 @@ from typing import Any
 
 import pytest
 
-from ivr.call_session import run_call
 from ivr.flow.menu import FlowConfig
 from ivr.prompts.library import PromptLibrary
 from ivr.prompts.manifest import PromptManifest
-from tests.ivr.fakes import Caller, FakeChannel, fake_prompts
+from tests.ivr.fakes import Caller, fake_prompts
 from ticketing.container import Services
 from ticketing.presence import AgentState
 from ticketing.timeutil import utcnow
 
 from .fake_dialler import FakeDialler
-from .test_outbound_limit import answered_at, wait_for
+from .test_outbound_limit import answered_at, start_call, wait_for
 
 pytestmark = pytest.mark.slow  # real time: dispatcher threads
 
@@ -49,15 +48,7 @@ def test_callers_further_back_claim_less_often_and_the_head_is_served_first(
     ]
     threads = []
     for index, caller in enumerate(callers, start=1):
-        channel = FakeChannel(caller, call_id=f"call-{index}", realtime=True)
-        thread = threading.Thread(
-            target=run_call,
-            args=(channel, services, flow_config, prompts),
-            kwargs={"node": "test-node", "clock": channel.monotonic, "dialler": dialler},
-            daemon=True,
-        )
-        thread.start()
-        threads.append(thread)
+        threads.append(start_call(services, flow_config, prompts, caller, dialler, f"call-{index}"))
         wait_for(lambda n=index: live_queue.position(f"call-{n}") == n, f"caller {index} queued")
     claims.clear()
     threading.Event().wait(3.0)  # nobody available: everyone waits
