@@ -149,9 +149,8 @@ class QueueCall(CallGuard):
             return self.status()  # no phone can ring from here: the callers get the choices
         name = f"queue-{self.call_id}"
         self._dispatcher = threading.Thread(
-            target=self._dispatch_loop, args=(self._cancel,), name=name
+            target=self._dispatch_loop, args=(self._cancel,), name=name, daemon=True
         )
-        self._dispatcher.daemon = True
         self._dispatcher.start()
         log.info("call %s: queued (%s%s)", self.call_id, priority, ", at the head" * at_head)
         return self.status()
@@ -370,11 +369,12 @@ class QueueCall(CallGuard):
         self.agent = agent
         services = self._services
         started = self._clock()
+        # before the record says answered (commands refused until then): none sent between lost
+        reader = self._guard(lambda: services.call_commands.reader(self._node, self.call_id))
         if not transferred:  # (an agent-to-agent transfer: the caller's wait was counted)
             wait = self._guard(lambda: services.call_queue.bridged(self.call_id, agent), 0.0)
             self._guard(lambda: services.live_queue.record_answered_wait(wait, update_holdtime))
         conversation = Conversation(services, self._settings, self.call_id)
-        reader = self._guard(lambda: services.call_commands.reader(self._node, self.call_id))
         ended = conversation.run(
             self._dialler, self._channel, leg,
             commands=(lambda: self._guard(reader.next)) if reader is not None else None,

@@ -300,6 +300,39 @@ def test_hold_and_resume_from_the_console_count_as_hold_time(
         ivr_services.call_commands.leg("call-1", "dance", by="somchai")
 
 
+def test_a_command_sent_the_moment_the_call_is_answered_is_not_lost(
+    ivr_services: Services, flow_config: FlowConfig, prompts: PromptLibrary,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """The console may send a command as soon as the record says answered: the conversation's
+    command reader must already be reading then (it starts at the stream's newest entry)."""
+    available(ivr_services, "somchai")
+    dialler = FakeDialler({"somchai": ["answered"]})
+    caller = Caller(keys=[(0.3, "0")], hangup_at=60)
+    bridged = ivr_services.call_queue.bridged
+
+    def bridged_then_hold(call_id: str, agent: str) -> float:
+        wait = bridged(call_id, agent)  # the record says answered: the console may act now
+        ivr_services.call_commands.leg(call_id, "hold", by=agent)
+        return wait
+
+    monkeypatch.setattr(ivr_services.call_queue, "bridged", bridged_then_hold)
+    pause = threading.Event()
+
+    def hang_up_once_held() -> None:
+        for _ in range(400):
+            if dialler.bridges and ("hold", "a", True) in dialler.bridges[0].calls:
+                break
+            pause.wait(0.05)
+        caller.hangup_at = 0.0
+
+    thread = threading.Thread(target=hang_up_once_held, daemon=True)
+    thread.start()
+    run(ivr_services, flow_config, prompts, caller, dialler)
+    thread.join(5)
+    assert ("hold", "a", True) in dialler.bridges[0].calls
+
+
 def test_the_call_record_keeps_the_measured_wrap_up_ended_early_or_by_its_timer(
     ivr_services: Services, flow_config: FlowConfig, prompts: PromptLibrary
 ) -> None:
