@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ticketing.models import Base
+from ticketing.model_base import Base
 from ticketing.timeutil import utcnow
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ticketing.models import Base
+from ticketing.model_base import Base
 from ticketing.timeutil import utcnow
 
 CALL_OUTCOMES = (

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ticketing.models import Base
+from ticketing.model_base import Base
 from ticketing.timeutil import utcnow
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, Float, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ticketing.models import Base
+from ticketing.model_base import Base
 
 
 class SipLocation(Base):
