@@ -37,6 +37,11 @@ class SipOptions:
     # HOTLINE_SIP_OUTBOUND_PROXY=host:port: where outbound INVITEs go (default: the registrar,
     # i.e. Kamailio, which finds agents' phones and the trunk)
     outbound_proxy: tuple[str, int] | None = None
+    # HOTLINE_IVR_DB_CONNECTIONS: the node's database connections, and so its call threads in a
+    # transaction at once; the others wait without taking the interpreter lock. 300 call threads
+    # writing together (the queue benchmark's ramp) kept the SIP loop from the GIL for 0.5-2.6 s:
+    # INVITEs went unanswered past Kamailio's 2 s fr_timer (408, the node failed over).
+    db_connections: int = 4
 
     def __post_init__(self) -> None:
         if self.max_outbound <= 0:
@@ -67,6 +72,7 @@ class SipOptions:
             ),
             max_outbound=positive(env, "HOTLINE_IVR_MAX_OUTBOUND", 0),  # unset: from max_calls
             outbound_proxy=host_port(env, "HOTLINE_SIP_OUTBOUND_PROXY"),
+            db_connections=int(number(env, "HOTLINE_IVR_DB_CONNECTIONS", cls.db_connections, 1)),
         )
 
 

@@ -260,10 +260,10 @@ class CallSession(SessionRecording):
         caller = self._channel.caller_number
         if not caller:
             return ()
-        tickets = self._guard(
-            "open tickets", lambda: self._services.tickets.open_tickets_for_phone(caller), []
+        references = self._guard(
+            "open tickets", lambda: self._services.tickets.open_references_for_phone(caller), []
         )
-        return tuple(t["reference"] for t in tickets or [])
+        return tuple(references or [])
 
     def _finish(self) -> None:
         if self._recording is not None:

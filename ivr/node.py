@@ -67,7 +67,9 @@ def run_node(settings: Settings, stop: threading.Event | None = None) -> int:
     name = node_name(settings)
     settings = with_generated_sip_password(settings)
     # A short Redis timeout: a hung Redis must cost a caller half a second, not seconds.
-    with running_services(settings, redis_timeout=0.5) as services:
+    with running_services(
+        settings, redis_timeout=0.5, db_connections=settings.sip_options.db_connections
+    ) as services:
         close_orphaned_calls(services, name)
         if settings.sip_registrar is not None:
             # Before the SIP socket is bound: sent from the node's own SIP address.

@@ -96,13 +96,14 @@ def build_services(
     catalog: Catalog | None = None,
     start_relay: bool = True,
     redis_timeout: float = 5.0,
+    db_connections: int | None = None,
 ) -> Services:
     """Build the services for one process. ``redis_url`` overrides the settings' (embedded).
 
     ``redis_timeout`` bounds each Redis call: the IVR passes a short one, so a hung Redis costs a
     caller half a second, not seconds (the WAV file is the durable copy)."""
     catalog = catalog or load_catalog(settings.config_dir)
-    engine = make_engine(settings.effective_database_url)
+    engine = make_engine(settings.effective_database_url, connections=db_connections)
     sessions = make_sessionmaker(engine)
     install_citizen_loop(sessions, catalog, settings.citizen)
     url = redis_url or settings.redis_url

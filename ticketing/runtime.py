@@ -19,7 +19,11 @@ def configure_logging(settings: Settings) -> None:
 
 @contextmanager
 def running_services(
-    settings: Settings, *, start_relay: bool = True, redis_timeout: float = 5.0
+    settings: Settings,
+    *,
+    start_relay: bool = True,
+    redis_timeout: float = 5.0,
+    db_connections: int | None = None,
 ) -> Iterator[Services]:
     """Services for one process; with HOTLINE_REDIS_URL unset, the embedded Redis under the data
     dir is used (started here if no other process of this installation runs it)."""
@@ -28,7 +32,11 @@ def running_services(
         if url is None:
             url = stack.enter_context(EmbeddedRedis(settings.data_dir)).url
         services = build_services(
-            settings, redis_url=url, start_relay=start_relay, redis_timeout=redis_timeout
+            settings,
+            redis_url=url,
+            start_relay=start_relay,
+            redis_timeout=redis_timeout,
+            db_connections=db_connections,
         )
         stack.callback(services.close)
         yield services

@@ -97,8 +97,10 @@ class TicketReads(TicketServiceBase):
             next_cursor = rows[limit - 1].id if len(rows) > limit else None
             return items, next_cursor
 
-    def open_tickets_for_phone(self, phone: str) -> list[dict[str, Any]]:
-        """A repeat caller's open tickets, newest first (the IVR offers their status)."""
+    def open_references_for_phone(self, phone: str) -> list[str]:
+        """A repeat caller's open tickets' references, newest first, at most 10 (the IVR puts the
+        caller ahead in the queue and offers their status): references only, so a call's start
+        neither loads whole tickets nor hands the call process anyone's personal data."""
         try:
             cleaned = clean_phone(phone)
         except InvalidInput:
@@ -106,13 +108,13 @@ class TicketReads(TicketServiceBase):
         if cleaned is None:
             return []
         query = (
-            select(Ticket)
+            select(Ticket.reference)
             .where(Ticket.caller_phone == cleaned, Ticket.status.in_(OPEN_STATUSES))
             .order_by(Ticket.id.desc())
             .limit(10)
         )
         with self._sessions() as session:
-            return [ticket_to_dict(t) for t in session.scalars(query)]
+            return list(session.scalars(query))
 
     def suggest_agency(self, reference: str) -> str:
         return self.suggestion(reference).agency

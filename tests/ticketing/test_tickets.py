@@ -310,12 +310,13 @@ def test_claim_keeps_others_out_until_it_expires(services: Services) -> None:
 
 
 def test_repeat_callers_open_tickets(services: Services) -> None:
-    services.tickets.create(_new(caller_phone="0899999999"), AGENT)
+    first = services.tickets.create(_new(caller_phone="0899999999"), AGENT)["reference"]
     closed = services.tickets.create(_new(caller_phone="0899999999"), AGENT)["reference"]
     services.tickets.transition(closed, "rejected", AGENT, reason="ทดสอบ")
-    found = services.tickets.open_tickets_for_phone("089-999-9999")
-    assert len(found) == 1
-    assert services.tickets.open_tickets_for_phone("") == []
+    services.tickets.create(_new(caller_phone="0811111111"), AGENT)
+    assert services.tickets.open_references_for_phone("089-999-9999") == [first]
+    assert services.tickets.open_references_for_phone("") == []
+    assert services.tickets.open_references_for_phone("not a number") == []
 
 
 def test_claim_does_not_change_the_version_and_keeps_others_from_editing(

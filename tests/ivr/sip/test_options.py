@@ -93,3 +93,10 @@ def test_asr_decoder_setting():
     assert options.decoder == "beam=9, max-active=2000"
     with pytest.raises(SettingsError, match=r"HOTLINE_ASR_DECODER=.*'beam' is not name=value"):
         AsrWorkerOptions.from_env({"HOTLINE_ASR_DECODER": "beam,max-active=2000"})
+
+
+def test_the_nodes_database_connections():
+    assert SipOptions().db_connections == 4
+    assert SipOptions.from_env({"HOTLINE_IVR_DB_CONNECTIONS": "2"}).db_connections == 2
+    with pytest.raises(SettingsError, match="HOTLINE_IVR_DB_CONNECTIONS"):
+        SipOptions.from_env({"HOTLINE_IVR_DB_CONNECTIONS": "0"})
