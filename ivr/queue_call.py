@@ -291,8 +291,9 @@ class QueueCall(CallGuard):
         assert self._dialler is not None
         presence = self._services.presence
         tried: set[str] = set()
+        agents = None  # a snapshot kept past an agent taken meanwhile: ring() checks atomically
         while not cancel.is_set():
-            agents = presence.store.all()
+            agents = agents or presence.store.all()
             phones = {p.username: PhoneStatus.REACHABLE for p in agents}
             choice = choose_agent(candidates(agents, phones), tried)
             if choice is None:
@@ -307,6 +308,7 @@ class QueueCall(CallGuard):
                 if not presence.ringing_for(agent, self.call_id):  # (else stored, reply lost)
                     log.info("call %s: agent %s taken meanwhile (%s)", self.call_id, agent, exc)
                     continue
+            agents = None  # once rung, read again after the dial: states move on meanwhile
             self._services.live_queue.renew_offer(
                 self.call_id, self._token, lease_seconds=self._ring_timeout + OFFER_LEASE_SECONDS
             )
@@ -325,15 +327,10 @@ class QueueCall(CallGuard):
         return True
 
     def _notify_ringing(self, agent: str) -> None:
-        try:
-            self._services.call_queue.ringing(
-                self.call_id,
-                agent,
-                ticket_reference=self._info.get("ticket_reference"),
-                earlier=list(self._info.get("earlier_references", [])),
-            )
-        except Exception as exc:
-            log.error("call %s: ringing record failed: %s", self.call_id, exc)
+        info, ringing = self._info, self._services.call_queue.ringing
+        reference, earlier = info.get("ticket_reference"), info.get("earlier_references")
+        self._attempt(lambda: ringing(self.call_id, agent, ticket_reference=reference,
+                                      earlier=list(earlier or [])))  # fmt: skip
 
     def _after_dial(self, agent: str, result: DialResultLike, cancel: threading.Event) -> bool:
         presence = self._services.presence
