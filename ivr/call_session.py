@@ -13,6 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, TypeVar
 
 from ivr.channel import SAMPLE_RATE, SAMPLE_WIDTH, CallChannel, CallEnded
@@ -52,6 +53,7 @@ from ivr.recording_failure import (
 from ivr.session_recording import SessionRecording
 from ivr.status_lookup import lookup_status
 from ticketing.container import Services
+from ticketing.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,7 @@ POLL_SECONDS = 0.04  # longest block on a channel read while recording
 # 300 sessions waking 25 times a second held the GIL enough to stall the node's SIP loop.
 IDLE_POLL_SECONDS = 0.1
 STREAM_BATCH_SECONDS = 0.16  # audio per XADD: few Redis ops, still live enough for ASR
+STEP_FLUSH_SECONDS = 1.0  # a call's menu steps are written together, this long after the first
 VAD_BATCH_SECONDS = 0.1  # silence and length limits are checked at this granularity
 
 
@@ -126,6 +129,8 @@ class CallSession(SessionRecording):
         self._failure_pending: str | None = None  # the recording just started cannot be stored
         self._channel_alive = True
         self._call_row = False
+        self._steps: list[tuple[str, str | None, datetime]] = []  # not yet written, in order
+        self._steps_due: float | None = None
         self._batch_bytes = int(SAMPLE_RATE * SAMPLE_WIDTH * STREAM_BATCH_SECONDS)
         self._vad_bytes = int(SAMPLE_RATE * SAMPLE_WIDTH * VAD_BATCH_SECONDS)
 
@@ -172,6 +177,8 @@ class CallSession(SessionRecording):
             self._dispatch(Timeout())
         if self.flow.in_queue(self.flow.state) and (answered := self._queue.poll()) is not None:
             self._dispatch(answered)
+        if self._steps_due is not None and self._clock() >= self._steps_due:
+            self._flush_steps()
         if recording is not None and self._urgent and self._clock() - self._urgent_at > 0.5:
             self._urgent_at = self._clock()
             if self._guard("urgency", lambda: self._urgent(self.call_id) if self._urgent else 0):
@@ -222,6 +229,7 @@ class CallSession(SessionRecording):
         elif isinstance(action, RequestCallback):
             mark_callback_after_failure(self._services, self.call_id, self.flow.reference)
         elif isinstance(action, QUEUE_ACTIONS):
+            self._flush_steps()
             event = self._queue.execute(action, self.flow.reference)
             if isinstance(event, CallerHungUp):
                 self._channel_alive = False  # the caller hung up on the officer
@@ -251,9 +259,19 @@ class CallSession(SessionRecording):
 
     def _log_step(self, step: LogStep) -> None:
         if self._call_row:
+            self._steps.append((step.step, step.digits, utcnow()))
+            if self._steps_due is None:
+                self._steps_due = self._clock() + STEP_FLUSH_SECONDS
+
+    def _flush_steps(self) -> None:
+        """The steps so far in one transaction (at 15 new calls a second, one per step was a
+        sixth of the node's interpreter time): before the queue (a conversation lasts minutes),
+        a second after the first, and at the end."""
+        steps, self._steps, self._steps_due = self._steps, [], None
+        if steps:
+            names = ",".join(s[0] for s in steps)
             self._guard(
-                f"menu step {step.step}",
-                lambda: self._services.calls.menu_step(self.call_id, step.step, step.digits),
+                f"menu steps {names}", lambda: self._services.calls.menu_steps(self.call_id, steps)
             )
 
     def _open_references(self) -> tuple[str, ...]:
@@ -266,6 +284,7 @@ class CallSession(SessionRecording):
         return tuple(references or [])
 
     def _finish(self) -> None:
+        self._flush_steps()
         if self._recording is not None:
             # Only reached when the flow broke mid-recording: keep what was recorded.
             self._stop_recording(StopRecording("error", partial=True))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -85,14 +85,26 @@ class CallService:
             record_event(session, "call.answered", {"call_id": call_id, "node": call.node})
 
     def menu_step(self, call_id: str, step: str, digits: str | None = None) -> None:
+        self.menu_steps(call_id, [(step, digits, utcnow())])
+
+    def menu_steps(self, call_id: str, steps: list[tuple[str, str | None, datetime]]) -> None:
+        """Append steps (name, keys, when) to the call's path in one transaction: the IVR writes
+        a call's steps together, a second apart at most, not one transaction each."""
+        if not steps:
+            return
         with self._transaction() as session:
             call = self._call(session, call_id)
-            entry = {"step": step, "at": utcnow().isoformat()}
-            if digits is not None:
-                entry["digits"] = digits
-            call.path = [*call.path, entry]  # a new list: JSON columns track assignment only
-            call.last_step = step
-            record_event(session, "call.menu", {"call_id": call_id, "step": step, "digits": digits})
+            entries = []
+            for step, digits, at in steps:
+                entry = {"step": step, "at": at.isoformat()}
+                if digits is not None:
+                    entry["digits"] = digits
+                entries.append(entry)
+                record_event(
+                    session, "call.menu", {"call_id": call_id, "step": step, "digits": digits}
+                )
+            call.path = [*call.path, *entries]  # a new list: JSON columns track assignment only
+            call.last_step = steps[-1][0]
 
     def start_recording(
         self, call_id: str, path: str, *, sample_rate: int = 8000, asr_status: str = "pending"
