@@ -383,3 +383,44 @@ def test_each_ended_call_gives_its_dispatcher_load_back(tmp_path, caplog):
             node.wait_idle()
     assert len(records) == 3
     assert "cannot find load" not in caplog.text
+
+
+@pytest.mark.slow
+def test_a_bye_the_node_answers_late_is_not_timed_out_by_kamailio(tmp_path):
+    """The node's loop held up 3 s as the caller hangs up (100 callers hanging up together did
+    that): Kamailio waits for the node's 200 to the BYE (8 s in a dialog) instead of answering
+    the caller 408 after fr_timer's 2 s, which is for failing INVITEs over to another node."""
+    records: list[dict[str, object]] = []
+    node_port = free_udp_port()
+    listen = ("127.0.0.1", free_udp_port())
+    settings = with_accounts(Settings(data_dir=tmp_path), ivr1="s3cret-long")
+    nodes = [IvrNode("ivr1", "127.0.0.1", node_port)]
+    with (
+        EmbeddedKamailio(settings, listen=listen, nodes=nodes, ping_interval=1) as kamailio,
+        running_node(
+            flow(records, "ivr1"),
+            sip_port=node_port,
+            user="ivr1",
+            registrar=kamailio.registrar,
+            password="s3cret-long",
+        ) as node,
+    ):
+        assert node.node.registered.wait(5), "digest REGISTER to Kamailio failed"
+        wait_for(lambda: options_ping(*listen, user="1567") == 200, 10)
+        agent = node.node.agent
+        receive = agent.receive
+        delayed: list[float] = []
+
+        def slow_on_bye(data: bytes, source: tuple[str, int], now: float) -> list[object]:
+            if data.startswith(b"BYE ") and not delayed:
+                delayed.append(now)
+                time.sleep(3.0)  # the loop held up, as by the GIL under load
+            return receive(data, source, now)
+
+        agent.receive = slow_on_bye  # type: ignore[method-assign]
+        result = sipp("uac.xml", listen, hold_ms=1000)
+        assert delayed, "the caller's BYE never reached the node"
+        assert result.returncode == 0, result.output + result.errors  # 200 for the BYE, no 408
+        node.wait_idle()
+    (call,) = records
+    assert call["reason"] == "bye"
