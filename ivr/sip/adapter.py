@@ -161,7 +161,7 @@ class SipNode:
         self._media_retry_at = 0.0
         self._media_failures = 0
         self.dialler = NodeDialler(self)
-        self.loop_watch = LoopWatch(f"node {settings.sip_user}")
+        self.loop_watch = LoopWatch(f"node {settings.sip_user}", lock=self._lock)
 
     # ------------------------------------------------------------------ ivr.outbound.Dialler
     def dial(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -34,8 +35,10 @@ class LoopWatch:
         *,
         interval: float = _INTERVAL,
         clock: Callable[[], float] = time.monotonic,
+        lock: object = None,
     ) -> None:
         self.name = name
+        self.lock = lock  # the node's RLock: a stall while another thread holds it names that one
         self.threshold = threshold
         self.interval = interval
         self._clock = clock
@@ -85,12 +88,22 @@ class LoopWatch:
         if not self._reported:
             self._reported = True
             self.stalls_total += 1
-            log.warning("%s: SIP loop stuck for %.2f s, at:\n%s", self.name, stalled, self.where())
+            log.warning("%s: SIP loop stuck for %.2f s, at:\n%s%s", self.name, stalled,
+                        self.where(), self.holder())  # fmt: skip
         return True
 
-    def where(self) -> str:
-        """The loop thread's innermost frames (file, line, function), newest last."""
-        frame = sys._current_frames().get(self._thread_id or -1)
+    def holder(self) -> str:
+        """Which other thread holds the node's lock, and where it is (empty if none does)."""
+        owner = re.search(r"owner=(\d+)", repr(self.lock)) if self.lock is not None else None
+        ident = int(owner.group(1)) if owner else 0
+        if ident in (0, self._thread_id):
+            return ""
+        name = next((t.name for t in threading.enumerate() if t.ident == ident), str(ident))
+        return f"\n  the node's lock is held by {name}, at:\n{self.where(ident)}"
+
+    def where(self, thread_id: int | None = None) -> str:
+        """A thread's (the loop's) innermost frames (file, line, function), newest last."""
+        frame = sys._current_frames().get(thread_id or self._thread_id or -1)
         if frame is None:
             return "  (loop thread not running)"
         stack = traceback.extract_stack(frame)[-_FRAMES:]
