@@ -15,7 +15,7 @@ from ticketing.errors import Conflict
 from ticketing.models import AuditEvent, Notification, OutboxEvent, SurveyResult
 from ticketing.result_calls import INTERRUPTED, ResultCalls
 
-from .helpers import AGENT, bangkok, resolved_ticket
+from .helpers import AGENT, back_date, bangkok, resolved_ticket
 
 MORNING = bangkok("2026-12-03 10:00")  # a Thursday, no holiday
 
@@ -210,6 +210,7 @@ def test_progress_reports_call_only_for_the_categories_that_ask(services: Servic
     services.agency_work.accept(ref, agency)
     services.agency_work.progress_report(ref, agency, "กำลังซ่อม เสร็จภายในสัปดาห์นี้")
     assert [s["trigger"] for s in services.result_calls.state_of(ref)] == ["progress"]
+    back_date(services, ref)
     [claim] = services.result_calls.claim_due("node-a", now=MORNING)
     assert (claim.trigger, claim.progress) == ("progress", "กำลังซ่อม เสร็จภายในสัปดาห์นี้")
 
