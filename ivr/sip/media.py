@@ -35,7 +35,7 @@ SAMPLES_PER_FRAME = SAMPLE_RATE * FRAME_MS // 1000
 FLUSH_TICKS = 2  # caller audio goes to the node every 2 ticks (40 ms), all calls in one message
 JITTER_BINS = 2000  # send-interval histogram, 0.1 ms bins up to 200 ms
 MAX_OUTBOX = 64 << 20  # bytes waiting for a node that stopped reading: give up past this
-MEDIA_NICE = -10  # see _raise_priority
+MEDIA_NICE = -10  # the pacer before the node's threads (main, below; needs CAP_SYS_NICE)
 SLICE = 50  # streams paced or reported between two looks for arrived packets (relayed at once)
 _DRAIN_PER_STREAM = 64  # datagrams per stream per wake-up: one flooded port cannot starve others
 

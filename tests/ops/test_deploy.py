@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from starlette.testclient import TestClient
@@ -96,9 +97,15 @@ def test_every_role_runs_unprivileged_and_hardened(name: str) -> None:
 
 
 def test_the_ivr_unit_grants_what_the_media_process_asks_for() -> None:
-    """ivr/sip/media.py raises the media process to nice -10; that needs CAP_SYS_NICE."""
-    media = "\n".join(p.read_text() for p in (ROOT / "ivr" / "sip").glob("media*.py"))
-    assert "setpriority" in media and "CAP_SYS_NICE" in media
+    """The media process raises itself to MEDIA_NICE (-10) with setpriority
+    (ivr.sip.loop_watch.raise_thread_priority); that needs CAP_SYS_NICE, which the unit grants."""
+    from ivr.sip import loop_watch, media
+
+    asked: list[tuple[int, int, int]] = []
+    with mock.patch.object(loop_watch.os, "setpriority", side_effect=lambda *a: asked.append(a)):
+        assert loop_watch.raise_thread_priority(media.MEDIA_NICE, "media process")
+    assert [a[2] for a in asked] == [media.MEDIA_NICE] and media.MEDIA_NICE < 0
+    assert "raise_thread_priority(MEDIA_NICE" in (ROOT / "ivr" / "sip" / "media.py").read_text()
     service = _unit("hotline1567-ivr@.service")["Service"]
     assert service["AmbientCapabilities"] == "CAP_SYS_NICE"
     assert int(service["LimitNOFILE"]) >= 4096  # two sockets per call, hundreds of calls
