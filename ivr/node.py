@@ -7,6 +7,7 @@ import signal
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from types import FrameType
 
@@ -29,6 +30,8 @@ from ticketing.runtime import configure_logging, running_services
 from ticketing.sip_accounts import IVR_PASSWORD_FILE
 
 log = logging.getLogger(__name__)
+
+HEARTBEAT_LEAVE_SECONDS = 5.0  # a leave is one Redis round trip (0.5 s timeout on a node)
 
 
 @dataclass(frozen=True)
@@ -94,23 +97,29 @@ def run_node(settings: Settings, stop: threading.Event | None = None) -> int:
                 sip[0].run(stop)
         finally:
             results.stop()
-            heartbeat.set()  # after the calls: a node stopping cleanly takes its beat out
+            heartbeat()  # after the calls: a node stopping cleanly takes its beat out
             for worker in workers:
                 worker.join(timeout=5)
     log.info("IVR node %s stopped", name)
     return 0
 
 
-def start_heartbeat(services: Services, node: str) -> threading.Event:
+def start_heartbeat(services: Services, node: str) -> Callable[[], None]:
     """The node's heartbeat (``ticketing.node_liveness``): while it beats, the scheduler's
-    reconciler leaves the node's calls alone. Returns the event that stops it (and takes the
-    beat out), set once the node's calls are over."""
+    reconciler leaves the node's calls alone. Returns what stops it once the node's calls are
+    over: the beat is taken out before that returns, so before the services (and their Redis
+    client) close — closed under it, the leave failed and the node stayed "stopped"."""
     stop = threading.Event()
     thread = threading.Thread(
         target=services.node_liveness.run, args=(node, stop), name="heartbeat", daemon=True
     )
     thread.start()
-    return stop
+
+    def stop_and_leave() -> None:
+        stop.set()
+        thread.join(timeout=HEARTBEAT_LEAVE_SECONDS)
+
+    return stop_and_leave
 
 
 def start_queue_workers(
