@@ -49,7 +49,7 @@ def recognizers_for(cores: int, configured: int = 0) -> int:
     (``asr.recognizer_pool``), so this bounds memory whatever the number of calls."""
     if configured > 0:
         return configured
-    return max(2, RECOGNIZERS_PER_CORE * max(1, cores))
+    return RECOGNIZERS_PER_CORE * max(1, cores)
 
 
 @dataclass(frozen=True)
