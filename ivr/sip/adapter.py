@@ -129,6 +129,7 @@ class SipNode:
             self.options.rtp_high,
             name=settings.sip_user,
             rtp_timeout=self.options.rtp_timeout,
+            realtime=self.options.media_realtime,
         )
         self._transport = transport
         self._clock = clock

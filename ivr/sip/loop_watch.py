@@ -129,3 +129,20 @@ def raise_thread_priority(nice: int, what: str) -> bool:
         log.info("%s: keeps normal priority (nice %d refused: %s)", what, nice, exc)
         return False
     return True
+
+
+def raise_to_realtime(priority: int, what: str) -> bool:
+    """Run the calling thread under SCHED_RR at ``priority`` (1-99), as Asterisk's ``-p`` and
+    FreeSWITCH's ``-rp`` run their media: it then preempts every ordinary task the moment a packet
+    wakes it. The kernel's real-time throttle (``sched_rt_runtime_us``, 95 % by default) still
+    leaves the machine to others if it ever spun. Needs CAP_SYS_NICE (or RLIMIT_RTPRIO); refused,
+    it keeps its policy (logged) and the caller falls back to a nice value. A child started by
+    it (none is) would not inherit the policy (SCHED_RESET_ON_FORK)."""
+    try:
+        policy = os.SCHED_RR | getattr(os, "SCHED_RESET_ON_FORK", 0)
+        os.sched_setscheduler(threading.get_native_id(), policy, os.sched_param(priority))
+    except (OSError, AttributeError, ValueError) as exc:
+        log.info("%s: no real-time priority (SCHED_RR %d refused: %s)", what, priority, exc)
+        return False
+    log.info("%s: real-time priority SCHED_RR %d", what, priority)
+    return True

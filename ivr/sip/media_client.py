@@ -138,12 +138,14 @@ class MediaClient:
         port_high: int,
         name: str = "media",
         rtp_timeout: float = 30.0,
+        realtime: int = 0,  # the media process's SCHED_RR priority; 0: nice only
     ) -> None:
         if port_low > port_high:
             raise ValueError(f"RTP port range {port_low}-{port_high} is empty")
         self.name = name
         self.bind_ip = bind_ip
         self.rtp_timeout = rtp_timeout
+        self.realtime = realtime
         # Even ports only: RTP convention, leaving port+1 for RTCP.
         self._free = list(range(port_low + port_low % 2, port_high + 1, 2))
         random.shuffle(self._free)
@@ -187,7 +189,13 @@ class MediaClient:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_BUFFER)
         process = context.Process(
             target=media_main,
-            args=(theirs, self.rtp_timeout, os.getpid(), logging.getLogger().getEffectiveLevel()),
+            args=(
+                theirs,
+                self.rtp_timeout,
+                os.getpid(),
+                logging.getLogger().getEffectiveLevel(),
+                self.realtime,
+            ),
             name=f"media[{self.name}]",
             daemon=True,
         )

@@ -111,6 +111,28 @@ def test_the_ivr_unit_grants_what_the_media_process_asks_for() -> None:
     assert int(service["LimitNOFILE"]) >= 4096  # two sockets per call, hundreds of calls
 
 
+def test_the_ivr_unit_alone_lets_its_media_process_run_real_time() -> None:
+    """The media process asks for SCHED_RR (ivr.sip.loop_watch.raise_to_realtime) unless
+    HOTLINE_IVR_MEDIA_REALTIME=0: the IVR unit must not restrict real-time scheduling (systemd
+    would refuse it with EPERM and the media fall back to its nice); the other roles do."""
+    from ivr.sip import loop_watch
+
+    asked: list[tuple[int, int, int]] = []
+    with mock.patch.object(
+        loop_watch.os,
+        "sched_setscheduler",
+        side_effect=lambda tid, policy, param: asked.append((tid, policy, param.sched_priority)),
+    ):
+        assert loop_watch.raise_to_realtime(10, "media process")
+    assert [(p & ~getattr(os, "SCHED_RESET_ON_FORK", 0), n) for _, p, n in asked] == [
+        (os.SCHED_RR, 10)
+    ]
+    assert "raise_to_realtime(realtime" in (ROOT / "ivr" / "sip" / "media.py").read_text()
+    for name in ROLE_UNITS:
+        wanted = "no" if "ivr" in name else "yes"
+        assert _unit(name)["Service"].get("RestrictRealtime") == wanted, name
+
+
 def test_alert_rules_and_scrape_config_are_valid() -> None:
     promtool = _tool("promtool")
     rules = _run(promtool, "check", "rules", "hotline1567-alerts.yml", cwd=PROMETHEUS)
@@ -204,7 +226,10 @@ def test_the_ivr_units_capabilities_let_an_unprivileged_user_reach_the_media_nic
     service = _unit("hotline1567-ivr@.service")["Service"]
     cap = service["AmbientCapabilities"].lower().removeprefix("cap_")
     python = "/usr/bin/python3"
-    probe = f"import os; os.setpriority(os.PRIO_PROCESS, 0, {nice}); print(os.nice(0))"
+    probe = (
+        f"import os; os.setpriority(os.PRIO_PROCESS, 0, {nice}); "
+        "os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(10)); print(os.nice(0))"
+    )
     unprivileged = [_tool("setpriv"), "--reuid=65534", "--regid=65534", "--clear-groups"]
     unprivileged += ["--no-new-privs"]
     granted = _run(
