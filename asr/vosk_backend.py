@@ -366,12 +366,18 @@ class VoskStream:
 
     def _should_share(self, block: bytes) -> bool:
         """Held the recognizer for ``SHARE_SECONDS`` of speech while a stream as urgent waits:
-        give it up at the next quiet block, or at once after twice that."""
-        if self._held < SHARE_SECONDS or not self._pool.waiting_at(self._priority):
+        give it up at the next quiet block, or at once after twice that. A more urgent stream
+        waiting (a call whose audio just ended: its call-taker waits for the transcript now)
+        takes it at the next quiet block however short the hold, at once after SHARE_SECONDS."""
+        if self._pool.waiting_at(self._priority - 1):
+            limit = SHARE_SECONDS
+        elif self._held < SHARE_SECONDS or not self._pool.waiting_at(self._priority):
             return False
+        else:
+            limit = 2 * SHARE_SECONDS
         samples = np.frombuffer(block[: len(block) - len(block) % 2], dtype="<i2")
         rms = float(np.sqrt(np.mean(samples.astype(np.float32) ** 2))) if samples.size else 0.0
-        return rms < QUIET_SHARE * self._loudness or self._held >= 2 * SHARE_SECONDS
+        return rms < QUIET_SHARE * self._loudness or self._held >= limit
 
     def _accept_block(self, block: bytes) -> bool:
         assert self._leased is not None

@@ -229,3 +229,46 @@ def test_a_recognizer_goes_to_the_next_call_finalised_even_after_an_endpoint() -
     other.join(5)
     assert not other.is_alive()
     assert states and all(state == "finalized" for state in states)
+
+
+class NeverEnds(Kaldi):
+    """No sentence end of its own: only a hand-on at a quiet block frees it."""
+
+    def AcceptWaveform(self, block: bytes) -> bool:
+        self.blocks += 1
+        return False
+
+    def FinalResult(self) -> str:
+        return json.dumps({"text": f"{self.name}{self.blocks}"})
+
+
+def test_a_call_whose_audio_ended_takes_the_recognizer_at_the_next_quiet_block() -> None:
+    """A finished call waits for a recognizer a speaking call holds: the holder hands it on at
+    its next quiet block however briefly it has held it (not only after SHARE_SECONDS), so the
+    call-taker's transcript is not kept waiting for seconds of another call's speech."""
+    from asr.vosk_backend import SHARE_SECONDS
+
+    pool = RecognizerPool(lambda: NeverEnds("A"), size=1)
+    one = VoskStream(pool, Resampler(16000, 16000), 16000, partials=False)
+    two = VoskStream(pool, Resampler(16000, 16000), 16000, partials=False)
+    loud, quiet = b"\x00\x30" * 1600, b"\x01\x00" * 1600  # 0.1 s each at the model rate
+    one.accept(loud * 5)
+    two.accept(loud * 3)  # busy: buffered
+    assert one.holds_recognizer and not two.holds_recognizer
+    done: list[str] = []
+    finishing = threading.Thread(target=lambda: done.append(two.finish().text))
+    finishing.start()
+    for _ in range(500):
+        if pool.waiting_at(FINISHING):
+            break
+        finishing.join(0.01)
+    assert pool.waiting_at(FINISHING)
+    one.accept(loud * 2)  # still speaking: keeps it
+    assert one.holds_recognizer and finishing.is_alive()
+    one.accept(quiet * 2)  # a gap between words, well before SHARE_SECONDS of holding
+    assert 0.9 < SHARE_SECONDS
+    finishing.join(5)
+    assert not finishing.is_alive() and done and done[0]
+    assert not one.holds_recognizer  # asked again, behind the finished call
+    assert one.finish().text
+    assert pool.leased == 0
