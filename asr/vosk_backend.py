@@ -52,6 +52,8 @@ DEFAULT_RECOGNIZERS = 2
 # While other calls wait for a recognizer, one is held for at most this much speech before it
 # is handed on at a quiet block (below QUIET_SHARE of the call's mean loudness), at the latest
 # after twice this: waiting calls catch up in turns instead of waiting for a long utterance.
+# A more urgent waiter (a call whose audio ended) gets it at the next quiet block, at the latest
+# after this (``VoskStream._should_share``).
 SHARE_SECONDS = 2.0
 QUIET_SHARE = 0.3
 FINALISE_PAD_SECONDS = 0.01
