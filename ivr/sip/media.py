@@ -288,11 +288,15 @@ def media_main(
     parent_pid: int,
     log_level: int,
     realtime: int = 0,
+    formatter: logging.Formatter | None = None,
 ) -> None:
-    """Entry point of the media process (multiprocessing 'spawn')."""
-    logging.basicConfig(
-        level=log_level, stream=sys.stderr, format="%(asctime)s media %(levelname)s %(message)s"
+    """Entry point of the media process (multiprocessing 'spawn'). ``formatter``: the node's
+    (its JSON lines when HOTLINE_LOG_FORMAT=json), so the role's log stays one format."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        formatter or logging.Formatter("%(asctime)s media %(levelname)s %(message)s")
     )
+    logging.basicConfig(level=log_level, handlers=[handler])
     # Ctrl-C and SIGTERM reach the whole process group: the node ends its calls (BYE) and then
     # closes the socket, which ends this process; dying first would cut the callers off.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

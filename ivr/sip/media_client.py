@@ -16,6 +16,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import pickle
 import random
 import socket
 import threading
@@ -128,6 +129,19 @@ class MediaHandle:
         return b"".join(chunks)
 
 
+def _node_formatter() -> logging.Formatter | None:
+    """The node's own log formatter (its first handler's), for the media process to log alike;
+    None when it has none or it cannot be sent to the child (spawn pickles it)."""
+    for handler in logging.getLogger().handlers:
+        if handler.formatter is not None:
+            try:
+                pickle.dumps(handler.formatter)
+            except Exception:  # a formatter holding a lock or a file: the child's own format
+                return None
+            return handler.formatter
+    return None
+
+
 class MediaClient:
     """Allocates RTP ports and runs the node's media process (multiprocessing 'spawn')."""
 
@@ -195,6 +209,7 @@ class MediaClient:
                 os.getpid(),
                 logging.getLogger().getEffectiveLevel(),
                 self.realtime,
+                _node_formatter(),
             ),
             name=f"media[{self.name}]",
             daemon=True,
