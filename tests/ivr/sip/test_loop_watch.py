@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 
@@ -177,3 +178,33 @@ def test_a_stall_on_the_nodes_lock_names_the_thread_holding_it_and_where(caplog)
         holder.join(5)
         loop.join(5)
     assert watch.holder() == ""  # released: nobody named
+
+
+def test_a_refused_real_time_priority_is_logged_and_the_media_falls_back_to_its_nice(
+    monkeypatch, caplog
+):
+    """Without CAP_SYS_NICE (or under RestrictRealtime=yes) sched_setscheduler fails with EPERM:
+    ``raise_to_realtime`` says so and returns False, and the media process takes its nice."""
+    from ivr.sip import loop_watch, media
+
+    def refuse(*_args: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    niced: list[int] = []
+    monkeypatch.setattr(loop_watch.os, "sched_setscheduler", refuse)
+    monkeypatch.setattr(media, "raise_thread_priority", lambda nice, what: niced.append(nice))
+    with caplog.at_level(logging.INFO, logger="ivr.sip.loop_watch"):
+        assert not loop_watch.raise_to_realtime(10, "media process")
+    assert "no real-time priority (SCHED_RR 10 refused" in caplog.text
+    monkeypatch.setattr(media, "raise_to_realtime", loop_watch.raise_to_realtime)
+    monkeypatch.setattr(media.logging, "basicConfig", lambda **_kw: None)
+    monkeypatch.setattr(media.signal, "signal", lambda *_a: None)
+    ran: list[bool] = []
+    monkeypatch.setattr(media.MediaLoop, "run", lambda self: ran.append(True))
+    control, other = socket.socketpair()
+    try:
+        media.media_main(control, 30.0, os.getpid(), logging.INFO, realtime=10)
+    finally:
+        control.close()
+        other.close()
+    assert niced == [media.MEDIA_NICE] and ran == [True]

@@ -100,3 +100,12 @@ def test_the_nodes_database_connections():
     assert SipOptions.from_env({"HOTLINE_IVR_DB_CONNECTIONS": "2"}).db_connections == 2
     with pytest.raises(SettingsError, match="HOTLINE_IVR_DB_CONNECTIONS"):
         SipOptions.from_env({"HOTLINE_IVR_DB_CONNECTIONS": "0"})
+
+
+def test_the_media_processs_real_time_priority():
+    assert SipOptions().media_realtime == 10
+    assert SipOptions.from_env({"HOTLINE_IVR_MEDIA_REALTIME": "0"}).media_realtime == 0
+    assert SipOptions.from_env({"HOTLINE_IVR_MEDIA_REALTIME": "50"}).media_realtime == 50
+    for bad in ("100", "-1", "high"):
+        with pytest.raises(SettingsError, match="HOTLINE_IVR_MEDIA_REALTIME"):
+            SipOptions.from_env({"HOTLINE_IVR_MEDIA_REALTIME": bad})
