@@ -263,11 +263,13 @@ class MediaLoop:
         stream = self.streams.pop(stream_id, None)
         if stream is None:
             return
+        partner = stream.relay.partner if stream.relay is not None else None
         relay.unbridge(stream)
         for selector in (self._selector, self._bridged):
             with contextlib.suppress(KeyError, ValueError):
                 selector.unregister(stream.sock)
-        self._place(self.streams.values())  # its partner, unbridged, goes back
+        if partner is not None and partner is not stream:
+            self._place([partner])  # unbridged now: back to the main epoll
         stream.close()
 
     def _close_all(self) -> None:
