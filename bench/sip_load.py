@@ -51,8 +51,8 @@ BINS = 2000  # 0.1 ms bins up to 200 ms
 
 
 def sipp(*args: str) -> list[str]:
-    """A SIPp command line; with BENCH_SIPP_RTPRIO=N, under ``chrt -r N`` (SCHED_RR: the callers
-    and phones stay punctual when the node loads both cores, as separate devices would be)."""
+    """A SIPp command line; with BENCH_SIPP_RTPRIO=N, under ``chrt -r N`` (SCHED_RR: callers and
+    phones scheduled before the node, as separate devices would be)."""
     priority = os.environ.get("BENCH_SIPP_RTPRIO", "").strip()
     return ["chrt", "-r", priority, "sipp", *args] if priority else ["sipp", *args]
 
