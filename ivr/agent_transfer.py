@@ -13,16 +13,46 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from ivr.channel import CallChannel
-from ivr.flow.events import ConversationOver
+from ivr.flow.events import CallerHungUp, ConversationOver, Event
 from ticketing.call_commands import CallCommand
 from ticketing.errors import DomainError
 
 log = logging.getLogger(__name__)
 
 TRANSFER_CALLER_ID = "1567"
+HUB_RING_SECONDS = 30.0
+
+
+def transfer_to_hub(
+    dialler: Any, caller: CallChannel, target: str, call_id: str, record: Callable[[], object]
+) -> Event:
+    """A blind transfer to a hub through the trunk (``hub:<number>``): the caller is bridged to
+    it until one side hangs up; unanswered -> back to the head of the queue (``requeue``)."""
+    result = dialler.dial(
+        f"tel:{target.removeprefix('hub:')}",
+        caller_id=caller.caller_number or TRANSFER_CALLER_ID,
+        ring_timeout=HUB_RING_SECONDS,
+    )
+    if str(result.outcome) != "answered" or result.channel is None:
+        log.warning("call %s: %s %s: back to the queue", call_id, target, result.outcome)
+        return ConversationOver("requeue")
+    record()
+    hub: CallChannel = result.channel
+    bridge: Any = dialler.bridge(caller, hub)
+    ended = None
+    while ended is None:
+        ended = bridge.wait(1.0)
+    if ended == "a":
+        try:
+            hub.hangup()
+        except Exception as exc:
+            log.warning("call %s: ending the hub's leg failed: %s", call_id, exc)
+        return CallerHungUp()
+    return ConversationOver("transferred")
 
 
 def transfer_to_agent(

@@ -54,6 +54,7 @@ class CallbackWorker:
         self._ring_timeout = ring_timeout
         self._clock = clock
         self._token = f"{node}/callbacks"
+        self._lease = self._ring_timeout + CITIZEN_RING_SECONDS + OFFER_LEASE_SECONDS
         self._housekeeping_at = 0.0
         self._requeue_at = 0.0
 
@@ -70,13 +71,13 @@ class CallbackWorker:
         entry = self._head_callback()
         if entry is None:
             return False
-        lease = self._ring_timeout + CITIZEN_RING_SECONDS + OFFER_LEASE_SECONDS
-        if not self._services.live_queue.claim_head(
-            entry.entry_id, self._token, lease_seconds=lease
-        ):
+        claim = self._services.live_queue.claim(
+            entry.entry_id, self._token, lease_seconds=self._lease
+        )
+        if not claim.won:
             return False
         try:
-            return self.place(entry, stop)
+            return self.place(entry, stop, leave=claim.ahead)
         finally:
             self._services.live_queue.release_offer(entry.entry_id, self._token)
 
@@ -85,15 +86,17 @@ class CallbackWorker:
         # a caller at the head is their own session's to offer
         return entry if entry is not None and entry.kind == "callback" else None
 
-    def place(self, entry: QueueEntry, stop: threading.Event) -> bool:
+    def place(self, entry: QueueEntry, stop: threading.Event, *, leave: int = 0) -> bool:
+        """``leave``: offers ahead still choosing (the first agents free are theirs)."""
         callback_id = callback_id_of(entry.entry_id)
         if callback_id is None:
             return False
         presence = self._services.presence
         tried: set[str] = set()
         while not stop.is_set():
-            phones = {p.username: PhoneStatus.REACHABLE for p in presence.store.all()}
-            choice = choose_agent(candidates(presence.store.all(), phones), tried)
+            agents = presence.store.all()
+            phones = {p.username: PhoneStatus.REACHABLE for p in agents}
+            choice = choose_agent(candidates(agents, phones), tried, leave)
             if choice is None:
                 return False  # nobody free: the request keeps its place
             agent = choice.username
@@ -102,6 +105,10 @@ class CallbackWorker:
                 presence.ring(agent, entry.entry_id)
             except DomainError:
                 continue
+            leave = 0  # (those ahead rang meanwhile) and ours rings: no agent kept for us
+            self._services.live_queue.renew_offer(
+                entry.entry_id, self._token, lease_seconds=self._lease, ringing=True
+            )
             result = self._dialler.dial(
                 f"agent:{agent}", caller_id=HOTLINE_CALLER_ID, ring_timeout=self._ring_timeout
             )
@@ -114,6 +121,9 @@ class CallbackWorker:
                 presence.no_answer(agent)
             else:
                 presence.ring_cancelled(agent)
+            self._services.live_queue.renew_offer(  # choosing again
+                entry.entry_id, self._token, lease_seconds=self._lease
+            )
         return False
 
     def _call_citizen(

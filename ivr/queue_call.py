@@ -25,7 +25,7 @@ from functools import partial
 from typing import Any
 
 from config.queue_settings import QueueSettings
-from ivr.agent_transfer import transfer_to_agent
+from ivr.agent_transfer import transfer_to_agent, transfer_to_hub
 from ivr.call_guard import CallGuard
 from ivr.channel import CallChannel
 from ivr.conversation import Conversation, DiallerLike, DialResultLike
@@ -46,8 +46,8 @@ from ivr.queue.policy import PhoneStatus, candidates, choose_agent, estimated_wa
 from ticketing.actors import Actor
 from ticketing.call_commands import CallCommand
 from ticketing.container import Services
-from ticketing.errors import DomainError
-from ticketing.live_queue import QueueEntry
+from ticketing.errors import BusUnavailable, DomainError, ServiceUnavailable
+from ticketing.live_queue import Claim, QueueEntry
 from ticketing.presence import AgentState
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,6 @@ BACKOFF_STEPS = 5  # places ahead, up to this, further back (all at 10/s: 1/4 of
 CAPACITY_WAIT_SECONDS = 0.5  # at the outbound limit: woken when a leg ends, else looks again
 KEEP_ALIVE_SECONDS = 5.0
 OFFER_LEASE_SECONDS = 10.0  # beyond the ring time: a dead node's offer expires
-HUB_RING_SECONDS = 30.0
 MIN_TALK_SECONDS = 5.0  # an agent hanging up sooner "hung up at once": the caller is requeued
 HOTLINE_CALLER_ID = "1567"  # what the agent's phone shows (the number is on the screen pop)
 _SKIP = frozenset({"busy", "unreachable", "rejected", "failed"})
@@ -239,12 +238,15 @@ class QueueCall(CallGuard):
                         continue
                     waited, self._limited_at = self._clock() - self._limited_at, None
                     log.info("call %s: outbound leg free after %.1f s", self.call_id, waited)
-                ahead = self._claim()
-                if ahead:
-                    cancel.wait(POLL_SECONDS * min(ahead, BACKOFF_STEPS))
+                claim = self._claim()
+                if not claim.won:
+                    cancel.wait(POLL_SECONDS * min(claim.ahead, BACKOFF_STEPS))
                     continue
                 try:
-                    done = self._offer_round(cancel, capacity)
+                    done = self._offer_round(cancel, capacity, leave=claim.ahead)
+                except (ServiceUnavailable, BusUnavailable) as exc:  # Redis away: look again
+                    log.warning("call %s: offer round failed: %s", self.call_id, exc)
+                    done = False
                 finally:
                     self._unreserve(capacity)
                     self._release()
@@ -270,14 +272,14 @@ class QueueCall(CallGuard):
         if capacity is not None:
             capacity.release_outbound()
 
-    def _claim(self) -> int:
+    def _claim(self) -> Claim:
         try:
-            return self._services.live_queue.claim_or_place(
+            return self._services.live_queue.claim(
                 self.call_id, self._token, lease_seconds=self._ring_timeout + OFFER_LEASE_SECONDS
             )
         except DomainError as exc:
             log.warning("call %s: claim failed: %s", self.call_id, exc)
-            return 1
+            return Claim(False, 1)
 
     def _release(self) -> None:
         try:
@@ -285,17 +287,21 @@ class QueueCall(CallGuard):
         except DomainError as exc:
             log.warning("call %s: releasing the offer failed: %s", self.call_id, exc)
 
-    def _offer_round(self, cancel: threading.Event, capacity: OutboundCapacity | None) -> bool:
+    def _offer_round(
+        self, cancel: threading.Event, capacity: OutboundCapacity | None, *, leave: int = 0
+    ) -> bool:
         """Ring agents one after another while this caller holds the head; True when it is over
-        (answered or the caller left), False when no agent (or no outbound leg) is free now."""
+        (answered or the caller left), False when no agent (or no outbound leg) is free now.
+        ``leave``: callers ahead still choosing; the first agents free are theirs."""
         assert self._dialler is not None
-        presence = self._services.presence
+        presence, live_queue = self._services.presence, self._services.live_queue
+        lease = self._ring_timeout + OFFER_LEASE_SECONDS
         tried: set[str] = set()
         agents = None  # a snapshot kept past an agent taken meanwhile: ring() checks atomically
         while not cancel.is_set():
             agents = agents or presence.store.all()
             phones = {p.username: PhoneStatus.REACHABLE for p in agents}
-            choice = choose_agent(candidates(agents, phones), tried)
+            choice = choose_agent(candidates(agents, phones), tried, leave)
             if choice is None:
                 return False
             if not self._reserve(capacity):
@@ -308,10 +314,8 @@ class QueueCall(CallGuard):
                 if not presence.ringing_for(agent, self.call_id):  # (else stored, reply lost)
                     log.info("call %s: agent %s taken meanwhile (%s)", self.call_id, agent, exc)
                     continue
-            agents = None  # once rung, read again after the dial: states move on meanwhile
-            self._services.live_queue.renew_offer(
-                self.call_id, self._token, lease_seconds=self._ring_timeout + OFFER_LEASE_SECONDS
-            )
+            agents, leave = None, 0  # once rung: read again after the dial, those ahead rang
+            live_queue.renew_offer(self.call_id, self._token, lease_seconds=lease, ringing=True)
             self._notify_ringing(agent)
             try:
                 result: DialResultLike = self._dialler.dial(
@@ -324,6 +328,7 @@ class QueueCall(CallGuard):
                 self._unreserve(capacity)  # (the dial used it; unused if it failed early)
             if self._after_dial(agent, result, cancel):
                 return True
+            live_queue.renew_offer(self.call_id, self._token, lease_seconds=lease)  # choosing
         return True
 
     def _notify_ringing(self, agent: str) -> None:
@@ -406,25 +411,8 @@ class QueueCall(CallGuard):
         if command.target == "queue":
             self._guard(record)
             return ConversationOver("requeue")
-        result = self._dialler.dial(
-            f"tel:{command.target.removeprefix('hub:')}",
-            caller_id=self._channel.caller_number or HOTLINE_CALLER_ID,
-            ring_timeout=HUB_RING_SECONDS,
-        )
-        if str(result.outcome) != "answered" or result.channel is None:
-            log.warning("call %s: %s %s: back to the queue", self.call_id, command.target,
-                        result.outcome)  # fmt: skip
-            return ConversationOver("requeue")
-        self._guard(record)
-        hub: CallChannel = result.channel
-        bridge: Any = self._dialler.bridge(self._channel, hub)
-        ended = None
-        while ended is None:
-            ended = bridge.wait(1.0)
-        if ended == "a":
-            self._guard(hub.hangup)
-            return CallerHungUp()
-        return ConversationOver("transferred")
+        return transfer_to_hub(self._dialler, self._channel, command.target, self.call_id,
+                               lambda: self._guard(record))  # fmt: skip
 
     @staticmethod
     def _who_ended(ended: str | None, leg: CallChannel, talk: float) -> str:

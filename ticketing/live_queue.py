@@ -10,8 +10,8 @@ there too):
 * ``hotline:{queue}:alive`` — sorted set id -> until (ms): the caller's session renews it while
   it waits; an entry whose node died drops out of the queue when it runs out (never a ghost
   caller at the head). Callback requests have no session: they are alive until taken out.
-* ``hotline:{queue}:offers`` — hash id -> ``token|until_ms``: the entry is being offered to an
-  agent (their phone rings) by the holder of the token until then.
+* ``hotline:{queue}:offers`` — hash id -> ``token|until_ms`` (``|r`` once a phone rings for it):
+  the entry is being offered to an agent by the holder of the token until then.
 * ``hotline:{queue}:holdtime`` — the exponential average of recent answered waits (seconds).
 
 The claim (:meth:`LiveQueue.claim_head`) is one Lua script: "this entry is the first one alive
@@ -20,6 +20,8 @@ then the presence machine's own atomic step (:meth:`ticketing.agents.AgentPresen
 WATCH/MULTI on the agent's hash), not a copy of its rules in Lua: the presence keys live in the
 ``{agents}`` slot, and a script may not touch two slots. Two nodes can therefore never offer one
 entry twice, nor ring one agent for two entries (the second ``ring`` is refused by the machine).
+Order holds while several offers run: a winner with k offers ahead still choosing leaves them the
+k longest-idle agents free (:meth:`LiveQueue.claim`).
 
 Redis errors leave as :class:`~ticketing.errors.BusUnavailable`. Entries carry no phone number,
 only ``caller_masked``.
@@ -28,11 +30,12 @@ only ``caller_masked``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import redis
 
@@ -43,7 +46,8 @@ ORDER_KEY = PREFIX + ":order"
 ALIVE_KEY = PREFIX + ":alive"
 OFFERS_KEY = PREFIX + ":offers"
 HOLDTIME_KEY = PREFIX + ":holdtime"
-PLACE_CAP = 10  # claim_or_place counts at most this many entries ahead
+PLACE_CAP = 10  # a lost claim counts at most this many entries ahead
+_OFFER = re.compile(r"\|(\d+)(?:\|r)?$")  # an offers-hash value's until_ms (and ringing mark)
 FOREVER_MS = 2**52  # alive "until" of entries with no session (callback requests)
 
 Kind = Literal["caller", "callback"]
@@ -72,6 +76,11 @@ class QueueEntry:
 
     def wait_seconds(self, now: datetime) -> float:
         return max(0.0, (now - self.entered_at).total_seconds())
+
+
+class Claim(NamedTuple):
+    won: bool
+    ahead: int  # won: offers ahead still choosing an agent; lost: entries ahead not offered
 
 
 @dataclass(frozen=True)
@@ -111,17 +120,27 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-# An offers-hash value "token|until_ms" still running (the scripts' twin of _offer_live).
+# An offers-hash value "token|until_ms", "token|until_ms|r" once an agent's phone rings for it:
+# still running? and ringing? (the scripts' twin of LiveQueue._offer_live).
 _OFFERED = """
-local function offered(offer, now)
+local function offer_of(offer, now)
   if not offer then
-    return false
+    return false, false
   end
-  local sep = string.find(offer, '|', 1, true)
-  return tonumber(string.sub(offer, sep + 1)) >= now
+  local till, ringing = string.match(offer, '|(%d+)(|?r?)$')
+  if not till or tonumber(till) < now then
+    return false, false
+  end
+  return true, ringing == '|r'
+end
+local function offered(offer, now)
+  local live = offer_of(offer, now)
+  return live
 end
 """
-# The first entry alive and not being offered: if it is ARGV[1], it becomes offered to ARGV[3].
+# The first entry alive and not being offered: if it is ARGV[1], it becomes offered to ARGV[3];
+# the winner also learns how many entries ahead hold an offer but ring nobody yet (choosing an
+# agent: the first agents free are theirs). Losers learn how many wait ahead, not offered.
 _CLAIM = (
     _OFFERED
     + """
@@ -129,17 +148,18 @@ local now = tonumber(ARGV[2])
 local cap = tonumber(ARGV[5])
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
 local ahead = 0
+local choosing = 0
 for _, m in ipairs(members) do
   local alive = redis.call('ZSCORE', KEYS[2], m)
   if alive and tonumber(alive) >= now then
-    local busy = offered(redis.call('HGET', KEYS[3], m), now)
+    local busy, ringing = offer_of(redis.call('HGET', KEYS[3], m), now)
     if m == ARGV[1] then
       if busy then
         return {0, math.max(ahead, 1)}
       end
       if ahead == 0 then
         redis.call('HSET', KEYS[3], m, ARGV[3] .. '|' .. tostring(now + tonumber(ARGV[4])))
-        return {1, 0}
+        return {1, choosing}
       end
       return {0, ahead}
     end
@@ -148,6 +168,8 @@ for _, m in ipairs(members) do
       if ahead >= cap then
         return {0, cap}
       end
+    elseif not ringing then
+      choosing = choosing + 1
     end
   end
 end
@@ -320,15 +342,17 @@ class LiveQueue:
         """Atomically: if ``entry_id`` is the first entry alive and not being offered, it becomes
         offered to ``token`` for ``lease_seconds`` (renew by claiming again with
         :meth:`renew_offer`); False when another entry comes first or it is already offered."""
-        return self.claim_or_place(entry_id, token, lease_seconds=lease_seconds) == 0
+        return self.claim(entry_id, token, lease_seconds=lease_seconds).won
 
-    def claim_or_place(
+    def claim(
         self, entry_id: str, token: str, *, lease_seconds: float, cap: int = PLACE_CAP
-    ) -> int:
-        """:meth:`claim_head`, telling the loser where it stands: 0 = claimed; otherwise how many
+    ) -> Claim:
+        """:meth:`claim_head`, telling where the entry stands. Won: ``ahead`` entries in front
+        hold an offer but ring nobody yet, so the first ``ahead`` agents free are theirs (order
+        kept when several offers run at once, Asterisk's ``autofill`` turn). Lost: how many
         entries waiting ahead are not being offered (1 when it is itself already offered or
-        behind only offered ones; counting stops at ``cap``, also the answer for an entry not
-        in the queue). A caller far back can look again less often: it cannot be next."""
+        behind only offered ones; counting stops at ``cap``, also the answer for an entry not in
+        the queue): a caller far back can look again less often, it cannot be next."""
         with _bus_errors("claim"):
             won: Any = self._redis.eval(
                 _CLAIM,
@@ -342,14 +366,17 @@ class LiveQueue:
                 int(lease_seconds * 1000),
                 cap,
             )
-        claimed, ahead = int(won[0]), int(won[1])
-        return 0 if claimed else max(ahead, 1)
+        claimed, ahead = bool(int(won[0])), int(won[1])
+        return Claim(True, ahead) if claimed else Claim(False, max(ahead, 1))
 
-    def renew_offer(self, entry_id: str, token: str, *, lease_seconds: float) -> None:
+    def renew_offer(
+        self, entry_id: str, token: str, *, lease_seconds: float, ringing: bool = False
+    ) -> None:
+        """Extend the offer; ``ringing``: an agent's phone rings for it (it takes no further
+        agent from the entries behind it until it chooses again)."""
+        until = self._now_ms() + int(lease_seconds * 1000)
         with _bus_errors("renew"):
-            self._redis.hset(
-                OFFERS_KEY, entry_id, f"{token}|{self._now_ms() + int(lease_seconds * 1000)}"
-            )
+            self._redis.hset(OFFERS_KEY, entry_id, f"{token}|{until}" + "|r" * ringing)
 
     def release_offer(self, entry_id: str, token: str) -> bool:
         """The offer ended without a conversation (no agent, no answer): the entry waits on."""
@@ -398,8 +425,8 @@ class LiveQueue:
     def _offer_live(self, offer: Any) -> bool:
         if offer is None:
             return False
-        _token, _, until = _text(offer).rpartition("|")
-        return int(until) >= self._now_ms()
+        found = _OFFER.search(_text(offer))
+        return found is not None and int(found.group(1)) >= self._now_ms()
 
 
 def _entry(entry_id: str, raw: dict[Any, Any], offered: bool) -> QueueEntry:

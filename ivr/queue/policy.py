@@ -104,9 +104,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def choose_agent(
-    candidates: Iterable[AgentCandidate], tried: Collection[str] = ()
+    candidates: Iterable[AgentCandidate], tried: Collection[str] = (), leave: int = 0
 ) -> AgentCandidate | None:
-    """The available agent whose last call ended longest ago (never called: first)."""
+    """The available agent whose last call ended longest ago (never called: first); ``leave``:
+    the first that many are left to the callers ahead still choosing (None if no more)."""
     eligible = [
         c
         for c in candidates
@@ -114,9 +115,11 @@ def choose_agent(
         and c.phone is PhoneStatus.REACHABLE
         and c.username not in tried
     ]
-    if not eligible:
+    if len(eligible) <= leave:
         return None
-    return min(eligible, key=_idle_key)
+    if leave == 0:
+        return min(eligible, key=_idle_key)
+    return sorted(eligible, key=_idle_key)[leave]
 
 
 def ring_timed_out(

@@ -14,6 +14,7 @@ from ticketing.live_queue import (
     HOLDTIME_KEY,
     OFFERS_KEY,
     ORDER_KEY,
+    Claim,
     LiveQueue,
     QueueEntry,
     entry_key,
@@ -110,17 +111,38 @@ def test_only_the_first_unoffered_entry_can_be_claimed(queue: LiveQueue, clock: 
 def test_a_losing_claim_says_how_many_wait_ahead(queue: LiveQueue, clock: Clock) -> None:
     for index, name in enumerate("abcdef"):
         queue.join(caller(name, index))
-    assert queue.claim_or_place("d", "n", lease_seconds=20) == 3  # a, b, c ahead
-    assert queue.claim_or_place("f", "n", lease_seconds=20, cap=2) == 2  # counting stops there
-    assert queue.claim_or_place("a", "n", lease_seconds=20) == 0  # the head wins
-    assert queue.claim_or_place("a", "x", lease_seconds=20) == 1  # already offered: not won
-    assert queue.claim_or_place("d", "n", lease_seconds=20) == 2  # a is offered: b, c ahead
-    assert queue.claim_or_place("b", "n", lease_seconds=20) == 0
-    assert queue.claim_or_place("c", "n", lease_seconds=20) == 0
-    assert queue.claim_or_place("d", "n", lease_seconds=20) == 0  # only offered ones ahead
-    assert queue.claim_or_place("nobody", "n", lease_seconds=20) == 10  # not in the queue
+    assert queue.claim("d", "n", lease_seconds=20) == Claim(False, 3)  # a, b, c ahead
+    assert queue.claim("f", "n", lease_seconds=20, cap=2) == Claim(False, 2)  # counting stops
+    assert queue.claim("a", "n", lease_seconds=20) == Claim(True, 0)  # the head wins
+    assert queue.claim("a", "x", lease_seconds=20) == Claim(False, 1)  # already offered
+    assert queue.claim("d", "n", lease_seconds=20) == Claim(False, 2)  # a offered: b, c ahead
+    assert queue.claim("b", "n", lease_seconds=20).won
+    assert queue.claim("c", "n", lease_seconds=20).won
+    assert queue.claim("d", "n", lease_seconds=20).won  # only offered ones ahead
+    assert queue.claim("nobody", "n", lease_seconds=20) == Claim(False, 10)  # not in the queue
     clock.now = T0 + timedelta(seconds=25)  # every session stopped renewing: none alive
-    assert queue.claim_or_place("e", "n", lease_seconds=20) == 10
+    assert queue.claim("e", "n", lease_seconds=20) == Claim(False, 10)
+
+
+def test_a_winner_learns_how_many_offers_ahead_still_choose_an_agent(
+    queue: LiveQueue, clock: Clock
+) -> None:
+    for index, name in enumerate("abcd"):
+        queue.join(caller(name, index))
+    assert queue.claim("a", "n", lease_seconds=20) == Claim(True, 0)
+    assert queue.claim("b", "n", lease_seconds=20) == Claim(True, 1)  # a chooses: its agent first
+    queue.renew_offer("a", "n", lease_seconds=20, ringing=True)  # a's agent rings
+    assert queue.claim("c", "n", lease_seconds=20) == Claim(True, 1)  # only b still chooses
+    queue.renew_offer("b", "n", lease_seconds=20, ringing=True)
+    queue.renew_offer("a", "n", lease_seconds=20)  # no answer: a chooses again
+    assert queue.get("a").offered and queue.get("b").offered  # type: ignore[union-attr]
+    assert queue.claim("d", "n", lease_seconds=20) == Claim(True, 2)  # a and c
+    assert queue.position("d") == 4 and queue.head() is None  # all offered
+    clock.now = T0 + timedelta(seconds=21)  # the offers ran out (ringing or not): waiting again
+    for name in "abcd":
+        queue.keep_alive(name)
+    assert not queue.get("b").offered  # type: ignore[union-attr]
+    assert queue.claim("b", "n", lease_seconds=20) == Claim(False, 1)  # a is first again
 
 
 def test_position_and_head_agree_with_the_snapshot(queue: LiveQueue, clock: Clock) -> None:

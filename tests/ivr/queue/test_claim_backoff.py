@@ -1,5 +1,7 @@
 """Callers far back in the queue look for an agent less often than the head (they cannot be
-next), and the order is kept: the head is still the one bridged. Real Redis and SQLite."""
+next), and the order is kept: the head is still the one bridged, also when an agent comes free
+while the head is still choosing (the next caller's offer leaves that agent to it), and when
+Redis fails the head a moment. Real Redis and SQLite (and PostgreSQL when configured)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from ivr.prompts.library import PromptLibrary
 from ivr.prompts.manifest import PromptManifest
 from tests.ivr.fakes import Caller, fake_prompts
 from ticketing.container import Services
+from ticketing.errors import ServiceUnavailable
+from ticketing.live_queue import Claim
 from ticketing.presence import AgentState
 from ticketing.timeutil import utcnow
 
@@ -35,13 +39,13 @@ def test_callers_further_back_claim_less_often_and_the_head_is_served_first(
     services = ivr_services
     live_queue = services.live_queue
     claims: collections.Counter[str] = collections.Counter()
-    claim_or_place = live_queue.claim_or_place
+    claim = live_queue.claim
 
-    def counting(entry_id: str, token: str, **kwargs: Any) -> int:
+    def counting(entry_id: str, token: str, **kwargs: Any) -> Claim:
         claims[entry_id] += 1
-        return claim_or_place(entry_id, token, **kwargs)
+        return claim(entry_id, token, **kwargs)
 
-    monkeypatch.setattr(live_queue, "claim_or_place", counting)
+    monkeypatch.setattr(live_queue, "claim", counting)
     dialler = FakeDialler({"anna": ["answered"]})
     callers = [
         Caller(keys=[(0.2, "0")], hangup_at=120, number=f"08100000{n:02d}") for n in range(6)
@@ -65,3 +69,74 @@ def test_callers_further_back_claim_less_often_and_the_head_is_served_first(
         caller.hangup_at = 0.0
     for thread in threads:
         thread.join(10)
+
+
+def test_an_agent_free_while_the_head_still_chooses_is_left_to_the_head(
+    ivr_services: Services, flow_config: FlowConfig, prompts: PromptLibrary,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """The CI failure of 4 Dec: the head had claimed and was reading the agents when Anna came
+    free; the second caller (the head being offered) claimed too and rang her first."""
+    services = ivr_services
+    live_queue = services.live_queue
+    claim = live_queue.claim
+    holding, go = threading.Event(), threading.Event()
+    second_claims: list[Claim] = []
+
+    def slow_head(entry_id: str, token: str, **kwargs: Any) -> Claim:
+        won = claim(entry_id, token, **kwargs)
+        if entry_id == "call-1" and won.won and not go.is_set():
+            holding.set()  # the head holds its offer, still choosing
+            go.wait(10)
+        elif entry_id == "call-2" and holding.is_set() and not go.is_set():
+            second_claims.append(won)
+        return won
+
+    monkeypatch.setattr(live_queue, "claim", slow_head)
+    dialler = FakeDialler({"anna": ["answered"]})
+    callers = [Caller(keys=[(0.2, "0")], hangup_at=120, number=f"0810000{n}") for n in (1, 2)]
+    threads = []
+    for index, caller in enumerate(callers, start=1):
+        threads.append(start_call(services, flow_config, prompts, caller, dialler, f"call-{index}"))
+        wait_for(lambda n=index: live_queue.position(f"call-{n}") == n, f"caller {index} queued")
+    holding.clear()
+    wait_for(holding.is_set, "the head holding its offer")
+    services.presence.apply("anna", lambda m: m.request(AgentState.AVAILABLE, utcnow()))
+    wait_for(lambda: len(second_claims) >= 3 or bool(dialler.dialled), "the second claiming")
+    assert dialler.dialled == []  # nobody rang Anna for the second caller
+    assert all(c == Claim(True, 1) for c in second_claims), second_claims  # one ahead chooses
+    go.set()
+    wait_for(lambda: answered_at(services, "call-1") is not None, "the head bridged")
+    assert dialler.dialled == ["agent:anna"]
+    assert answered_at(services, "call-2") is None
+    for caller in callers:
+        caller.hangup_at = 0.0
+    for thread in threads:
+        thread.join(10)
+
+
+def test_the_heads_dispatcher_outlives_redis_failing_a_moment(
+    ivr_services: Services, flow_config: FlowConfig, prompts: PromptLibrary,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    services = ivr_services
+    store = services.presence.store
+    read_all = store.all
+    failures: list[str] = []
+
+    def flaky() -> list[Any]:
+        if threading.current_thread().name == "queue-call-1" and len(failures) < 3:
+            failures.append("down")
+            raise ServiceUnavailable("agent presence unavailable (read): Connection refused")
+        return read_all()
+
+    monkeypatch.setattr(store, "all", flaky)
+    dialler = FakeDialler({"anna": ["answered"]})
+    caller = Caller(keys=[(0.2, "0")], hangup_at=120, number="0810000001")
+    thread = start_call(services, flow_config, prompts, caller, dialler, "call-1")
+    wait_for(lambda: len(failures) == 3, "the offer rounds failing")
+    services.presence.apply("anna", lambda m: m.request(AgentState.AVAILABLE, utcnow()))
+    wait_for(lambda: answered_at(services, "call-1") is not None, "the head bridged after all")
+    assert dialler.dialled == ["agent:anna"]
+    caller.hangup_at = 0.0
+    thread.join(10)

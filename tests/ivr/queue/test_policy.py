@@ -114,6 +114,18 @@ def test_choose_agent(
 
 
 @pytest.mark.parametrize(
+    ("leave", "expected"), [(0, "a"), (1, "c"), (2, "b"), (3, None), (5, None)]
+)
+def test_choose_agent_leaves_the_longest_idle_to_the_callers_ahead(
+    leave: int, expected: str | None
+) -> None:
+    listed = [cand("b", ended=50), cand("a", ended=10), cand("c", ended=20), cand("d", S.BREAK)]
+    chosen = choose_agent(listed, ("x",), leave=leave)
+    assert (chosen.username if chosen else None) == expected
+    assert choose_agent(listed, ("a",), leave=1).username == "b"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
     ("rang", "now", "limit", "expected"),
     [(0, 14.9, 15, False), (0, 15, 15, True), (0, 30, 15, True), (0, 4, 5, False)],
 )
