@@ -80,12 +80,14 @@ def test_an_agent_free_while_the_head_still_chooses_is_left_to_the_head(
     services = ivr_services
     live_queue = services.live_queue
     claim = live_queue.claim
-    holding, go = threading.Event(), threading.Event()
+    armed, holding, go = threading.Event(), threading.Event(), threading.Event()
     second_claims: list[Claim] = []
 
     def slow_head(entry_id: str, token: str, **kwargs: Any) -> Claim:
         won = claim(entry_id, token, **kwargs)
-        if entry_id == "call-1" and won.won and not go.is_set():
+        if not armed.is_set():
+            pass
+        elif entry_id == "call-1" and won.won and not go.is_set():
             holding.set()  # the head holds its offer, still choosing
             go.wait(10)
         elif entry_id == "call-2" and holding.is_set() and not go.is_set():
@@ -99,7 +101,7 @@ def test_an_agent_free_while_the_head_still_chooses_is_left_to_the_head(
     for index, caller in enumerate(callers, start=1):
         threads.append(start_call(services, flow_config, prompts, caller, dialler, f"call-{index}"))
         wait_for(lambda n=index: live_queue.position(f"call-{n}") == n, f"caller {index} queued")
-    holding.clear()
+    armed.set()
     wait_for(holding.is_set, "the head holding its offer")
     services.presence.apply("anna", lambda m: m.request(AgentState.AVAILABLE, utcnow()))
     wait_for(lambda: len(second_claims) >= 3 or bool(dialler.dialled), "the second claiming")
