@@ -3,12 +3,14 @@
 * ``enter``: the call record and its draft (so the agent's screen pop has it), the live queue
   entry, and a dispatcher thread for this caller.
 * The dispatcher: when this entry is the head (the live queue's atomic claim; further back it looks
-  less often), the longest-idle available agent (:func:`ivr.queue.policy.choose_agent`) becomes
-  ringing (the presence machine's own atomic step) and their phone is dialled (``agent:<user>``),
-  ``cancel`` set if the caller leaves. No answer -> that agent goes to break "no answer" and the
-  next is rung; busy, unreachable or rejected -> skipped (back to available); answered -> on call,
-  handed to the session. Each ring first reserves one of the node's outbound legs: at the limit
-  nobody is rung until a leg ends (logged once, counted on /metrics). It keeps the entry alive.
+  less often; the agents left to offers ahead still choosing skipped), the longest-idle available
+  agent (:func:`ivr.queue.policy.choose_agent`) becomes ringing (the presence machine's own
+  atomic step) and their phone is dialled (``agent:<user>``), ``cancel`` set if the caller
+  leaves. No answer -> that agent goes to break "no answer" and the next is rung; busy,
+  unreachable or rejected -> skipped (back to available); answered -> on call, handed to the
+  session. Redis failing a round: logged, the dispatcher looks again. Each ring first reserves
+  one of the node's outbound legs: at the limit nobody is rung until a leg ends (logged once,
+  counted on /metrics). It keeps the entry alive.
 * ``converse``: the bridge (RTP relayed in the media process), a stereo WAV (caller left, agent
   right) with a recording row per channel, each channel streamed to ASR; the calls never wait on
   Redis or the disk inside the relay's callback (it only buffers). Then the agent's wrap-up; the
