@@ -106,9 +106,7 @@ class CallbackWorker:
             except DomainError:
                 continue
             leave = 0  # (those ahead rang meanwhile) and ours rings: no agent kept for us
-            self._services.live_queue.renew_offer(
-                entry.entry_id, self._token, lease_seconds=self._lease, ringing=True
-            )
+            self._mark_offer(entry, ringing=True)
             result = self._dialler.dial(
                 f"agent:{agent}", caller_id=HOTLINE_CALLER_ID, ring_timeout=self._ring_timeout
             )
@@ -121,10 +119,16 @@ class CallbackWorker:
                 presence.no_answer(agent)
             else:
                 presence.ring_cancelled(agent)
-            self._services.live_queue.renew_offer(  # choosing again
-                entry.entry_id, self._token, lease_seconds=self._lease
-            )
+            self._mark_offer(entry, ringing=False)  # choosing again
         return False
+
+    def _mark_offer(self, entry: QueueEntry, *, ringing: bool) -> None:
+        try:
+            self._services.live_queue.renew_offer(
+                entry.entry_id, self._token, lease_seconds=self._lease, ringing=ringing
+            )
+        except DomainError as exc:  # the ring goes on: the mark only orders offers at once
+            log.warning("callback %s: renewing the offer failed: %s", entry.entry_id, exc)
 
     def _call_citizen(
         self, callback_id: int, entry: QueueEntry, agent: str, agent_leg: CallChannel

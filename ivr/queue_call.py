@@ -296,8 +296,7 @@ class QueueCall(CallGuard):
         (answered or the caller left), False when no agent (or no outbound leg) is free now.
         ``leave``: callers ahead still choosing; the first agents free are theirs."""
         assert self._dialler is not None
-        presence, live_queue = self._services.presence, self._services.live_queue
-        lease = self._ring_timeout + OFFER_LEASE_SECONDS
+        presence = self._services.presence
         tried: set[str] = set()
         agents = None  # a snapshot kept past an agent taken meanwhile: ring() checks atomically
         while not cancel.is_set():
@@ -317,7 +316,7 @@ class QueueCall(CallGuard):
                     log.info("call %s: agent %s taken meanwhile (%s)", self.call_id, agent, exc)
                     continue
             agents, leave = None, 0  # once rung: read again after the dial, those ahead rang
-            live_queue.renew_offer(self.call_id, self._token, lease_seconds=lease, ringing=True)
+            self._mark_offer(ringing=True)
             self._notify_ringing(agent)
             try:
                 result: DialResultLike = self._dialler.dial(
@@ -330,8 +329,19 @@ class QueueCall(CallGuard):
                 self._unreserve(capacity)  # (the dial used it; unused if it failed early)
             if self._after_dial(agent, result, cancel):
                 return True
-            live_queue.renew_offer(self.call_id, self._token, lease_seconds=lease)  # choosing
+            self._mark_offer(ringing=False)  # choosing again
         return True
+
+    def _mark_offer(self, *, ringing: bool) -> None:
+        """Renew the offer, marked ringing or choosing; failing, the ring goes on (the mark only
+        orders several offers at once; the lease was taken at the claim)."""
+        lease = self._ring_timeout + OFFER_LEASE_SECONDS
+        try:
+            self._services.live_queue.renew_offer(
+                self.call_id, self._token, lease_seconds=lease, ringing=ringing
+            )
+        except DomainError as exc:
+            log.warning("call %s: renewing the offer failed: %s", self.call_id, exc)
 
     def _notify_ringing(self, agent: str) -> None:
         info, ringing = self._info, self._services.call_queue.ringing

@@ -16,7 +16,7 @@ from ivr.prompts.library import PromptLibrary
 from ivr.prompts.manifest import PromptManifest
 from tests.ivr.fakes import Caller, fake_prompts
 from ticketing.container import Services
-from ticketing.errors import ServiceUnavailable
+from ticketing.errors import BusUnavailable, ServiceUnavailable
 from ticketing.live_queue import Claim
 from ticketing.presence import AgentState
 from ticketing.timeutil import utcnow
@@ -140,5 +140,28 @@ def test_the_heads_dispatcher_outlives_redis_failing_a_moment(
     services.presence.apply("anna", lambda m: m.request(AgentState.AVAILABLE, utcnow()))
     wait_for(lambda: answered_at(services, "call-1") is not None, "the head bridged after all")
     assert dialler.dialled == ["agent:anna"]
+    caller.hangup_at = 0.0
+    thread.join(10)
+
+
+def test_the_ring_goes_on_when_marking_the_offer_fails(
+    ivr_services: Services, flow_config: FlowConfig, prompts: PromptLibrary,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    services = ivr_services
+    failed: list[bool] = []
+
+    def down(entry_id: str, token: str, **kwargs: Any) -> None:
+        failed.append(kwargs.get("ringing", False))
+        raise BusUnavailable("live queue unavailable (renew): Connection refused")
+
+    monkeypatch.setattr(services.live_queue, "renew_offer", down)
+    dialler = FakeDialler({"anna": ["answered"]})
+    caller = Caller(keys=[(0.2, "0")], hangup_at=120, number="0810000001")
+    thread = start_call(services, flow_config, prompts, caller, dialler, "call-1")
+    wait_for(lambda: services.live_queue.position("call-1") == 1, "the caller queued")
+    services.presence.apply("anna", lambda m: m.request(AgentState.AVAILABLE, utcnow()))
+    wait_for(lambda: answered_at(services, "call-1") is not None, "the head bridged")
+    assert failed == [True] and dialler.dialled == ["agent:anna"]  # rung though not marked
     caller.hangup_at = 0.0
     thread.join(10)
