@@ -115,11 +115,7 @@ def choose_agent(
         and c.phone is PhoneStatus.REACHABLE
         and c.username not in tried
     ]
-    if len(eligible) <= leave:
-        return None
-    if leave == 0:
-        return min(eligible, key=_idle_key)
-    return sorted(eligible, key=_idle_key)[leave]
+    return sorted(eligible, key=_idle_key)[leave] if len(eligible) > leave else None
 
 
 def ring_timed_out(

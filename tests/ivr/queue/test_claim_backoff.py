@@ -32,6 +32,25 @@ def prompts(manifest: PromptManifest) -> PromptLibrary:
     return fake_prompts(manifest, seconds=0.1)
 
 
+def queue_callers(
+    services: Services, flow: FlowConfig, prompts: PromptLibrary, dialler: FakeDialler,
+    callers: list[Caller],
+) -> list[threading.Thread]:  # fmt: skip
+    """Start the calls one after another, each queued (call-1 first) before the next."""
+    threads = []
+    for index, caller in enumerate(callers, start=1):
+        threads.append(start_call(services, flow, prompts, caller, dialler, f"call-{index}"))
+        wait_for(lambda n=index: services.live_queue.position(f"call-{n}") == n, f"call-{index}")
+    return threads
+
+
+def hang_up(callers: list[Caller], threads: list[threading.Thread]) -> None:
+    for caller in callers:
+        caller.hangup_at = 0.0
+    for thread in threads:
+        thread.join(10)
+
+
 def test_callers_further_back_claim_less_often_and_the_head_is_served_first(
     ivr_services: Services, flow_config: FlowConfig, prompts: PromptLibrary,
     monkeypatch: pytest.MonkeyPatch,
@@ -50,10 +69,7 @@ def test_callers_further_back_claim_less_often_and_the_head_is_served_first(
     callers = [
         Caller(keys=[(0.2, "0")], hangup_at=120, number=f"08100000{n:02d}") for n in range(6)
     ]
-    threads = []
-    for index, caller in enumerate(callers, start=1):
-        threads.append(start_call(services, flow_config, prompts, caller, dialler, f"call-{index}"))
-        wait_for(lambda n=index: live_queue.position(f"call-{n}") == n, f"caller {index} queued")
+    threads = queue_callers(services, flow_config, prompts, dialler, callers)
     claims.clear()
     threading.Event().wait(3.0)  # nobody available: everyone waits
     head, last = claims["call-1"], claims["call-6"]
@@ -65,10 +81,7 @@ def test_callers_further_back_claim_less_often_and_the_head_is_served_first(
     wait_for(lambda: answered_at(services, "call-1") is not None, "the head bridged")
     assert dialler.dialled == ["agent:anna"]
     assert all(answered_at(services, f"call-{n}") is None for n in range(2, 7))
-    for caller in callers:
-        caller.hangup_at = 0.0
-    for thread in threads:
-        thread.join(10)
+    hang_up(callers, threads)
 
 
 def test_an_agent_free_while_the_head_still_chooses_is_left_to_the_head(
@@ -85,22 +98,19 @@ def test_an_agent_free_while_the_head_still_chooses_is_left_to_the_head(
 
     def slow_head(entry_id: str, token: str, **kwargs: Any) -> Claim:
         won = claim(entry_id, token, **kwargs)
-        if not armed.is_set():
-            pass
-        elif entry_id == "call-1" and won.won and not go.is_set():
+        if not armed.is_set() or go.is_set():
+            return won
+        if entry_id == "call-1" and won.won:
             holding.set()  # the head holds its offer, still choosing
             go.wait(10)
-        elif entry_id == "call-2" and holding.is_set() and not go.is_set():
+        elif entry_id == "call-2" and holding.is_set():
             second_claims.append(won)
         return won
 
     monkeypatch.setattr(live_queue, "claim", slow_head)
     dialler = FakeDialler({"anna": ["answered"]})
     callers = [Caller(keys=[(0.2, "0")], hangup_at=120, number=f"0810000{n}") for n in (1, 2)]
-    threads = []
-    for index, caller in enumerate(callers, start=1):
-        threads.append(start_call(services, flow_config, prompts, caller, dialler, f"call-{index}"))
-        wait_for(lambda n=index: live_queue.position(f"call-{n}") == n, f"caller {index} queued")
+    threads = queue_callers(services, flow_config, prompts, dialler, callers)
     armed.set()
     wait_for(holding.is_set, "the head holding its offer")
     services.presence.apply("anna", lambda m: m.request(AgentState.AVAILABLE, utcnow()))
@@ -111,10 +121,7 @@ def test_an_agent_free_while_the_head_still_chooses_is_left_to_the_head(
     wait_for(lambda: answered_at(services, "call-1") is not None, "the head bridged")
     assert dialler.dialled == ["agent:anna"]
     assert answered_at(services, "call-2") is None
-    for caller in callers:
-        caller.hangup_at = 0.0
-    for thread in threads:
-        thread.join(10)
+    hang_up(callers, threads)
 
 
 def test_the_heads_dispatcher_outlives_redis_failing_a_moment(
@@ -140,8 +147,7 @@ def test_the_heads_dispatcher_outlives_redis_failing_a_moment(
     services.presence.apply("anna", lambda m: m.request(AgentState.AVAILABLE, utcnow()))
     wait_for(lambda: answered_at(services, "call-1") is not None, "the head bridged after all")
     assert dialler.dialled == ["agent:anna"]
-    caller.hangup_at = 0.0
-    thread.join(10)
+    hang_up([caller], [thread])
 
 
 def test_the_ring_goes_on_when_marking_the_offer_fails(
@@ -157,11 +163,9 @@ def test_the_ring_goes_on_when_marking_the_offer_fails(
 
     monkeypatch.setattr(services.live_queue, "renew_offer", down)
     dialler = FakeDialler({"anna": ["answered"]})
-    caller = Caller(keys=[(0.2, "0")], hangup_at=120, number="0810000001")
-    thread = start_call(services, flow_config, prompts, caller, dialler, "call-1")
-    wait_for(lambda: services.live_queue.position("call-1") == 1, "the caller queued")
+    callers = [Caller(keys=[(0.2, "0")], hangup_at=120, number="0810000001")]
+    threads = queue_callers(services, flow_config, prompts, dialler, callers)
     services.presence.apply("anna", lambda m: m.request(AgentState.AVAILABLE, utcnow()))
     wait_for(lambda: answered_at(services, "call-1") is not None, "the head bridged")
     assert failed == [True] and dialler.dialled == ["agent:anna"]  # rung though not marked
-    caller.hangup_at = 0.0
-    thread.join(10)
+    hang_up(callers, threads)
